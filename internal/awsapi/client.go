@@ -1,0 +1,84 @@
+package awsapi
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+)
+
+// Config says how to reach AWS. Empty fields fall back to the SDK's usual
+// sources: AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_EC2,
+// AWS_ENDPOINT_URL_AUTO_SCALING, AWS_MAX_ATTEMPTS, AWS_RETRY_MODE, the shared
+// config files and, on an instance, IMDS.
+type Config struct {
+	Region  string
+	Profile string
+	// EndpointURL, when set, sends both services to this URL (for example
+	// `stateful sim serve`), overriding the AWS_ENDPOINT_URL* variables.
+	EndpointURL string
+	// MaxAttempts bounds the SDK's own retries of throttling and 5xx errors
+	// (0: the SDK default of 3, or AWS_MAX_ATTEMPTS).
+	MaxAttempts int
+	// MaxBackoff caps the delay between those retries (0: 20s).
+	MaxBackoff time.Duration
+}
+
+// Clients are the real SDK clients behind the interfaces.
+type Clients struct {
+	AutoScaling AutoScaling
+	EC2         EC2
+	Region      string
+}
+
+// New builds the clients. It never contacts AWS.
+func New(ctx context.Context, c Config) (*Clients, error) {
+	opts := []func(*config.LoadOptions) error{
+		config.WithRetryer(func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				if c.MaxAttempts > 0 {
+					o.MaxAttempts = c.MaxAttempts
+				}
+				if c.MaxBackoff > 0 {
+					o.MaxBackoff = c.MaxBackoff
+				}
+			})
+		}),
+	}
+	if c.Region != "" {
+		opts = append(opts, config.WithRegion(c.Region))
+	}
+	if c.Profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(c.Profile))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("loading AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		return nil, fmt.Errorf("no AWS region: pass --region or set AWS_REGION")
+	}
+	asg := autoscaling.NewFromConfig(cfg, func(o *autoscaling.Options) {
+		if c.EndpointURL != "" {
+			o.BaseEndpoint = aws.String(c.EndpointURL)
+		}
+	})
+	ec := ec2.NewFromConfig(cfg, func(o *ec2.Options) {
+		if c.EndpointURL != "" {
+			o.BaseEndpoint = aws.String(c.EndpointURL)
+		}
+	})
+	return &Clients{AutoScaling: asg, EC2: ec, Region: cfg.Region}, nil
+}
+
+// NewIMDS builds the metadata client; endpoint "" means the SDK default
+// (http://169.254.169.254, or AWS_EC2_METADATA_SERVICE_ENDPOINT).
+func NewIMDS(endpoint string) IMDS {
+	return imds.New(imds.Options{Endpoint: endpoint})
+}

@@ -1,0 +1,274 @@
+package simhttp_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/stateful-aws/stateful/internal/awsapi"
+	"github.com/stateful-aws/stateful/internal/clock"
+	"github.com/stateful-aws/stateful/internal/cluster"
+	"github.com/stateful-aws/stateful/internal/sim"
+	"github.com/stateful-aws/stateful/internal/sim/simhttp"
+)
+
+// sdkClients returns real SDK clients for an endpoint, with no retries so
+// that errors come back as the server sent them.
+func sdkClients(url string) (*autoscaling.Client, *ec2.Client) {
+	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""), RetryMaxAttempts: 1}
+	return autoscaling.NewFromConfig(cfg, func(o *autoscaling.Options) { o.BaseEndpoint = aws.String(url) }),
+		ec2.NewFromConfig(cfg, func(o *ec2.Options) { o.BaseEndpoint = aws.String(url) })
+}
+
+// step is one API call of the conformance script.
+type step struct {
+	name string
+	call func(ctx context.Context, as awsapi.AutoScaling, ec awsapi.EC2, st *scriptState) (any, error)
+}
+
+type scriptState struct {
+	nodes    []sim.NodeSpec
+	instance string
+	advance  func(time.Duration) // moves this side's clock
+}
+
+func TestConformanceInProcessAndHTTPAgree(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	newEngine := func(clk *clock.Fake) *sim.Engine {
+		e, err := sim.New(sim.Config{Clock: clk, Seed: 42, Timings: sim.DefaultTimings(), Boot: sim.ContinueAfter(20 * time.Second)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	clkA, clkB := clock.NewFake(start), clock.NewFake(start)
+	direct, served := newEngine(clkA), newEngine(clkB)
+	srv := httptest.NewServer(simhttp.New(served, nil))
+	defer srv.Close()
+	httpAS, httpEC := sdkClients(srv.URL)
+
+	ctx := context.Background()
+	sA, sB := &scriptState{advance: clkA.Advance}, &scriptState{advance: clkB.Advance}
+	for _, s := range conformanceScript() {
+		outA, errA := s.call(ctx, direct.AutoScaling(), direct.EC2(), sA)
+		outB, errB := s.call(ctx, httpAS, httpEC, sB)
+		if a, b := errorOf(errA), errorOf(errB); a != b {
+			t.Fatalf("%s: in-process error %q, over HTTP %q", s.name, a, b)
+		}
+		if a, b := normalize(t, outA), normalize(t, outB); !reflect.DeepEqual(a, b) {
+			ja, _ := json.MarshalIndent(a, "", " ")
+			jb, _ := json.MarshalIndent(b, "", " ")
+			t.Fatalf("%s: answers differ\nin-process: %s\nover HTTP:  %s", s.name, ja, jb)
+		}
+	}
+	// Every operation of the interfaces was exercised.
+	seen := map[string]bool{}
+	for _, c := range served.Calls() {
+		seen[c.Operation] = true
+	}
+	for _, iface := range []reflect.Type{reflect.TypeFor[awsapi.AutoScaling](), reflect.TypeFor[awsapi.EC2]()} {
+		for i := range iface.NumMethod() {
+			if m := iface.Method(i).Name; !seen[m] {
+				t.Errorf("the conformance script never calls %s", m)
+			}
+		}
+	}
+}
+
+func errorOf(err error) string {
+	if err == nil {
+		return ""
+	}
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		return api.ErrorCode() + ": " + api.ErrorMessage()
+	}
+	return "non-API error: " + err.Error()
+}
+
+// normalize turns an SDK output into plain JSON values, without the SDK's
+// result metadata and without empty lists, which the wire cannot tell from
+// absent ones.
+func normalize(t *testing.T, v any) any {
+	t.Helper()
+	if v == nil || reflect.ValueOf(v).IsNil() {
+		return nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out any
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return prune(out)
+}
+
+func prune(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		delete(x, "ResultMetadata")
+		for k, e := range x {
+			if p := prune(e); p == nil {
+				delete(x, k)
+			} else {
+				x[k] = p
+			}
+		}
+		if len(x) == 0 {
+			return nil
+		}
+	case []any:
+		if len(x) == 0 {
+			return nil
+		}
+		for i := range x {
+			x[i] = prune(x[i])
+		}
+	}
+	return v
+}
+
+func conformanceScript() []step {
+	tagFilter := []ec2types.Filter{{Name: aws.String("tag:" + cluster.TagCluster), Values: []string{"conf"}}}
+	return []step{
+		{"provision", func(ctx context.Context, as awsapi.AutoScaling, ec awsapi.EC2, st *scriptState) (any, error) {
+			var err error
+			st.nodes, err = sim.Provision(ctx, as, ec, "us-east-1", sim.ClusterSpec{Name: "conf", Nodes: 3, HookTimeout: 300, UserData: func(n sim.NodeSpec) string { return "IyEvYmluL2Jhc2gK" }})
+			return &st.nodes, err
+		}},
+		{"describe groups while pending", func(ctx context.Context, as awsapi.AutoScaling, _ awsapi.EC2, st *scriptState) (any, error) {
+			st.advance(15 * time.Second)
+			return as.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{})
+		}},
+		{"heartbeat", func(ctx context.Context, as awsapi.AutoScaling, _ awsapi.EC2, st *scriptState) (any, error) {
+			out, err := as.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{st.nodes[0].Group}})
+			if err != nil {
+				return nil, err
+			}
+			st.instance = *out.AutoScalingGroups[0].Instances[0].InstanceId
+			return as.RecordLifecycleActionHeartbeat(ctx, &autoscaling.RecordLifecycleActionHeartbeatInput{AutoScalingGroupName: aws.String(st.nodes[0].Group),
+				LifecycleHookName: aws.String(st.nodes[0].LaunchHook), InstanceId: aws.String(st.instance)})
+		}},
+		{"complete node 1 early", func(ctx context.Context, as awsapi.AutoScaling, _ awsapi.EC2, st *scriptState) (any, error) {
+			return as.CompleteLifecycleAction(ctx, &autoscaling.CompleteLifecycleActionInput{AutoScalingGroupName: aws.String(st.nodes[0].Group),
+				LifecycleHookName: aws.String(st.nodes[0].LaunchHook), InstanceId: aws.String(st.instance), LifecycleActionResult: aws.String("CONTINUE")})
+		}},
+		{"complete again: no active action", func(ctx context.Context, as awsapi.AutoScaling, _ awsapi.EC2, st *scriptState) (any, error) {
+			return as.CompleteLifecycleAction(ctx, &autoscaling.CompleteLifecycleActionInput{AutoScalingGroupName: aws.String(st.nodes[0].Group),
+				LifecycleHookName: aws.String(st.nodes[0].LaunchHook), InstanceId: aws.String(st.instance), LifecycleActionResult: aws.String("CONTINUE")})
+		}},
+		{"describe groups paged", func(ctx context.Context, as awsapi.AutoScaling, _ awsapi.EC2, st *scriptState) (any, error) {
+			st.advance(time.Minute)
+			var all []any
+			in := &autoscaling.DescribeAutoScalingGroupsInput{MaxRecords: aws.Int32(2),
+				Filters: []astypesFilter{{Name: aws.String("tag:" + cluster.TagCluster), Values: []string{"conf"}}}}
+			for {
+				out, err := as.DescribeAutoScalingGroups(ctx, in)
+				if err != nil {
+					return nil, err
+				}
+				all = append(all, out)
+				if out.NextToken == nil {
+					return &all, nil
+				}
+				in.NextToken = out.NextToken
+			}
+		}},
+		{"too many group names", func(ctx context.Context, as awsapi.AutoScaling, _ awsapi.EC2, _ *scriptState) (any, error) {
+			names := make([]string, 51)
+			for i := range names {
+				names[i] = fmt.Sprint("g", i)
+			}
+			return as.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: names})
+		}},
+		{"describe instances of groups", func(ctx context.Context, as awsapi.AutoScaling, _ awsapi.EC2, _ *scriptState) (any, error) {
+			return as.DescribeAutoScalingInstances(ctx, &autoscaling.DescribeAutoScalingInstancesInput{})
+		}},
+		{"put termination hook", func(ctx context.Context, as awsapi.AutoScaling, _ awsapi.EC2, st *scriptState) (any, error) {
+			return as.PutLifecycleHook(ctx, &autoscaling.PutLifecycleHookInput{AutoScalingGroupName: aws.String(st.nodes[1].Group),
+				LifecycleHookName: aws.String("drain"), LifecycleTransition: aws.String(sim.HookTerminating), HeartbeatTimeout: aws.Int32(120), DefaultResult: aws.String("CONTINUE")})
+		}},
+		{"describe hooks", func(ctx context.Context, as awsapi.AutoScaling, _ awsapi.EC2, st *scriptState) (any, error) {
+			return as.DescribeLifecycleHooks(ctx, &autoscaling.DescribeLifecycleHooksInput{AutoScalingGroupName: aws.String(st.nodes[1].Group)})
+		}},
+		{"describe instances by tag", func(ctx context.Context, _ awsapi.AutoScaling, ec awsapi.EC2, _ *scriptState) (any, error) {
+			return ec.DescribeInstances(ctx, &ec2.DescribeInstancesInput{Filters: tagFilter, MaxResults: aws.Int32(5)})
+		}},
+		{"describe ENIs", func(ctx context.Context, _ awsapi.AutoScaling, ec awsapi.EC2, _ *scriptState) (any, error) {
+			return ec.DescribeNetworkInterfaces(ctx, &ec2.DescribeNetworkInterfacesInput{Filters: tagFilter})
+		}},
+		{"attach volume", func(ctx context.Context, _ awsapi.AutoScaling, ec awsapi.EC2, st *scriptState) (any, error) {
+			return ec.AttachVolume(ctx, &ec2.AttachVolumeInput{VolumeId: aws.String(st.nodes[0].Volume), InstanceId: aws.String(st.instance), Device: aws.String("/dev/sdf")})
+		}},
+		{"attach again: in use", func(ctx context.Context, _ awsapi.AutoScaling, ec awsapi.EC2, st *scriptState) (any, error) {
+			return ec.AttachVolume(ctx, &ec2.AttachVolumeInput{VolumeId: aws.String(st.nodes[0].Volume), InstanceId: aws.String(st.instance), Device: aws.String("/dev/sdg")})
+		}},
+		{"describe volumes", func(ctx context.Context, _ awsapi.AutoScaling, ec awsapi.EC2, st *scriptState) (any, error) {
+			st.advance(5 * time.Second)
+			return ec.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{Filters: tagFilter})
+		}},
+		{"detach volume", func(ctx context.Context, _ awsapi.AutoScaling, ec awsapi.EC2, st *scriptState) (any, error) {
+			return ec.DetachVolume(ctx, &ec2.DetachVolumeInput{VolumeId: aws.String(st.nodes[0].Volume)})
+		}},
+		{"unknown volume", func(ctx context.Context, _ awsapi.AutoScaling, ec awsapi.EC2, _ *scriptState) (any, error) {
+			return ec.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{VolumeIds: []string{"vol-00000000000000000"}})
+		}},
+		{"new template version", func(ctx context.Context, _ awsapi.AutoScaling, ec awsapi.EC2, st *scriptState) (any, error) {
+			return ec.CreateLaunchTemplateVersion(ctx, &ec2.CreateLaunchTemplateVersionInput{LaunchTemplateId: aws.String(st.nodes[0].LaunchTemplateID),
+				SourceVersion: aws.String("$Latest"), VersionDescription: aws.String("v2"), LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String("ami-0fedcba9876543210")}})
+		}},
+		{"set default version", func(ctx context.Context, _ awsapi.AutoScaling, ec awsapi.EC2, st *scriptState) (any, error) {
+			return ec.ModifyLaunchTemplate(ctx, &ec2.ModifyLaunchTemplateInput{LaunchTemplateId: aws.String(st.nodes[0].LaunchTemplateID), DefaultVersion: aws.String("2")})
+		}},
+		{"describe versions", func(ctx context.Context, _ awsapi.AutoScaling, ec awsapi.EC2, st *scriptState) (any, error) {
+			return ec.DescribeLaunchTemplateVersions(ctx, &ec2.DescribeLaunchTemplateVersionsInput{LaunchTemplateId: aws.String(st.nodes[0].LaunchTemplateID), Versions: []string{"$Latest", "$Default", "1"}})
+		}},
+		{"pin group to version 2", func(ctx context.Context, as awsapi.AutoScaling, _ awsapi.EC2, st *scriptState) (any, error) {
+			return as.UpdateAutoScalingGroup(ctx, &autoscaling.UpdateAutoScalingGroupInput{AutoScalingGroupName: aws.String(st.nodes[0].Group),
+				LaunchTemplate: &astypesLT{LaunchTemplateId: aws.String(st.nodes[0].LaunchTemplateID), Version: aws.String("2")}})
+		}},
+		{"terminate without decrement", func(ctx context.Context, as awsapi.AutoScaling, _ awsapi.EC2, st *scriptState) (any, error) {
+			st.advance(10 * time.Second)
+			return as.TerminateInstanceInAutoScalingGroup(ctx, &autoscaling.TerminateInstanceInAutoScalingGroupInput{InstanceId: aws.String(st.instance), ShouldDecrementDesiredCapacity: aws.Bool(false)})
+		}},
+		{"mark node 3 unhealthy", func(ctx context.Context, as awsapi.AutoScaling, _ awsapi.EC2, st *scriptState) (any, error) {
+			out, err := as.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{st.nodes[2].Group}})
+			if err != nil {
+				return nil, err
+			}
+			return as.SetInstanceHealth(ctx, &autoscaling.SetInstanceHealthInput{InstanceId: out.AutoScalingGroups[0].Instances[0].InstanceId, HealthStatus: aws.String("Unhealthy")})
+		}},
+		{"terminate node 2 through EC2", func(ctx context.Context, as awsapi.AutoScaling, ec awsapi.EC2, st *scriptState) (any, error) {
+			out, err := as.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{st.nodes[1].Group}})
+			if err != nil {
+				return nil, err
+			}
+			return ec.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{*out.AutoScalingGroups[0].Instances[0].InstanceId}})
+		}},
+		{"activities after replacements", func(ctx context.Context, as awsapi.AutoScaling, _ awsapi.EC2, st *scriptState) (any, error) {
+			st.advance(3 * time.Minute)
+			return as.DescribeScalingActivities(ctx, &autoscaling.DescribeScalingActivitiesInput{})
+		}},
+		{"groups after replacements", func(ctx context.Context, as awsapi.AutoScaling, _ awsapi.EC2, _ *scriptState) (any, error) {
+			return as.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{})
+		}},
+		{"all instances", func(ctx context.Context, _ awsapi.AutoScaling, ec awsapi.EC2, _ *scriptState) (any, error) {
+			return ec.DescribeInstances(ctx, &ec2.DescribeInstancesInput{})
+		}},
+	}
+}

@@ -1,0 +1,249 @@
+package simhttp
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"reflect"
+	"strings"
+
+	"github.com/stateful-aws/stateful/internal/sim"
+)
+
+// InstanceHeader names the simulated instance an IMDS request comes from,
+// for callers that do not come from the instance's own address.
+const InstanceHeader = "X-Stateful-Sim-Instance-Id"
+
+// maxBody bounds a request body; AWS allows far less for these actions.
+const maxBody = 1 << 20
+
+type operation func(ctx context.Context, form url.Values) (any, error)
+
+// Handler serves an engine over HTTP.
+type Handler struct {
+	e      *sim.Engine
+	log    *slog.Logger
+	asOps  map[string]operation
+	ec2Ops map[string]operation
+	imds   *imdsServer
+}
+
+// New returns the HTTP face of e.
+func New(e *sim.Engine, log *slog.Logger) *Handler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	as, ec := e.AutoScaling(), e.EC2()
+	return &Handler{
+		e: e, log: log,
+		imds: &imdsServer{e: e, tokens: map[string]imdsToken{}},
+		asOps: map[string]operation{
+			"CreateAutoScalingGroup":              op(awsQuery, as.CreateAutoScalingGroup),
+			"UpdateAutoScalingGroup":              op(awsQuery, as.UpdateAutoScalingGroup),
+			"DescribeAutoScalingGroups":           op(awsQuery, as.DescribeAutoScalingGroups),
+			"DescribeAutoScalingInstances":        op(awsQuery, as.DescribeAutoScalingInstances),
+			"DescribeScalingActivities":           op(awsQuery, as.DescribeScalingActivities),
+			"DescribeLifecycleHooks":              op(awsQuery, as.DescribeLifecycleHooks),
+			"PutLifecycleHook":                    op(awsQuery, as.PutLifecycleHook),
+			"CompleteLifecycleAction":             op(awsQuery, as.CompleteLifecycleAction),
+			"RecordLifecycleActionHeartbeat":      op(awsQuery, as.RecordLifecycleActionHeartbeat),
+			"TerminateInstanceInAutoScalingGroup": op(awsQuery, as.TerminateInstanceInAutoScalingGroup),
+			"SetInstanceHealth":                   op(awsQuery, as.SetInstanceHealth),
+		},
+		ec2Ops: map[string]operation{
+			"CreateVpc":                      op(ec2Query, ec.CreateVpc),
+			"CreateSubnet":                   op(ec2Query, ec.CreateSubnet),
+			"CreateNetworkInterface":         op(ec2Query, ec.CreateNetworkInterface),
+			"DescribeNetworkInterfaces":      op(ec2Query, ec.DescribeNetworkInterfaces),
+			"CreateVolume":                   op(ec2Query, ec.CreateVolume),
+			"DescribeVolumes":                op(ec2Query, ec.DescribeVolumes),
+			"AttachVolume":                   op(ec2Query, ec.AttachVolume),
+			"DetachVolume":                   op(ec2Query, ec.DetachVolume),
+			"CreateLaunchTemplate":           op(ec2Query, ec.CreateLaunchTemplate),
+			"CreateLaunchTemplateVersion":    op(ec2Query, ec.CreateLaunchTemplateVersion),
+			"ModifyLaunchTemplate":           op(ec2Query, ec.ModifyLaunchTemplate),
+			"DescribeLaunchTemplateVersions": op(ec2Query, ec.DescribeLaunchTemplateVersions),
+			"DescribeInstances":              op(ec2Query, ec.DescribeInstances),
+			"TerminateInstances":             op(ec2Query, ec.TerminateInstances),
+		},
+	}
+}
+
+// op adapts an SDK-shaped method to form values in and an output struct out.
+func op[I, O, Opt any](p *protocol, f func(context.Context, *I, ...func(*Opt)) (*O, error)) operation {
+	return func(ctx context.Context, form url.Values) (any, error) {
+		in := new(I)
+		if err := decode(p, form, in); err != nil {
+			return nil, err
+		}
+		return f(ctx, in)
+	}
+}
+
+// noResult are the Auto Scaling operations whose model has no output
+// shape: their response carries only ResponseMetadata.
+var noResult = map[string]bool{"CreateAutoScalingGroup": true, "UpdateAutoScalingGroup": true, "SetInstanceHealth": true}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/latest/") || r.URL.Path == "/latest" {
+		h.imds.serve(w, r)
+		return
+	}
+	reqID := newRequestID()
+	w.Header().Set("X-Amzn-Requestid", reqID)
+	if r.Method != http.MethodPost && r.Method != http.MethodGet {
+		writeEC2Error(w, reqID, &sim.APIError{Code: "InvalidHttpRequest", Message: "Only GET and POST requests are supported.", Status: http.StatusMethodNotAllowed})
+		return
+	}
+	form, err := readForm(r)
+	if err != nil {
+		writeEC2Error(w, reqID, &sim.APIError{Code: "MalformedQueryString", Message: "The query string or body is malformed.", Status: 400})
+		return
+	}
+	p := serviceOf(r, form)
+	action := form.Get("Action")
+	var ops map[string]operation
+	switch p {
+	case awsQuery:
+		ops = h.asOps
+	case ec2Query:
+		ops = h.ec2Ops
+	default:
+		writeEC2Error(w, reqID, &sim.APIError{Code: "InvalidAction", Message: fmt.Sprintf("The action %s is not valid for this web service.", action), Status: 400})
+		return
+	}
+	if action == "" {
+		writeError(w, p, reqID, &sim.APIError{Code: "MissingAction", Message: "The request must contain the parameter Action.", Status: 400})
+		return
+	}
+	f, ok := ops[action]
+	if !ok {
+		writeError(w, p, reqID, &sim.APIError{Code: "InvalidAction", Message: fmt.Sprintf("The action %s is not valid for this web service.", action), Status: 400})
+		return
+	}
+	out, err := f(r.Context(), form)
+	if err != nil {
+		var api *sim.APIError
+		var perr *paramError
+		switch {
+		case errors.As(err, &api):
+		case errors.As(err, &perr):
+			api = &sim.APIError{Code: perr.code, Message: perr.msg, Status: 400}
+		default:
+			h.log.Error("internal error", "action", action, "error", err)
+			api = &sim.APIError{Code: "InternalError", Message: "An internal error has occurred.", Status: 500}
+		}
+		writeError(w, p, reqID, api)
+		return
+	}
+	var b strings.Builder
+	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
+	fmt.Fprintf(&b, `<%sResponse xmlns="%s">`, action, p.namespace)
+	enc := &encoder{p: p, b: &b}
+	v := reflect.ValueOf(out).Elem()
+	if p == ec2Query {
+		b.WriteString("<requestId>" + reqID + "</requestId>")
+		enc.fields(v)
+	} else {
+		if !noResult[action] {
+			b.WriteString("<" + action + "Result>")
+			enc.fields(v)
+			b.WriteString("</" + action + "Result>")
+		}
+		b.WriteString("<ResponseMetadata><RequestId>" + reqID + "</RequestId></ResponseMetadata>")
+	}
+	fmt.Fprintf(&b, "</%sResponse>", action)
+	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
+	_, _ = io.WriteString(w, b.String())
+}
+
+func readForm(r *http.Request) (url.Values, error) {
+	form, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, err
+	}
+	if r.Method == http.MethodPost {
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+		if err != nil || len(body) > maxBody {
+			return nil, fmt.Errorf("request body unreadable or over %d bytes", maxBody)
+		}
+		more, err := url.ParseQuery(string(body))
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range more {
+			form[k] = append(form[k], v...)
+		}
+	}
+	return form, nil
+}
+
+// serviceOf tells Auto Scaling from EC2 by the SigV4 credential scope, or,
+// unsigned, by the API version.
+func serviceOf(r *http.Request, form url.Values) *protocol {
+	if auth := r.Header.Get("Authorization"); auth != "" {
+		if _, scope, ok := strings.Cut(auth, "Credential="); ok {
+			parts := strings.Split(strings.SplitN(scope, ",", 2)[0], "/")
+			if len(parts) >= 5 {
+				switch parts[3] {
+				case "autoscaling":
+					return awsQuery
+				case "ec2":
+					return ec2Query
+				}
+			}
+		}
+	}
+	switch form.Get("Version") {
+	case "2011-01-01":
+		return awsQuery
+	case "2016-11-15":
+		return ec2Query
+	}
+	return nil
+}
+
+func writeError(w http.ResponseWriter, p *protocol, reqID string, e *sim.APIError) {
+	if p == awsQuery {
+		kind := "Sender"
+		if e.Status >= 500 {
+			kind = "Receiver"
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, `<?xml version="1.0" encoding="UTF-8"?>`+"\n"+`<ErrorResponse xmlns="%s"><Error><Type>%s</Type><Code>`, p.namespace, kind)
+		escape(&b, e.Code)
+		b.WriteString("</Code><Message>")
+		escape(&b, e.Message)
+		b.WriteString("</Message></Error><RequestId>" + reqID + "</RequestId></ErrorResponse>")
+		w.Header().Set("Content-Type", "text/xml")
+		w.WriteHeader(e.Status)
+		_, _ = io.WriteString(w, b.String())
+		return
+	}
+	writeEC2Error(w, reqID, e)
+}
+
+func writeEC2Error(w http.ResponseWriter, reqID string, e *sim.APIError) {
+	var b strings.Builder
+	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n" + `<Response><Errors><Error><Code>`)
+	escape(&b, e.Code)
+	b.WriteString("</Code><Message>")
+	escape(&b, e.Message)
+	b.WriteString("</Message></Error></Errors><RequestID>" + reqID + "</RequestID></Response>")
+	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
+	w.WriteHeader(e.Status)
+	_, _ = io.WriteString(w, b.String())
+}
+
+func newRequestID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}

@@ -1,0 +1,259 @@
+package sim
+
+import (
+	"maps"
+	"slices"
+	"time"
+
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+)
+
+// world is everything the simulated region holds. Entities are plain values
+// so that a snapshot (for stale reads) is a cheap copy.
+type world struct {
+	vpcs       map[string]*vpc
+	subnets    map[string]*subnet
+	enis       map[string]*eni
+	volumes    map[string]*volume
+	templates  map[string]*launchTemplate // by ID
+	instances  map[string]*instance
+	order      []string // instance IDs in launch order
+	groups     map[string]*group
+	activities map[string][]*activity // by group, oldest first
+}
+
+func newWorld() *world {
+	return &world{
+		vpcs: map[string]*vpc{}, subnets: map[string]*subnet{}, enis: map[string]*eni{},
+		volumes: map[string]*volume{}, templates: map[string]*launchTemplate{},
+		instances: map[string]*instance{}, groups: map[string]*group{},
+		activities: map[string][]*activity{},
+	}
+}
+
+type tags map[string]string
+
+type vpc struct {
+	ID, CIDR string
+	Tags     tags
+}
+
+type subnet struct {
+	ID, VpcID, AZ, CIDR string
+	Tags                tags
+}
+
+type eni struct {
+	ID, SubnetID, VpcID, AZ, IP, MAC, Description string
+	Groups                                        []string
+	Status                                        string // available | in-use
+	InstanceID, AttachmentID                      string
+	AttachTime                                    time.Time
+	Tags                                          tags
+}
+
+type volume struct {
+	ID, AZ, Type, KmsKeyID string
+	Size, Iops, Throughput int32
+	Encrypted              bool
+	State                  string // creating | available | in-use
+	Att                    *attachment
+	CreateTime             time.Time
+	Tags                   tags
+}
+
+type attachment struct {
+	InstanceID, Device, State string // attaching | attached | detaching
+	AttachTime                time.Time
+	DeleteOnTermination       bool
+}
+
+type launchTemplate struct {
+	ID, Name        string
+	DefaultVersion  int64
+	LatestVersion   int64
+	Versions        map[int64]*templateVersion
+	CreateTime      time.Time
+	Tags            tags
+	CreatedBy       string
+	NextVersionSeed int64
+}
+
+type templateVersion struct {
+	Number      int64
+	Description string
+	Data        ec2types.RequestLaunchTemplateData
+	CreateTime  time.Time
+}
+
+type instance struct {
+	ID, AZ, SubnetID, VpcID, ENI, IP, MAC string
+	ImageID, Type, KeyName, UserData      string
+	State                                 string // pending | running | shutting-down | terminated
+	StateReason                           string
+	LaunchTime, StateSince                time.Time
+	TemplateID, TemplateName              string
+	TemplateVersion                       int64
+	Group                                 string
+	Lifecycle                             string // Auto Scaling lifecycle state; "" outside a group
+	LifecycleSince                        time.Time
+	Health                                string // Healthy | Unhealthy
+	Target                                string // IMDS autoscaling/target-lifecycle-state
+	InServiceAt                           time.Time
+	Action                                *lifecycleAction
+	LaunchActivity, TerminateActivity     string
+	Tags                                  tags
+	HopLimit                              int32
+}
+
+// lifecycleAction is an instance held in a *:Wait state by a hook.
+type lifecycleAction struct {
+	Hook, Transition, Token, DefaultResult string
+	Heartbeat                              time.Duration
+	Started, Deadline, GlobalDeadline      time.Time
+}
+
+type group struct {
+	Name, ARN                  string
+	Min, Max, Desired          int32
+	Template                   templateRef
+	AZs                        []string
+	VPCZoneIdentifier          string
+	HealthCheckType            string
+	GracePeriod                int32
+	Hooks                      []hook
+	Tags                       []groupTag
+	Created                    time.Time
+	Instances                  []string // members, including those terminating
+	LaunchFailures             int
+	NextLaunch                 time.Time
+	LaunchScheduled            bool
+	HealthCheckScheduled       bool
+	InjectedLaunchFailures     int
+	InjectedLaunchFailureCode  string
+	InjectedLaunchFailureText  string
+	WaitingForTerminationHooks bool
+}
+
+type templateRef struct{ ID, Name, Version string }
+
+type hook struct {
+	Name, Transition, DefaultResult, Metadata string
+	Heartbeat                                 int32
+}
+
+type groupTag struct {
+	Key, Value        string
+	PropagateAtLaunch bool
+}
+
+type activity struct {
+	ID, Group, Description, Cause, Status, StatusMessage, Details string
+	Start, End                                                   time.Time
+	Progress                                                     int32
+}
+
+func (w *world) clone() *world {
+	c := &world{
+		vpcs: cloneMap(w.vpcs, func(v vpc) vpc { v.Tags = maps.Clone(v.Tags); return v }),
+		subnets: cloneMap(w.subnets, func(s subnet) subnet { s.Tags = maps.Clone(s.Tags); return s }),
+		enis: cloneMap(w.enis, func(n eni) eni {
+			n.Groups, n.Tags = slices.Clone(n.Groups), maps.Clone(n.Tags)
+			return n
+		}),
+		volumes: cloneMap(w.volumes, func(v volume) volume {
+			if v.Att != nil {
+				a := *v.Att
+				v.Att = &a
+			}
+			v.Tags = maps.Clone(v.Tags)
+			return v
+		}),
+		templates: cloneMap(w.templates, func(t launchTemplate) launchTemplate {
+			t.Versions = maps.Clone(t.Versions) // versions are immutable
+			t.Tags = maps.Clone(t.Tags)
+			return t
+		}),
+		instances: cloneMap(w.instances, func(i instance) instance {
+			if i.Action != nil {
+				a := *i.Action
+				i.Action = &a
+			}
+			i.Tags = maps.Clone(i.Tags)
+			return i
+		}),
+		order: slices.Clone(w.order),
+		groups: cloneMap(w.groups, func(g group) group {
+			g.AZs, g.Hooks, g.Tags, g.Instances = slices.Clone(g.AZs), slices.Clone(g.Hooks), slices.Clone(g.Tags), slices.Clone(g.Instances)
+			return g
+		}),
+		activities: map[string][]*activity{},
+	}
+	for k, list := range w.activities {
+		cp := make([]*activity, len(list))
+		for i, a := range list {
+			v := *a
+			cp[i] = &v
+		}
+		c.activities[k] = cp
+	}
+	return c
+}
+
+func cloneMap[T any](m map[string]*T, f func(T) T) map[string]*T {
+	out := make(map[string]*T, len(m))
+	for k, v := range m {
+		c := f(*v)
+		out[k] = &c
+	}
+	return out
+}
+
+// snapshot is the world as it was at a time, for stale reads.
+type snapshot struct {
+	at time.Time
+	w  *world
+}
+
+// SetStaleReads makes every Describe call answer with the world as it was
+// window ago, as AWS's eventual consistency may after a write. Zero turns it
+// off.
+func (e *Engine) SetStaleReads(window time.Duration) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.stale = window
+	e.history = nil
+	e.snapshotIfStale()
+}
+
+func (e *Engine) snapshotIfStale() {
+	if e.stale <= 0 {
+		return
+	}
+	now := e.now()
+	e.history = append(e.history, snapshot{at: now, w: e.w.clone()})
+	// Keep the newest snapshot older than the window, and everything after.
+	cut := 0
+	for i, s := range e.history {
+		if !s.at.After(now.Add(-e.stale)) {
+			cut = i
+		}
+	}
+	e.history = e.history[cut:]
+}
+
+// readWorld is what a Describe call sees.
+func (e *Engine) readWorld() *world {
+	if e.stale <= 0 || len(e.history) == 0 {
+		return e.w
+	}
+	limit := e.now().Add(-e.stale)
+	seen := e.history[0].w
+	for _, s := range e.history {
+		if s.at.After(limit) {
+			break
+		}
+		seen = s.w
+	}
+	return seen
+}
