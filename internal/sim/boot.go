@@ -9,6 +9,10 @@ type Instance struct {
 	LaunchTemplateID                 string
 	LaunchTemplateVersion            int64
 	LaunchHook                       string // "" when the group has none
+	// Booted is when the instance reached running. Scripted boots schedule
+	// from it (Engine.At), so a world that catches up on events late still
+	// sees each effect at its true time.
+	Booted time.Time
 }
 
 // BootFunc is what an instance does once it is running (for a group with a
@@ -27,7 +31,7 @@ func AbandonAfter(d time.Duration) BootFunc { return completeAfter(d, "ABANDON")
 
 func completeAfter(d time.Duration, result string) BootFunc {
 	return func(e *Engine, inst Instance) {
-		e.After(d, func() {
+		e.At(inst.Booted.Add(d), func() {
 			if i := e.w.instances[inst.ID]; i != nil && i.Action != nil && i.Action.Hook == inst.LaunchHook {
 				e.finishAction(i, result, "")
 			}
@@ -41,7 +45,7 @@ func Hang() BootFunc { return func(*Engine, Instance) {} }
 // DieAfter loses the instance d after boot, as a hardware failure would.
 func DieAfter(d time.Duration) BootFunc {
 	return func(e *Engine, inst Instance) {
-		e.After(d, func() { e.lose(inst.ID) })
+		e.At(inst.Booted.Add(d), func() { e.lose(inst.ID) })
 	}
 }
 

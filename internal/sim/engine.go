@@ -202,11 +202,22 @@ func (e *Engine) Do(f func()) {
 	}
 }
 
+// At schedules f to run inside the engine at time t (at once if t has
+// passed, in time order with the other events due).
+func (e *Engine) At(t time.Time, f func()) {
+	e.mu.Lock()
+	e.at(t, f)
+	e.mu.Unlock()
+}
+
 func (e *Engine) after(d time.Duration, f func()) {
-	e.seq++
 	// Inside an event handler time is the event's own, so catching up late
 	// on a backlog keeps every later event at its true time.
-	at := e.now().Add(d)
+	e.at(e.now().Add(d), f)
+}
+
+func (e *Engine) at(at time.Time, f func()) {
+	e.seq++
 	heap.Push(&e.events, &event{at: at, seq: e.seq, fn: f})
 	select {
 	case e.wake <- struct{}{}:

@@ -188,7 +188,7 @@ func TestHeartbeatsExtendWaitUpToGlobalTimeout(t *testing.T) {
 					e.after(20*time.Second, beat)
 				}
 			}
-			e.After(20*time.Second, beat)
+			e.At(inst.Booted.Add(20*time.Second), beat)
 		}
 		w := startWorld(t, 1, 30, Sequence(keepAlive, Hang()), nil)
 		time.Sleep(30 * time.Second)

@@ -28,7 +28,13 @@ const (
 	ec2Terminated   = "terminated"
 )
 
-const isoMillis = "2006-01-02T15:04:05.000Z"
+const (
+	// launchBatch is how many instances one reconcile pass launches.
+	launchBatch = 20
+	// instanceLimit caps the instances of a region, as EC2's quotas do.
+	instanceLimit = 5000
+)
+
 const isoSeconds = "2006-01-02T15:04:05Z"
 
 func (i *instance) terminating() bool {
@@ -95,7 +101,13 @@ func (e *Engine) reconcile(g *group) {
 	active := e.active(g)
 	switch {
 	case int32(len(active)) < g.Desired:
-		for n := int32(len(active)); n < g.Desired; n++ {
+		// Launch in batches, as Auto Scaling does; the rest follow on the
+		// next pass.
+		batch := min(g.Desired, int32(len(active))+launchBatch)
+		if batch < g.Desired {
+			defer e.scheduleReconcile(g)
+		}
+		for n := int32(len(active)); n < batch; n++ {
 			if err := e.launch(g, n); err != nil {
 				g.LaunchFailures++
 				backoff := e.cfg.Timings.LaunchRetryBase << min(g.LaunchFailures-1, 20)
@@ -184,6 +196,9 @@ func (e *Engine) launch(g *group, have int32) error {
 	default:
 		i.AZ = g.AZs[0]
 	}
+	if len(e.w.instances) >= instanceLimit {
+		return fail("InstanceLimitExceeded", fmt.Sprintf("You have requested more instances (%d) than your current instance limit of %d allows for the specified instance type", len(e.w.instances)+1, instanceLimit))
+	}
 	if g.InjectedLaunchFailures > 0 {
 		g.InjectedLaunchFailures--
 		return fail(g.InjectedLaunchFailureCode, g.InjectedLaunchFailureText)
@@ -234,7 +249,7 @@ func (e *Engine) running(id string) {
 		return
 	}
 	info := Instance{ID: i.ID, Group: g.Name, AZ: i.AZ, SubnetID: i.SubnetID, IP: i.IP, ENI: i.ENI,
-		UserData: i.UserData, LaunchTemplateID: i.TemplateID, LaunchTemplateVersion: i.TemplateVersion}
+		UserData: i.UserData, LaunchTemplateID: i.TemplateID, LaunchTemplateVersion: i.TemplateVersion, Booted: e.now()}
 	if h, ok := g.hook(HookLaunching); ok {
 		e.setLifecycle(i, PendingWait)
 		e.startAction(i, h)

@@ -1,0 +1,139 @@
+package simhttp_test
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stateful-aws/stateful/internal/cluster"
+	"github.com/stateful-aws/stateful/internal/sim"
+)
+
+// awsCLI finds the AWS CLI: Debian's (installed by .ci/run) first.
+func awsCLI(t *testing.T) string {
+	t.Helper()
+	if _, err := os.Stat("/usr/bin/aws"); err == nil {
+		return "/usr/bin/aws"
+	}
+	p, err := exec.LookPath("aws")
+	if err != nil {
+		t.Skip("the AWS CLI is not installed (apt-get install awscli; .ci/run does)")
+	}
+	return p
+}
+
+func TestAWSCLIAgainstTheSimulator(t *testing.T) {
+	t.Parallel()
+	bin := awsCLI(t)
+	_, clk, nodes, srv := readyCluster(t, 2, sim.Sequence(sim.ContinueAfter(time.Second), sim.ContinueAfter(time.Second), sim.Hang()))
+	home := t.TempDir()
+	run := func(args ...string) map[string]any {
+		t.Helper()
+		cmd := exec.Command(bin, append([]string{"--endpoint-url", srv.URL, "--output", "json"}, args...)...)
+		cmd.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
+			"AWS_DEFAULT_REGION=us-east-1", "AWS_PAGER=", "AWS_CONFIG_FILE=" + home + "/none", "AWS_SHARED_CREDENTIALS_FILE=" + home + "/none"}
+		out, err := cmd.Output()
+		if err != nil {
+			var stderr string
+			if ee, ok := err.(*exec.ExitError); ok {
+				stderr = string(ee.Stderr)
+			}
+			t.Fatalf("aws %s: %v\n%s", strings.Join(args, " "), err, stderr)
+		}
+		m := map[string]any{}
+		if len(strings.TrimSpace(string(out))) > 0 {
+			if err := json.Unmarshal(out, &m); err != nil {
+				t.Fatalf("aws %s: output is not JSON: %v\n%s", strings.Join(args, " "), err, out)
+			}
+		}
+		return m
+	}
+	groupInstances := func(name string) []any {
+		g := run("autoscaling", "describe-auto-scaling-groups", "--auto-scaling-group-names", name)["AutoScalingGroups"].([]any)
+		return g[0].(map[string]any)["Instances"].([]any)
+	}
+	field := func(v any, path ...string) any {
+		for _, p := range path {
+			v = v.(map[string]any)[p]
+		}
+		return v
+	}
+
+	groups := run("autoscaling", "describe-auto-scaling-groups")["AutoScalingGroups"].([]any)
+	if len(groups) != 2 {
+		t.Fatalf("describe-auto-scaling-groups: %d groups, want 2", len(groups))
+	}
+	first := field(groupInstances(nodes[0].Group)[0], "InstanceId").(string)
+	inst := run("autoscaling", "describe-auto-scaling-instances", "--instance-ids", first)["AutoScalingInstances"].([]any)
+	if len(inst) != 1 || field(inst[0], "HealthStatus") != "HEALTHY" || field(inst[0], "LifecycleState") != "InService" {
+		t.Fatalf("describe-auto-scaling-instances: %v", inst)
+	}
+	res := run("ec2", "describe-instances", "--filters", "Name=tag:"+cluster.TagCluster+",Values=t")["Reservations"].([]any)
+	if len(res) != 2 {
+		t.Fatalf("describe-instances by cluster tag: %d reservations, want 2", len(res))
+	}
+	vols := run("ec2", "describe-volumes", "--volume-ids", nodes[0].Volume)["Volumes"].([]any)
+	if field(vols[0], "State") != "available" || field(vols[0], "AvailabilityZone") != nodes[0].AZ || field(vols[0], "Encrypted") != true {
+		t.Fatalf("describe-volumes: %v", vols)
+	}
+	enis := run("ec2", "describe-network-interfaces", "--network-interface-ids", nodes[0].ENI)["NetworkInterfaces"].([]any)
+	if field(enis[0], "PrivateIpAddress") != nodes[0].IP || field(enis[0], "Status") != "in-use" || field(enis[0], "Attachment", "InstanceId") != first {
+		t.Fatalf("describe-network-interfaces: %v", enis)
+	}
+	att := run("ec2", "attach-volume", "--volume-id", nodes[0].Volume, "--instance-id", first, "--device", "/dev/sdf")
+	if att["State"] != "attaching" || att["InstanceId"] != first {
+		t.Fatalf("attach-volume: %v", att)
+	}
+	v := run("ec2", "create-launch-template-version", "--launch-template-id", nodes[0].LaunchTemplateID, "--source-version", "1",
+		"--launch-template-data", `{"ImageId":"ami-0fedcba9876543210"}`)
+	if field(v, "LaunchTemplateVersion", "VersionNumber") != 2.0 {
+		t.Fatalf("create-launch-template-version: %v", v)
+	}
+	vs := run("ec2", "describe-launch-template-versions", "--launch-template-id", nodes[0].LaunchTemplateID, "--versions", "$Latest")["LaunchTemplateVersions"].([]any)
+	if len(vs) != 1 || field(vs[0], "VersionNumber") != 2.0 || field(vs[0], "LaunchTemplateData", "ImageId") != "ami-0fedcba9876543210" ||
+		field(vs[0], "LaunchTemplateData", "NetworkInterfaces").([]any)[0].(map[string]any)["NetworkInterfaceId"] != nodes[0].ENI {
+		t.Fatalf("describe-launch-template-versions: %v", vs)
+	}
+	run("autoscaling", "update-auto-scaling-group", "--auto-scaling-group-name", nodes[0].Group,
+		"--launch-template", "LaunchTemplateId="+nodes[0].LaunchTemplateID+",Version=2")
+	term := run("autoscaling", "terminate-instance-in-auto-scaling-group", "--instance-id", first, "--no-should-decrement-desired-capacity")
+	if !strings.HasSuffix(field(term, "Activity", "Cause").(string), "in response to a user request.") {
+		t.Fatalf("terminate-instance-in-auto-scaling-group: %v", term)
+	}
+	clk.Advance(3 * time.Minute)
+	var second string
+	for _, i := range groupInstances(nodes[0].Group) {
+		if field(i, "LifecycleState") == "Pending:Wait" {
+			second = field(i, "InstanceId").(string)
+		}
+	}
+	if second == "" {
+		t.Fatalf("no replacement in Pending:Wait: %v", groupInstances(nodes[0].Group))
+	}
+	hookArgs := []string{"--auto-scaling-group-name", nodes[0].Group, "--lifecycle-hook-name", nodes[0].LaunchHook, "--instance-id", second}
+	run(append([]string{"autoscaling", "record-lifecycle-action-heartbeat"}, hookArgs...)...)
+	run(append([]string{"autoscaling", "complete-lifecycle-action", "--lifecycle-action-result", "CONTINUE"}, hookArgs...)...)
+	clk.Advance(time.Minute)
+	now := groupInstances(nodes[0].Group)
+	if len(now) != 1 || field(now[0], "InstanceId") != second || field(now[0], "LifecycleState") != "InService" || field(now[0], "LaunchTemplate", "Version") != "2" {
+		t.Fatalf("after completing the hook: %v", now)
+	}
+	acts := run("autoscaling", "describe-scaling-activities", "--auto-scaling-group-name", nodes[0].Group)["Activities"].([]any)
+	if !strings.Contains(field(acts[0], "Description").(string), second) || field(acts[0], "StatusCode") != "Successful" {
+		t.Fatalf("describe-scaling-activities: want the newest to be the successful launch of %s: %v", second, acts[0])
+	}
+	// While the old instance still held the ENI, launches failed and were
+	// retried, with AWS's message.
+	var inUse int
+	for _, a := range acts {
+		if msg, _ := a.(map[string]any)["StatusMessage"].(string); strings.HasPrefix(msg, "Interface: ["+nodes[0].ENI+"] in use.") {
+			inUse++
+		}
+	}
+	if inUse == 0 {
+		t.Fatalf("describe-scaling-activities: no failed launch on the busy ENI: %v", acts)
+	}
+}
