@@ -3,6 +3,7 @@ package awsapi
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -28,6 +29,9 @@ type Config struct {
 	MaxAttempts int
 	// MaxBackoff caps the delay between those retries (0: 20s).
 	MaxBackoff time.Duration
+	// RetryMode is "standard" (default) or "adaptive" (client-side rate
+	// limiting on top of standard); "" reads AWS_RETRY_MODE.
+	RetryMode string
 }
 
 // Clients are the real SDK clients behind the interfaces.
@@ -39,16 +43,29 @@ type Clients struct {
 
 // New builds the clients. It never contacts AWS.
 func New(ctx context.Context, c Config) (*Clients, error) {
+	mode := c.RetryMode
+	if mode == "" {
+		mode = os.Getenv("AWS_RETRY_MODE")
+	}
+	if mode != "" && mode != "standard" && mode != "adaptive" {
+		return nil, fmt.Errorf("retry mode %q is not valid: use standard or adaptive", mode)
+	}
+	standard := func(o *retry.StandardOptions) {
+		if c.MaxAttempts > 0 {
+			o.MaxAttempts = c.MaxAttempts
+		}
+		if c.MaxBackoff > 0 {
+			o.MaxBackoff = c.MaxBackoff
+		}
+	}
 	opts := []func(*config.LoadOptions) error{
 		config.WithRetryer(func() aws.Retryer {
-			return retry.NewStandard(func(o *retry.StandardOptions) {
-				if c.MaxAttempts > 0 {
-					o.MaxAttempts = c.MaxAttempts
-				}
-				if c.MaxBackoff > 0 {
-					o.MaxBackoff = c.MaxBackoff
-				}
-			})
+			if mode == "adaptive" {
+				return retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
+					o.StandardOptions = append(o.StandardOptions, standard)
+				})
+			}
+			return retry.NewStandard(standard)
 		}),
 	}
 	if c.Region != "" {

@@ -217,7 +217,8 @@ func (a *AutoScalingAPI) DescribeAutoScalingGroups(ctx context.Context, in *auto
 				values []string
 			}{deref(f.Name), f.Values})
 		}
-		var out []astypes.AutoScalingGroup
+		// Page the matching groups first and build only the page's answer.
+		var matched []*group
 		for _, name := range sortedKeys(w.groups) {
 			g := w.groups[name]
 			if len(in.AutoScalingGroupNames) > 0 && !slices.Contains(in.AutoScalingGroupNames, name) {
@@ -232,14 +233,18 @@ func (a *AutoScalingAPI) DescribeAutoScalingGroups(ctx context.Context, in *auto
 				return nil, validation("Filter name %s is not valid: use tag-key, tag-value or tag:<key>.", ferr.Message)
 			}
 			if ok {
-				out = append(out, e.groupOut(w, g))
+				matched = append(matched, g)
 			}
 		}
-		items, next, perr := page(out, in.NextToken, size)
+		items, next, perr := page(matched, in.NextToken, size)
 		if perr != nil {
 			return nil, perr
 		}
-		return &autoscaling.DescribeAutoScalingGroupsOutput{AutoScalingGroups: items, NextToken: next}, nil
+		out := make([]astypes.AutoScalingGroup, len(items))
+		for i, g := range items {
+			out[i] = e.groupOut(w, g)
+		}
+		return &autoscaling.DescribeAutoScalingGroupsOutput{AutoScalingGroups: out, NextToken: next}, nil
 	})
 }
 

@@ -50,8 +50,8 @@ func nodeID(n int) string { return fmt.Sprintf("%02d", n) }
 // HTTP simulator or any other AWS endpoint) and returns its nodes in node-id
 // order. The groups start launching at once.
 func Provision(ctx context.Context, as awsapi.AutoScaling, ec awsapi.EC2, region string, spec ClusterSpec) ([]NodeSpec, error) {
-	if spec.Name == "" || spec.Nodes < 1 || spec.Nodes > 250*3 {
-		return nil, fmt.Errorf("cluster spec: name must be set and nodes between 1 and 750, got %q and %d", spec.Name, spec.Nodes)
+	if spec.Name == "" || spec.Nodes < 1 || spec.Nodes > 3000 {
+		return nil, fmt.Errorf("cluster spec: name must be set and nodes between 1 and 3000, got %q and %d", spec.Name, spec.Nodes)
 	}
 	if len(spec.AZs) == 0 {
 		spec.AZs = []string{region + "a", region + "b", region + "c"}
@@ -72,7 +72,7 @@ func Provision(ctx context.Context, as awsapi.AutoScaling, ec awsapi.EC2, region
 	subnets := map[string]string{}
 	for k, az := range spec.AZs {
 		out, err := ec.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: vpcOut.Vpc.VpcId, AvailabilityZone: aws.String(az),
-			CidrBlock: aws.String(fmt.Sprintf("10.0.%d.0/24", k)), TagSpecifications: tagSpec("subnet", spec.Name, "")})
+			CidrBlock: aws.String(fmt.Sprintf("10.0.%d.0/20", 16*k)), TagSpecifications: tagSpec("subnet", spec.Name, "")})
 		if err != nil {
 			return nil, fmt.Errorf("creating subnet in %s: %w", az, err)
 		}
@@ -82,7 +82,9 @@ func Provision(ctx context.Context, as awsapi.AutoScaling, ec awsapi.EC2, region
 	for n := range spec.Nodes {
 		k := n % len(spec.AZs)
 		node := NodeSpec{ID: nodeID(n), AZ: spec.AZs[k], SubnetID: subnets[spec.AZs[k]]}
-		node.IP = netip.AddrFrom4([4]byte{10, 0, byte(k), byte(10 + n/len(spec.AZs))}).String()
+		// Node IPs start at .10 of their AZ's /20: 10.0.0.10, 10.0.16.10, ...
+		host := 10 + n/len(spec.AZs)
+		node.IP = netip.AddrFrom4([4]byte{10, 0, byte(16*k + host/256), byte(host % 256)}).String()
 		name := spec.Name + "-" + node.ID
 		eniOut, err := ec.CreateNetworkInterface(ctx, &ec2.CreateNetworkInterfaceInput{SubnetId: aws.String(node.SubnetID),
 			PrivateIpAddress: aws.String(node.IP), Description: aws.String("stateful node " + name),

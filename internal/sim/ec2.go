@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -52,9 +53,23 @@ func (a *EC2API) CreateSubnet(ctx context.Context, in *ec2.CreateSubnetInput, _ 
 		s := &subnet{ID: e.newID("subnet"), VpcID: v.ID, AZ: az, CIDR: p.Masked().String(), Tags: specTags(in.TagSpecifications, "subnet")}
 		e.w.subnets[s.ID] = s
 		return &ec2.CreateSubnetOutput{Subnet: &ec2types.Subnet{SubnetId: aws.String(s.ID), VpcId: aws.String(s.VpcID),
-			AvailabilityZone: aws.String(s.AZ), CidrBlock: aws.String(s.CIDR), State: ec2types.SubnetStateAvailable,
+			AvailabilityZone: aws.String(s.AZ), AvailabilityZoneId: aws.String(azID(s.AZ)), CidrBlock: aws.String(s.CIDR), State: ec2types.SubnetStateAvailable,
 			AvailableIpAddressCount: aws.Int32(int32(1<<(32-p.Bits())) - 5), Tags: ec2Tags(s.Tags), OwnerId: aws.String(e.cfg.Account)}}, nil
 	})
+}
+
+// azID names an AZ the way AWS's zone IDs look (us-east-1a -> use1-az1).
+func azID(az string) string {
+	if len(az) < 2 {
+		return az
+	}
+	parts := strings.Split(az[:len(az)-1], "-")
+	short := ""
+	for _, p := range parts[:len(parts)-1] {
+		short += p[:min(len(p), 2)]
+	}
+	short += parts[len(parts)-1]
+	return fmt.Sprintf("%s-az%d", short, az[len(az)-1]-'a'+1)
 }
 
 // nextIP picks the lowest free address of the subnet past the five AWS
@@ -571,7 +586,8 @@ func (e *Engine) instanceOut(w *world, i *instance) ec2types.Instance {
 		LaunchTime: aws.Time(i.LaunchTime), Placement: &ec2types.Placement{AvailabilityZone: aws.String(i.AZ), Tenancy: ec2types.TenancyDefault},
 		Tags: ec2Tags(i.Tags), Architecture: ec2types.ArchitectureValuesX8664, RootDeviceType: ec2types.DeviceTypeEbs,
 		RootDeviceName: aws.String("/dev/xvda"), VirtualizationType: ec2types.VirtualizationTypeHvm, Hypervisor: ec2types.HypervisorTypeXen,
-		AmiLaunchIndex: aws.Int32(0), EbsOptimized: aws.Bool(false), StateTransitionReason: aws.String("")}
+		AmiLaunchIndex: aws.Int32(0), EbsOptimized: aws.Bool(false), StateTransitionReason: aws.String(""),
+		Monitoring: &ec2types.Monitoring{State: ec2types.MonitoringStateDisabled}}
 	if i.KeyName != "" {
 		out.KeyName = aws.String(i.KeyName)
 	}
@@ -587,6 +603,7 @@ func (e *Engine) instanceOut(w *world, i *instance) ec2types.Instance {
 		if n := w.enis[i.ENI]; n != nil && n.InstanceID == i.ID {
 			out.NetworkInterfaces = []ec2types.InstanceNetworkInterface{{NetworkInterfaceId: aws.String(n.ID), SubnetId: aws.String(n.SubnetID),
 				VpcId: aws.String(n.VpcID), PrivateIpAddress: aws.String(n.IP), MacAddress: aws.String(n.MAC), Status: ec2types.NetworkInterfaceStatusInUse,
+				PrivateIpAddresses: []ec2types.InstancePrivateIpAddress{{PrivateIpAddress: aws.String(n.IP), Primary: aws.Bool(true)}},
 				Attachment: &ec2types.InstanceNetworkInterfaceAttachment{AttachmentId: aws.String(n.AttachmentID), DeviceIndex: aws.Int32(0),
 					Status: ec2types.AttachmentStatusAttached, AttachTime: aws.Time(n.AttachTime), DeleteOnTermination: aws.Bool(false)}}}
 		}

@@ -149,13 +149,13 @@ type groupTag struct {
 
 type activity struct {
 	ID, Group, Description, Cause, Status, StatusMessage, Details string
-	Start, End                                                   time.Time
-	Progress                                                     int32
+	Start, End                                                    time.Time
+	Progress                                                      int32
 }
 
 func (w *world) clone() *world {
 	c := &world{
-		vpcs: cloneMap(w.vpcs, func(v vpc) vpc { v.Tags = maps.Clone(v.Tags); return v }),
+		vpcs:    cloneMap(w.vpcs, func(v vpc) vpc { v.Tags = maps.Clone(v.Tags); return v }),
 		subnets: cloneMap(w.subnets, func(s subnet) subnet { s.Tags = maps.Clone(s.Tags); return s }),
 		enis: cloneMap(w.enis, func(n eni) eni {
 			n.Groups, n.Tags = slices.Clone(n.Groups), maps.Clone(n.Tags)
