@@ -119,14 +119,19 @@ func (e *Engine) begin(ctx context.Context, service, op string, input any) (int,
 	idx := len(e.calls) - 1
 	e.mu.Unlock()
 	if latency > 0 {
-		if err := clock.Sleep(ctx, e.cfg.Clock, latency); err != nil {
-			return idx, err
-		}
+		_ = clock.Sleep(ctx, e.cfg.Clock, latency)
 	}
 	if injected != nil {
 		return idx, injected
 	}
-	return idx, ctx.Err()
+	if err := ctx.Err(); err != nil {
+		// The caller gave up before the call reached AWS: record it so.
+		e.mu.Lock()
+		e.calls[idx].ErrorCode = "RequestCanceled"
+		e.mu.Unlock()
+		return idx, err
+	}
+	return idx, nil
 }
 
 // run is the frame of every API method: record, inject faults, then run f

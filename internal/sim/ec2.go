@@ -493,6 +493,58 @@ func (a *EC2API) ModifyLaunchTemplate(ctx context.Context, in *ec2.ModifyLaunchT
 	})
 }
 
+func (a *EC2API) DescribeLaunchTemplates(ctx context.Context, in *ec2.DescribeLaunchTemplatesInput, _ ...func(*ec2.Options)) (*ec2.DescribeLaunchTemplatesOutput, error) {
+	return run(ctx, a.e, ServiceEC2, "DescribeLaunchTemplates", in, func(in *ec2.DescribeLaunchTemplatesInput) (*ec2.DescribeLaunchTemplatesOutput, error) {
+		e := a.e
+		w := e.readWorld()
+		ids := append(slices.Clone(in.LaunchTemplateIds), in.LaunchTemplateNames...)
+		size, err := pageSize(ids, in.MaxResults, 1, 200)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range in.LaunchTemplateIds {
+			if _, ferr := e.findTemplate(w, id, ""); ferr != nil {
+				return nil, ferr
+			}
+		}
+		for _, name := range in.LaunchTemplateNames {
+			if _, ferr := e.findTemplate(w, "", name); ferr != nil {
+				return nil, ferr
+			}
+		}
+		fs := ec2Filters(in.Filters)
+		var matched []*launchTemplate
+		for _, id := range sortedKeys(w.templates) {
+			lt := w.templates[id]
+			if len(ids) > 0 && !slices.Contains(in.LaunchTemplateIds, lt.ID) && !slices.Contains(in.LaunchTemplateNames, lt.Name) {
+				continue
+			}
+			ok, ferr := fs.match(func(name string) ([]string, bool) {
+				switch name {
+				case "launch-template-name":
+					return []string{lt.Name}, true
+				}
+				return tagFilter(name, lt.Tags)
+			})
+			if ferr != nil {
+				return nil, ferr
+			}
+			if ok {
+				matched = append(matched, lt)
+			}
+		}
+		items, next, perr := page(matched, in.NextToken, size)
+		if perr != nil {
+			return nil, perr
+		}
+		out := &ec2.DescribeLaunchTemplatesOutput{NextToken: next}
+		for _, lt := range items {
+			out.LaunchTemplates = append(out.LaunchTemplates, *e.templateOut(lt))
+		}
+		return out, nil
+	})
+}
+
 func (a *EC2API) DescribeLaunchTemplateVersions(ctx context.Context, in *ec2.DescribeLaunchTemplateVersionsInput, _ ...func(*ec2.Options)) (*ec2.DescribeLaunchTemplateVersionsOutput, error) {
 	return run(ctx, a.e, ServiceEC2, "DescribeLaunchTemplateVersions", in, func(in *ec2.DescribeLaunchTemplateVersionsInput) (*ec2.DescribeLaunchTemplateVersionsOutput, error) {
 		e := a.e

@@ -96,3 +96,24 @@ func (e *Engine) InstanceByIP(ip string) (id string, ok bool) {
 	})
 	return id, ok
 }
+
+// Member is a group member as the engine knows it.
+type Member struct {
+	ID, Lifecycle, Health string
+	Version               int64
+}
+
+// Members reads a group's members directly, without recording a call or
+// applying faults: for tests and reports that watch the world.
+func (e *Engine) Members(group string) []Member {
+	var out []Member
+	e.Do(func() {
+		if g := e.w.groups[group]; g != nil {
+			for _, id := range g.Instances {
+				i := e.w.instances[id]
+				out = append(out, Member{ID: i.ID, Lifecycle: i.Lifecycle, Health: i.Health, Version: i.TemplateVersion})
+			}
+		}
+	})
+	return out
+}

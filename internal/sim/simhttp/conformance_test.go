@@ -238,6 +238,9 @@ func conformanceScript() []step {
 		{"describe versions", func(ctx context.Context, _ awsapi.AutoScaling, ec awsapi.EC2, st *scriptState) (any, error) {
 			return ec.DescribeLaunchTemplateVersions(ctx, &ec2.DescribeLaunchTemplateVersionsInput{LaunchTemplateId: aws.String(st.nodes[0].LaunchTemplateID), Versions: []string{"$Latest", "$Default", "1"}})
 		}},
+		{"describe templates by tag", func(ctx context.Context, _ awsapi.AutoScaling, ec awsapi.EC2, _ *scriptState) (any, error) {
+			return ec.DescribeLaunchTemplates(ctx, &ec2.DescribeLaunchTemplatesInput{Filters: tagFilter, MaxResults: aws.Int32(2)})
+		}},
 		{"pin group to version 2", func(ctx context.Context, as awsapi.AutoScaling, _ awsapi.EC2, st *scriptState) (any, error) {
 			return as.UpdateAutoScalingGroup(ctx, &autoscaling.UpdateAutoScalingGroupInput{AutoScalingGroupName: aws.String(st.nodes[0].Group),
 				LaunchTemplate: &astypesLT{LaunchTemplateId: aws.String(st.nodes[0].LaunchTemplateID), Version: aws.String("2")}})

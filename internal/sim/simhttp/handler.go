@@ -67,6 +67,7 @@ func New(e *sim.Engine, log *slog.Logger) *Handler {
 			"CreateLaunchTemplate":           op(ec2Query, ec.CreateLaunchTemplate),
 			"CreateLaunchTemplateVersion":    op(ec2Query, ec.CreateLaunchTemplateVersion),
 			"ModifyLaunchTemplate":           op(ec2Query, ec.ModifyLaunchTemplate),
+			"DescribeLaunchTemplates":        op(ec2Query, ec.DescribeLaunchTemplates),
 			"DescribeLaunchTemplateVersions": op(ec2Query, ec.DescribeLaunchTemplateVersions),
 			"DescribeInstances":              op(ec2Query, ec.DescribeInstances),
 			"TerminateInstances":             op(ec2Query, ec.TerminateInstances),

@@ -31,6 +31,7 @@ var roots = []any{
 	ec2.CreateLaunchTemplateInput{}, ec2.CreateLaunchTemplateOutput{},
 	ec2.CreateLaunchTemplateVersionInput{}, ec2.CreateLaunchTemplateVersionOutput{},
 	ec2.ModifyLaunchTemplateInput{}, ec2.ModifyLaunchTemplateOutput{},
+	ec2.DescribeLaunchTemplatesInput{}, ec2.DescribeLaunchTemplatesOutput{},
 	ec2.DescribeLaunchTemplateVersionsInput{}, ec2.DescribeLaunchTemplateVersionsOutput{},
 	ec2.DescribeInstancesInput{}, ec2.DescribeInstancesOutput{},
 	ec2.TerminateInstancesInput{}, ec2.TerminateInstancesOutput{},

@@ -1,0 +1,170 @@
+package cluster
+
+import (
+	"sort"
+	"strings"
+	"time"
+)
+
+// Auto Scaling lifecycle states the product reasons about.
+const (
+	InService   = "InService"
+	PendingWait = "Pending:Wait"
+	Healthy     = "Healthy"
+)
+
+// Instance is one member of a node's group.
+type Instance struct {
+	ID        string
+	Lifecycle string // Auto Scaling lifecycle state
+	Health    string // Healthy | Unhealthy
+	Version   int64  // launch-template version it was launched with
+}
+
+// Ready reports whether the instance serves: InService and Healthy.
+func (i Instance) Ready() bool {
+	return i.Lifecycle == InService && strings.EqualFold(i.Health, Healthy)
+}
+
+// Activity is a scaling activity of a node's group.
+type Activity struct {
+	Status      string // Successful | Failed | Cancelled | InProgress | ...
+	Description string
+	Message     string // StatusMessage
+	Start, End  time.Time
+}
+
+// Summary is the activity in one line, for messages.
+func (a Activity) Summary() string {
+	if a.Message != "" {
+		return a.Status + ": " + a.Message
+	}
+	return a.Status + ": " + a.Description
+}
+
+// Node is one node as observed: its group, its members, and the version its
+// group launches.
+type Node struct {
+	ID                 string
+	IP                 string
+	Group              string
+	LaunchTemplateID   string
+	LaunchTemplateName string
+	VersionSpec        string // the group's $Latest, $Default or N
+	Target             int64  // VersionSpec resolved; 0 when unknown
+	Desired            int32
+	Instances          []Instance
+	ENI                string
+	Volume             Volume
+	LastActivity       *Activity
+	// Since is when the node's instance entered its lifecycle state, when
+	// known (the simulator and status track it across polls).
+	Since time.Time
+}
+
+// Volume is a node's data volume as observed.
+type Volume struct {
+	ID         string
+	State      string // available | in-use | creating
+	AttachedTo string // instance ID
+	Attachment string // attaching | attached | detaching
+}
+
+// Serving is the node's single ready instance, if it has exactly one
+// instance and that instance is InService and Healthy.
+func (n Node) Serving() (Instance, bool) {
+	if len(n.Instances) == 1 && n.Instances[0].Ready() {
+		return n.Instances[0], true
+	}
+	return Instance{}, false
+}
+
+// Current reports whether the node serves on its group's target version.
+func (n Node) Current() bool {
+	i, ok := n.Serving()
+	return ok && n.Target != 0 && i.Version == n.Target
+}
+
+// Problem says, in a few words, why the node is not serving, or "".
+func (n Node) Problem() string {
+	switch {
+	case len(n.Instances) == 0:
+		return "no instance"
+	case len(n.Instances) > 1:
+		ids := make([]string, len(n.Instances))
+		for k, i := range n.Instances {
+			ids[k] = i.ID + " " + i.Lifecycle
+		}
+		return "several instances: " + strings.Join(ids, ", ")
+	}
+	i := n.Instances[0]
+	switch {
+	case i.Lifecycle != InService:
+		return "instance " + i.ID + " is " + i.Lifecycle
+	case !strings.EqualFold(i.Health, Healthy):
+		return "instance " + i.ID + " is " + i.Health
+	}
+	return ""
+}
+
+// Snapshot is the whole cluster at one moment, nodes in node-id order.
+type Snapshot struct {
+	At    time.Time
+	Nodes []Node
+}
+
+// Node finds a node by id.
+func (s Snapshot) Node(id string) (Node, bool) {
+	for _, n := range s.Nodes {
+		if n.ID == id {
+			return n, true
+		}
+	}
+	return Node{}, false
+}
+
+// NotServing lists the nodes that are not serving.
+func (s Snapshot) NotServing() []Node {
+	var out []Node
+	for _, n := range s.Nodes {
+		if _, ok := n.Serving(); !ok {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// Quorum is the majority of n nodes.
+func Quorum(n int) int { return n/2 + 1 }
+
+// SortNodes orders nodes by id, numerically when both ids are numbers of
+// the same width or plain numbers, else as strings.
+func SortNodes(nodes []Node) {
+	sort.SliceStable(nodes, func(i, j int) bool { return Less(nodes[i].ID, nodes[j].ID) })
+}
+
+// Less orders node ids: "2" before "10", "a" before "b".
+func Less(a, b string) bool {
+	if isDigits(a) && isDigits(b) {
+		ta, tb := strings.TrimLeft(a, "0"), strings.TrimLeft(b, "0")
+		if len(ta) != len(tb) {
+			return len(ta) < len(tb)
+		}
+		if ta != tb {
+			return ta < tb
+		}
+	}
+	return a < b
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}

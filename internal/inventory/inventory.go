@@ -1,0 +1,393 @@
+// Package inventory reads a cluster's state from AWS: its groups, their
+// members, the launch-template versions they should run, the nodes' ENIs,
+// volumes and recent scaling activities, in few batched calls.
+package inventory
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/stateful-aws/stateful/internal/awsapi"
+	"github.com/stateful-aws/stateful/internal/clock"
+	"github.com/stateful-aws/stateful/internal/cluster"
+)
+
+// Selector picks the cluster: by the module's cluster tag, or by group
+// names (the original module's style).
+type Selector struct {
+	Cluster string
+	Groups  []string
+}
+
+func (s Selector) String() string {
+	if s.Cluster != "" {
+		return "cluster " + s.Cluster
+	}
+	return "groups " + strings.Join(s.Groups, ", ")
+}
+
+// Validate checks that exactly one way of selecting is used.
+func (s Selector) Validate() error {
+	if (s.Cluster == "") == (len(s.Groups) == 0) {
+		return fmt.Errorf("name the cluster with --cluster NAME or its groups with --asg NAME (one of the two)")
+	}
+	return nil
+}
+
+// Depth says how much to read.
+type Depth int
+
+const (
+	// Groups reads only the groups and their members: one paged call.
+	Groups Depth = iota
+	// Full also resolves launch-template versions and reads ENIs, volumes
+	// and scaling activities.
+	Full
+)
+
+// maxActivityLookups bounds the per-group activity calls of a Full read:
+// only nodes that are not current get one.
+const maxActivityLookups = 5
+
+// Config holds the collaborators.
+type Config struct {
+	AutoScaling awsapi.AutoScaling
+	EC2         awsapi.EC2
+	Clock       clock.Clock
+	Limiter     *awsapi.Limiter // nil: no spacing
+}
+
+// Inventory reads clusters.
+type Inventory struct{ cfg Config }
+
+// New checks cfg.
+func New(cfg Config) (*Inventory, error) {
+	if cfg.AutoScaling == nil || cfg.EC2 == nil || cfg.Clock == nil {
+		return nil, fmt.Errorf("inventory: AutoScaling, EC2 and Clock are required")
+	}
+	return &Inventory{cfg: cfg}, nil
+}
+
+func (v *Inventory) wait(ctx context.Context) error { return v.cfg.Limiter.Wait(ctx) }
+
+// Observe reads the cluster. A Groups read keeps the targets of prev (the
+// last Full read) for nodes it knew.
+func (v *Inventory) Observe(ctx context.Context, sel Selector, depth Depth, prev *cluster.Snapshot) (cluster.Snapshot, error) {
+	now := v.cfg.Clock.Now()
+	groups, err := v.describeGroups(ctx, sel)
+	if err != nil {
+		return cluster.Snapshot{}, err
+	}
+	snap := cluster.Snapshot{At: now}
+	for _, g := range groups {
+		snap.Nodes = append(snap.Nodes, nodeOf(g))
+	}
+	cluster.SortNodes(snap.Nodes)
+	if depth == Groups {
+		if prev != nil {
+			for i := range snap.Nodes {
+				if p, ok := prev.Node(snap.Nodes[i].ID); ok && p.VersionSpec == snap.Nodes[i].VersionSpec && snap.Nodes[i].Target == 0 {
+					snap.Nodes[i].Target = p.Target
+				}
+			}
+		}
+		return snap, nil
+	}
+	if err := v.resolveTargets(ctx, sel, snap.Nodes); err != nil {
+		return cluster.Snapshot{}, err
+	}
+	if sel.Cluster != "" {
+		if err := v.readENIs(ctx, sel.Cluster, snap.Nodes); err != nil {
+			return cluster.Snapshot{}, err
+		}
+		if err := v.readVolumes(ctx, sel.Cluster, snap.Nodes); err != nil {
+			return cluster.Snapshot{}, err
+		}
+	}
+	if err := v.readActivities(ctx, snap.Nodes); err != nil {
+		return cluster.Snapshot{}, err
+	}
+	return snap, nil
+}
+
+// describeGroups is the one batched, paged read of every group.
+func (v *Inventory) describeGroups(ctx context.Context, sel Selector) ([]astypes.AutoScalingGroup, error) {
+	var batches []*autoscaling.DescribeAutoScalingGroupsInput
+	if sel.Cluster != "" {
+		batches = append(batches, &autoscaling.DescribeAutoScalingGroupsInput{MaxRecords: aws.Int32(100),
+			Filters: []astypes.Filter{{Name: aws.String("tag:" + cluster.TagCluster), Values: []string{sel.Cluster}}}})
+	}
+	for start := 0; start < len(sel.Groups); start += 50 {
+		batches = append(batches, &autoscaling.DescribeAutoScalingGroupsInput{MaxRecords: aws.Int32(100),
+			AutoScalingGroupNames: sel.Groups[start:min(start+50, len(sel.Groups))]})
+	}
+	var out []astypes.AutoScalingGroup
+	for _, in := range batches {
+		for {
+			if err := v.wait(ctx); err != nil {
+				return nil, err
+			}
+			page, err := v.cfg.AutoScaling.DescribeAutoScalingGroups(ctx, in)
+			if err != nil {
+				return nil, fmt.Errorf("describing the groups of %s: %w", sel, err)
+			}
+			out = append(out, page.AutoScalingGroups...)
+			if page.NextToken == nil {
+				break
+			}
+			in.NextToken = page.NextToken
+		}
+	}
+	if len(sel.Groups) > 0 && len(out) != len(sel.Groups) {
+		found := map[string]bool{}
+		for _, g := range out {
+			found[aws.ToString(g.AutoScalingGroupName)] = true
+		}
+		var missing []string
+		for _, n := range sel.Groups {
+			if !found[n] {
+				missing = append(missing, n)
+			}
+		}
+		return nil, &NotFoundError{What: "Auto Scaling groups " + strings.Join(missing, ", ")}
+	}
+	if len(out) == 0 {
+		return nil, &NotFoundError{What: "any Auto Scaling group tagged " + cluster.TagCluster + "=" + sel.Cluster}
+	}
+	return out, nil
+}
+
+// NotFoundError means the selector matched nothing (or not all it named).
+type NotFoundError struct{ What string }
+
+func (e *NotFoundError) Error() string { return "found no " + e.What }
+
+func nodeOf(g astypes.AutoScalingGroup) cluster.Node {
+	n := cluster.Node{Group: aws.ToString(g.AutoScalingGroupName), Desired: aws.ToInt32(g.DesiredCapacity)}
+	n.ID = n.Group
+	for _, t := range g.Tags {
+		if aws.ToString(t.Key) == cluster.TagNodeID {
+			n.ID = aws.ToString(t.Value)
+		}
+	}
+	if lt := g.LaunchTemplate; lt != nil {
+		n.LaunchTemplateID, n.LaunchTemplateName, n.VersionSpec = aws.ToString(lt.LaunchTemplateId), aws.ToString(lt.LaunchTemplateName), aws.ToString(lt.Version)
+		if n.VersionSpec == "" {
+			n.VersionSpec = "$Default"
+		}
+		n.Target, _ = strconv.ParseInt(n.VersionSpec, 10, 64)
+	}
+	for _, i := range g.Instances {
+		in := cluster.Instance{ID: aws.ToString(i.InstanceId), Lifecycle: string(i.LifecycleState), Health: aws.ToString(i.HealthStatus)}
+		if i.LaunchTemplate != nil {
+			in.Version, _ = strconv.ParseInt(aws.ToString(i.LaunchTemplate.Version), 10, 64)
+		}
+		n.Instances = append(n.Instances, in)
+	}
+	return n
+}
+
+// resolveTargets turns $Latest and $Default into numbers with
+// DescribeLaunchTemplates: by the cluster tag (paged, 200 a call) or by ID.
+func (v *Inventory) resolveTargets(ctx context.Context, sel Selector, nodes []cluster.Node) error {
+	var ids []string
+	for _, n := range nodes {
+		if n.Target == 0 && n.LaunchTemplateID != "" {
+			ids = append(ids, n.LaunchTemplateID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	templates := map[string]ec2types.LaunchTemplate{}
+	var batches []*ec2.DescribeLaunchTemplatesInput
+	if sel.Cluster != "" {
+		batches = append(batches, &ec2.DescribeLaunchTemplatesInput{MaxResults: aws.Int32(200),
+			Filters: []ec2types.Filter{{Name: aws.String("tag:" + cluster.TagCluster), Values: []string{sel.Cluster}}}})
+	} else {
+		for start := 0; start < len(ids); start += 200 {
+			batches = append(batches, &ec2.DescribeLaunchTemplatesInput{LaunchTemplateIds: ids[start:min(start+200, len(ids))]})
+		}
+	}
+	for _, in := range batches {
+		for {
+			if err := v.wait(ctx); err != nil {
+				return err
+			}
+			out, err := v.cfg.EC2.DescribeLaunchTemplates(ctx, in)
+			if err != nil {
+				return fmt.Errorf("describing launch templates of %s: %w", sel, err)
+			}
+			for _, lt := range out.LaunchTemplates {
+				templates[aws.ToString(lt.LaunchTemplateId)] = lt
+			}
+			if out.NextToken == nil {
+				break
+			}
+			in.NextToken = out.NextToken
+		}
+	}
+	for i := range nodes {
+		n := &nodes[i]
+		lt, ok := templates[n.LaunchTemplateID]
+		if n.Target != 0 || !ok {
+			continue
+		}
+		if n.VersionSpec == "$Latest" {
+			n.Target = aws.ToInt64(lt.LatestVersionNumber)
+		} else {
+			n.Target = aws.ToInt64(lt.DefaultVersionNumber)
+		}
+	}
+	return nil
+}
+
+func nodeTag(tags []ec2types.Tag) string {
+	for _, t := range tags {
+		if aws.ToString(t.Key) == cluster.TagNodeID {
+			return aws.ToString(t.Value)
+		}
+	}
+	return ""
+}
+
+func byID(nodes []cluster.Node) map[string]*cluster.Node {
+	m := map[string]*cluster.Node{}
+	for i := range nodes {
+		m[nodes[i].ID] = &nodes[i]
+	}
+	return m
+}
+
+func (v *Inventory) readENIs(ctx context.Context, name string, nodes []cluster.Node) error {
+	m := byID(nodes)
+	in := &ec2.DescribeNetworkInterfacesInput{MaxResults: aws.Int32(1000),
+		Filters: []ec2types.Filter{{Name: aws.String("tag:" + cluster.TagCluster), Values: []string{name}}}}
+	for {
+		if err := v.wait(ctx); err != nil {
+			return err
+		}
+		out, err := v.cfg.EC2.DescribeNetworkInterfaces(ctx, in)
+		if err != nil {
+			return fmt.Errorf("describing the ENIs of cluster %s: %w", name, err)
+		}
+		for _, e := range out.NetworkInterfaces {
+			if n := m[nodeTag(e.TagSet)]; n != nil {
+				n.ENI, n.IP = aws.ToString(e.NetworkInterfaceId), aws.ToString(e.PrivateIpAddress)
+			}
+		}
+		if out.NextToken == nil {
+			return nil
+		}
+		in.NextToken = out.NextToken
+	}
+}
+
+func (v *Inventory) readVolumes(ctx context.Context, name string, nodes []cluster.Node) error {
+	m := byID(nodes)
+	in := &ec2.DescribeVolumesInput{MaxResults: aws.Int32(500),
+		Filters: []ec2types.Filter{{Name: aws.String("tag:" + cluster.TagCluster), Values: []string{name}}}}
+	for {
+		if err := v.wait(ctx); err != nil {
+			return err
+		}
+		out, err := v.cfg.EC2.DescribeVolumes(ctx, in)
+		if err != nil {
+			return fmt.Errorf("describing the volumes of cluster %s: %w", name, err)
+		}
+		for _, vol := range out.Volumes {
+			if n := m[nodeTag(vol.Tags)]; n != nil {
+				n.Volume = cluster.Volume{ID: aws.ToString(vol.VolumeId), State: string(vol.State)}
+				if len(vol.Attachments) > 0 {
+					n.Volume.AttachedTo, n.Volume.Attachment = aws.ToString(vol.Attachments[0].InstanceId), string(vol.Attachments[0].State)
+				}
+			}
+		}
+		if out.NextToken == nil {
+			return nil
+		}
+		in.NextToken = out.NextToken
+	}
+}
+
+// readActivities takes the newest account-wide activities (one call), then
+// asks the groups of up to maxActivityLookups nodes that are not current
+// and still have none.
+func (v *Inventory) readActivities(ctx context.Context, nodes []cluster.Node) error {
+	groups := map[string]*cluster.Node{}
+	for i := range nodes {
+		groups[nodes[i].Group] = &nodes[i]
+	}
+	take := func(acts []astypes.Activity) {
+		for _, a := range acts { // newest first
+			n := groups[aws.ToString(a.AutoScalingGroupName)]
+			if n == nil || n.LastActivity != nil {
+				continue
+			}
+			n.LastActivity = &cluster.Activity{Status: string(a.StatusCode), Description: aws.ToString(a.Description),
+				Message: aws.ToString(a.StatusMessage), Start: aws.ToTime(a.StartTime), End: aws.ToTime(a.EndTime)}
+			if len(n.Instances) > 0 && strings.Contains(n.LastActivity.Description, n.Instances[0].ID) {
+				n.Since = n.LastActivity.Start
+			}
+		}
+	}
+	if err := v.wait(ctx); err != nil {
+		return err
+	}
+	out, err := v.cfg.AutoScaling.DescribeScalingActivities(ctx, &autoscaling.DescribeScalingActivitiesInput{MaxRecords: aws.Int32(100)})
+	if err != nil {
+		return fmt.Errorf("describing scaling activities: %w", err)
+	}
+	take(out.Activities)
+	looked := 0
+	for i := range nodes {
+		n := &nodes[i]
+		if n.LastActivity != nil || n.Current() || looked == maxActivityLookups {
+			continue
+		}
+		looked++
+		if err := v.wait(ctx); err != nil {
+			return err
+		}
+		out, err := v.cfg.AutoScaling.DescribeScalingActivities(ctx, &autoscaling.DescribeScalingActivitiesInput{AutoScalingGroupName: aws.String(n.Group), MaxRecords: aws.Int32(1)})
+		if err != nil {
+			return fmt.Errorf("describing scaling activities of group %s: %w", n.Group, err)
+		}
+		take(out.Activities)
+	}
+	return nil
+}
+
+// LastActivity reads the scaling activity of one group that best explains
+// trouble since a time: the newest Failed or Cancelled one started since
+// then, else the newest.
+func (v *Inventory) LastActivity(ctx context.Context, group string, since time.Time) (*cluster.Activity, error) {
+	if err := v.wait(ctx); err != nil {
+		return nil, err
+	}
+	out, err := v.cfg.AutoScaling.DescribeScalingActivities(ctx, &autoscaling.DescribeScalingActivitiesInput{AutoScalingGroupName: aws.String(group), MaxRecords: aws.Int32(10)})
+	if err != nil {
+		return nil, fmt.Errorf("describing scaling activities of group %s: %w", group, err)
+	}
+	if len(out.Activities) == 0 {
+		return nil, nil
+	}
+	pick := out.Activities[0]
+	for _, a := range out.Activities {
+		if (a.StatusCode == astypes.ScalingActivityStatusCodeFailed || a.StatusCode == astypes.ScalingActivityStatusCodeCancelled) && !aws.ToTime(a.StartTime).Before(since) {
+			pick = a
+			break
+		}
+	}
+	return &cluster.Activity{Status: string(pick.StatusCode), Description: aws.ToString(pick.Description), Message: aws.ToString(pick.StatusMessage),
+		Start: aws.ToTime(pick.StartTime), End: aws.ToTime(pick.EndTime)}, nil
+}

@@ -1,0 +1,367 @@
+package rollout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/stateful-aws/stateful/internal/awsapi"
+	"github.com/stateful-aws/stateful/internal/clock"
+	"github.com/stateful-aws/stateful/internal/cluster"
+	"github.com/stateful-aws/stateful/internal/inventory"
+	"github.com/stateful-aws/stateful/internal/sim"
+)
+
+const bootTime = 40 * time.Second
+
+// world is a simulated cluster in a synctest bubble.
+type world struct {
+	t     *testing.T
+	e     *sim.Engine
+	nodes []sim.NodeSpec
+	ctx   context.Context
+}
+
+func newWorld(t *testing.T, n int, boot sim.BootFunc) *world {
+	t.Helper()
+	if boot == nil {
+		boot = sim.ContinueAfter(bootTime)
+	}
+	e, err := sim.New(sim.Config{Clock: clock.Real{}, Seed: int64(n), Timings: sim.DefaultTimings(), Boot: boot})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = e.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	nodes, err := sim.Provision(ctx, e.AutoScaling(), e.EC2(), e.Region(), sim.ClusterSpec{Name: "c", Nodes: n, HookTimeout: 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Minute)
+	return &world{t: t, e: e, nodes: nodes, ctx: ctx}
+}
+
+// newVersion makes version 2 of every node's launch template.
+func (w *world) newVersion() {
+	w.t.Helper()
+	for _, n := range w.nodes {
+		if _, err := w.e.EC2().CreateLaunchTemplateVersion(w.ctx, &ec2.CreateLaunchTemplateVersionInput{LaunchTemplateId: aws.String(n.LaunchTemplateID),
+			SourceVersion: aws.String("$Latest"), LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String("ami-0000000000000000b")}}); err != nil {
+			w.t.Fatal(err)
+		}
+	}
+}
+
+func (w *world) config(as awsapi.AutoScaling, ec awsapi.EC2) Config {
+	inv, err := inventory.New(inventory.Config{AutoScaling: as, EC2: ec, Clock: clock.Real{}})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return Config{AutoScaling: as, Inventory: inv, Clock: clock.Real{}, Selector: inventory.Selector{Cluster: "c"}, Timeout: 10 * time.Minute,
+		RecoverCommand: func(id string) string { return "stateful recover " + id + " --cluster c" }}
+}
+
+// terminations lists, in order, the nodes whose instance the roll
+// terminated successfully.
+func (w *world) terminations() []string {
+	byIP := map[string]string{}
+	for _, n := range w.nodes {
+		byIP[n.IP] = n.ID
+	}
+	var out []string
+	for _, c := range w.e.Calls() {
+		if c.Operation == "TerminateInstanceInAutoScalingGroup" && c.ErrorCode == "" {
+			id := *c.Input.(*autoscaling.TerminateInstanceInAutoScalingGroupInput).InstanceId
+			out = append(out, w.nodeOf(id))
+		}
+	}
+	return out
+}
+
+func (w *world) nodeOf(instance string) string {
+	out, err := w.e.EC2().DescribeInstances(context.Background(), &ec2.DescribeInstancesInput{InstanceIds: []string{instance}})
+	if err != nil {
+		return "?" + instance
+	}
+	for _, t := range out.Reservations[0].Instances[0].Tags {
+		if *t.Key == cluster.TagNodeID {
+			return *t.Value
+		}
+	}
+	return "?" + instance
+}
+
+// monitor samples, every second of virtual time, how many nodes are in
+// service, and reports the minimum seen.
+func (w *world) monitor() func() int {
+	ctx, cancel := context.WithCancel(w.ctx)
+	var mu sync.Mutex
+	lowest := len(w.nodes)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			in := 0
+			for _, n := range w.nodes {
+				if m := w.e.Members(n.Group); len(m) == 1 && m[0].Lifecycle == "InService" && m[0].Health == "Healthy" {
+					in++
+				}
+			}
+			mu.Lock()
+			lowest = min(lowest, in)
+			mu.Unlock()
+			_ = clock.Sleep(ctx, clock.Real{}, time.Second)
+		}
+	}()
+	return func() int { cancel(); <-done; mu.Lock(); defer mu.Unlock(); return lowest }
+}
+
+func TestNoChangeTerminatesNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, 3, nil)
+		res, err := Run(w.ctx, w.config(w.e.AutoScaling(), w.e.EC2()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Replaced) != 0 || len(w.terminations()) != 0 {
+			t.Fatalf("replaced %v, terminated %v; want nothing", res.Replaced, w.terminations())
+		}
+	})
+}
+
+func TestRollReplacesEachNodeOnceInOrderKeepingQuorum(t *testing.T) {
+	for _, n := range []int{3, 5, 7} {
+		t.Run(fmt.Sprint(n, " nodes"), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				w := newWorld(t, n, nil)
+				w.newVersion()
+				lowest := w.monitor()
+				cfg := w.config(w.e.AutoScaling(), w.e.EC2())
+				cfg.Last = []string{"00"}
+				res, err := Run(w.ctx, cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := []string{}
+				for i := 1; i < n; i++ {
+					want = append(want, fmt.Sprintf("%02d", i))
+				}
+				want = append(want, "00")
+				if got := w.terminations(); strings.Join(got, " ") != strings.Join(want, " ") {
+					t.Fatalf("terminated %v, want each node once in order %v", got, want)
+				}
+				if len(res.Replaced) != n {
+					t.Fatalf("replaced %d nodes, want %d", len(res.Replaced), n)
+				}
+				if low := lowest(); low < n-1 {
+					t.Fatalf("only %d of %d nodes in service at one point; want at least %d", low, n, n-1)
+				}
+				again, err := Run(w.ctx, w.config(w.e.AutoScaling(), w.e.EC2()))
+				if err != nil || len(again.Replaced) != 0 {
+					t.Fatalf("a second roll replaced %v (err %v), want nothing", again, err)
+				}
+			})
+		})
+	}
+}
+
+func TestRollRefusesWhenANodeIsOutOfService(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// The fourth launch (node 00's replacement) hangs in Pending:Wait.
+		w := newWorld(t, 3, sim.Sequence(sim.ContinueAfter(bootTime), sim.ContinueAfter(bootTime), sim.ContinueAfter(bootTime), sim.Hang()))
+		id, _ := w.e.InstanceByIP(w.nodes[0].IP)
+		if err := w.e.LoseInstance(id); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Minute)
+		w.newVersion()
+		cfg := w.config(w.e.AutoScaling(), w.e.EC2())
+		cfg.Timeout = time.Minute
+		_, err := Run(w.ctx, cfg)
+		f, ok := IsFailure(err)
+		if !ok || f.Kind != Refused || f.Node != "00" || len(f.Nodes) != 1 {
+			t.Fatalf("err %v; want a refusal naming node 00", err)
+		}
+		if !strings.Contains(err.Error(), "stateful recover 00 --cluster c") {
+			t.Errorf("message lacks the recover command: %v", err)
+		}
+		if got := w.terminations(); len(got) != 0 {
+			t.Fatalf("terminated %v; want nothing", got)
+		}
+	})
+}
+
+func TestRollStopsAtTheFirstFailure(t *testing.T) {
+	ok3 := []sim.BootFunc{sim.ContinueAfter(bootTime), sim.ContinueAfter(bootTime), sim.ContinueAfter(bootTime)}
+	cases := []struct {
+		name string
+		boot sim.BootFunc
+		// during runs while the roll waits for node 00's replacement.
+		during func(w *world)
+		kind   FailureKind
+		node   string
+		text   string
+	}{
+		{"replacement abandoned", sim.Sequence(append(ok3, sim.AbandonAfter(10*time.Second))...), nil, Abandoned, "00", "Lifecycle Action Completed with ABANDON Result"},
+		{"replacement never healthy", sim.Sequence(append(ok3, sim.Hang())...), nil, Timeout, "00", "no new instance came into service"},
+		{"second node lost", sim.Sequence(append(ok3, sim.ContinueAfter(3*time.Minute))...), func(w *world) {
+			time.Sleep(90 * time.Second)
+			id, _ := w.e.InstanceByIP(w.nodes[2].IP)
+			_ = w.e.LoseInstance(id)
+		}, NodeLost, "02", "left service while node 00 was being replaced"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				w := newWorld(t, 3, c.boot)
+				w.newVersion()
+				if c.during != nil {
+					go c.during(w)
+				}
+				cfg := w.config(w.e.AutoScaling(), w.e.EC2())
+				cfg.Timeout = 4 * time.Minute
+				_, err := Run(w.ctx, cfg)
+				f, ok := IsFailure(err)
+				if !ok || f.Kind != c.kind || f.Node != c.node {
+					t.Fatalf("err %v; want a %s failure at node %s", err, c.kind, c.node)
+				}
+				for _, want := range []string{c.text, "stateful recover " + c.node + " --cluster c", "last scaling activity"} {
+					if !strings.Contains(err.Error(), want) {
+						t.Errorf("message lacks %q: %v", want, err)
+					}
+				}
+				if got := w.terminations(); strings.Join(got, " ") != "00" {
+					t.Fatalf("terminated %v; want only node 00", got)
+				}
+				time.Sleep(30 * time.Minute) // let the engine settle before the bubble ends
+			})
+		})
+	}
+}
+
+func TestRollUnderThrottling(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, 5, nil)
+		w.newVersion()
+		w.e.AddFaults(sim.Throttle(0.3)...)
+		lowest := w.monitor()
+		res, err := Run(w.ctx, w.config(w.e.AutoScaling(), w.e.EC2()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.e.ClearFaults()
+		if got := w.terminations(); strings.Join(got, " ") != "00 01 02 03 04" || len(res.Replaced) != 5 {
+			t.Fatalf("terminated %v; want each node once, in order", got)
+		}
+		if low := lowest(); low < 4 {
+			t.Fatalf("%d of 5 nodes in service at one point", low)
+		}
+		throttled := 0
+		for _, c := range w.e.Calls() {
+			if c.ErrorCode == "Throttling" || c.ErrorCode == "RequestLimitExceeded" {
+				throttled++
+			}
+		}
+		if throttled == 0 {
+			t.Fatal("no call was throttled")
+		}
+	})
+}
+
+// killAfter cancels the roll right after its k-th API call returns.
+type killAfter struct {
+	awsapi.AutoScaling
+	ec     awsapi.EC2
+	k      int
+	calls  *int
+	cancel context.CancelFunc
+}
+
+func (c killAfter) count() {
+	*c.calls++
+	if *c.calls == c.k {
+		c.cancel()
+	}
+}
+
+func (c killAfter) DescribeAutoScalingGroups(ctx context.Context, in *autoscaling.DescribeAutoScalingGroupsInput, o ...func(*autoscaling.Options)) (*autoscaling.DescribeAutoScalingGroupsOutput, error) {
+	defer c.count()
+	return c.AutoScaling.DescribeAutoScalingGroups(ctx, in, o...)
+}
+
+func (c killAfter) DescribeScalingActivities(ctx context.Context, in *autoscaling.DescribeScalingActivitiesInput, o ...func(*autoscaling.Options)) (*autoscaling.DescribeScalingActivitiesOutput, error) {
+	defer c.count()
+	return c.AutoScaling.DescribeScalingActivities(ctx, in, o...)
+}
+
+func (c killAfter) TerminateInstanceInAutoScalingGroup(ctx context.Context, in *autoscaling.TerminateInstanceInAutoScalingGroupInput, o ...func(*autoscaling.Options)) (*autoscaling.TerminateInstanceInAutoScalingGroupOutput, error) {
+	defer c.count()
+	return c.AutoScaling.TerminateInstanceInAutoScalingGroup(ctx, in, o...)
+}
+
+type killAfterEC2 struct {
+	awsapi.EC2
+	k *killAfter
+}
+
+func (c killAfterEC2) DescribeLaunchTemplates(ctx context.Context, in *ec2.DescribeLaunchTemplatesInput, o ...func(*ec2.Options)) (*ec2.DescribeLaunchTemplatesOutput, error) {
+	defer c.k.count()
+	return c.EC2.DescribeLaunchTemplates(ctx, in, o...)
+}
+
+func (c killAfterEC2) DescribeNetworkInterfaces(ctx context.Context, in *ec2.DescribeNetworkInterfacesInput, o ...func(*ec2.Options)) (*ec2.DescribeNetworkInterfacesOutput, error) {
+	defer c.k.count()
+	return c.EC2.DescribeNetworkInterfaces(ctx, in, o...)
+}
+
+func (c killAfterEC2) DescribeVolumes(ctx context.Context, in *ec2.DescribeVolumesInput, o ...func(*ec2.Options)) (*ec2.DescribeVolumesOutput, error) {
+	defer c.k.count()
+	return c.EC2.DescribeVolumes(ctx, in, o...)
+}
+
+func TestRollKilledAfterEachCallResumes(t *testing.T) {
+	// An uninterrupted roll's call count bounds the kill points.
+	var total int
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, 3, nil)
+		w.newVersion()
+		before := w.e.CountCalls("")
+		if _, err := Run(w.ctx, w.config(w.e.AutoScaling(), w.e.EC2())); err != nil {
+			t.Fatal(err)
+		}
+		total = w.e.CountCalls("") - before
+	})
+	for k := 1; k <= total; k++ {
+		synctest.Test(t, func(t *testing.T) {
+			w := newWorld(t, 3, nil)
+			w.newVersion()
+			ctx, cancel := context.WithCancel(w.ctx)
+			calls := 0
+			ka := &killAfter{AutoScaling: w.e.AutoScaling(), k: k, calls: &calls, cancel: cancel}
+			_, err := Run(ctx, w.config(*ka, killAfterEC2{EC2: w.e.EC2(), k: ka}))
+			cancel()
+			if err != nil && !errors.Is(err, context.Canceled) {
+				t.Fatalf("kill after call %d: %v", k, err)
+			}
+			if _, err := Run(w.ctx, w.config(w.e.AutoScaling(), w.e.EC2())); err != nil {
+				t.Fatalf("re-run after a kill after call %d: %v", k, err)
+			}
+			if got := w.terminations(); strings.Join(got, " ") != "00 01 02" {
+				t.Fatalf("kill after call %d: terminated %v; want each node exactly once", k, got)
+			}
+		})
+	}
+	t.Logf("killed and resumed at each of %d calls", total)
+}
