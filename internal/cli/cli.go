@@ -52,7 +52,11 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // Execute runs args with the given context and IO.
 func Execute(ctx context.Context, args []string, io IO) int {
-	root := newRoot(io)
+	return execute(ctx, args, io, defaultDeps())
+}
+
+func execute(ctx context.Context, args []string, io IO, d deps) int {
+	root := newRoot(io, d)
 	root.SetArgs(args)
 	root.SetIn(io.In)
 	root.SetOut(io.Out)
@@ -73,14 +77,14 @@ func Execute(ctx context.Context, args []string, io IO) int {
 	return ExitError
 }
 
-func newRoot(io IO) *cobra.Command {
+func newRoot(io IO, d deps) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "stateful",
 		Short:         "Stateful clusters on AWS as immutable infrastructure",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newSimCmd(io))
+	root.AddCommand(newRollCmd(io, d), newStatusCmd(io, d), newRecoverCmd(io, d), newPlanCheckCmd(io), newSimCmd(io))
 	return root
 }
 

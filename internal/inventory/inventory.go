@@ -93,11 +93,20 @@ func (v *Inventory) Observe(ctx context.Context, sel Selector, depth Depth, prev
 	}
 	cluster.SortNodes(snap.Nodes)
 	if depth == Groups {
+		// Keep what a Groups read does not see from the last Full read:
+		// targets (while the group's version spec is unchanged) and the
+		// node's ENI, IP and volume, which never move.
 		if prev != nil {
 			for i := range snap.Nodes {
-				if p, ok := prev.Node(snap.Nodes[i].ID); ok && p.VersionSpec == snap.Nodes[i].VersionSpec && snap.Nodes[i].Target == 0 {
-					snap.Nodes[i].Target = p.Target
+				n := &snap.Nodes[i]
+				p, ok := prev.Node(n.ID)
+				if !ok {
+					continue
 				}
+				if p.VersionSpec == n.VersionSpec && n.Target == 0 {
+					n.Target = p.Target
+				}
+				n.IP, n.ENI, n.Volume.ID = p.IP, p.ENI, p.Volume.ID
 			}
 		}
 		return snap, nil

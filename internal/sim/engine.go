@@ -192,7 +192,20 @@ func (e *Engine) After(d time.Duration, f func()) {
 // deferred callbacks f caused.
 func (e *Engine) Do(f func()) {
 	e.mu.Lock()
-	e.advance()
+	// Catch up fully first: events due, and what their boot functions
+	// schedule in the past, until nothing is left to run.
+	for {
+		e.advance()
+		deferred := e.takeDeferred()
+		if len(deferred) == 0 {
+			break
+		}
+		e.mu.Unlock()
+		for _, d := range deferred {
+			d()
+		}
+		e.mu.Lock()
+	}
 	f()
 	e.snapshotIfStale()
 	deferred := e.takeDeferred()

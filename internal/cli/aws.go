@@ -1,0 +1,121 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"github.com/stateful-aws/stateful/internal/awsapi"
+	"github.com/stateful-aws/stateful/internal/clock"
+	"github.com/stateful-aws/stateful/internal/inventory"
+)
+
+// deps are what commands reach the outside world through; tests replace
+// them.
+type deps struct {
+	clients func(ctx context.Context, f *awsFlags) (awsapi.AutoScaling, awsapi.EC2, error)
+	clock   clock.Clock
+	// terminal reports whether a stream is an interactive terminal.
+	terminal func(any) bool
+}
+
+func defaultDeps() deps {
+	return deps{
+		clients: func(ctx context.Context, f *awsFlags) (awsapi.AutoScaling, awsapi.EC2, error) {
+			c, err := awsapi.New(ctx, awsapi.Config{Region: f.Region, Profile: f.Profile, EndpointURL: f.EndpointURL})
+			if err != nil {
+				return nil, nil, err
+			}
+			return c.AutoScaling, c.EC2, nil
+		},
+		clock: clock.Real{},
+		terminal: func(s any) bool {
+			f, ok := s.(*os.File)
+			return ok && term.IsTerminal(int(f.Fd()))
+		},
+	}
+}
+
+// awsFlags are the flags every AWS-facing command shares.
+type awsFlags struct {
+	Cluster     string
+	ASGs        []string
+	Region      string
+	Profile     string
+	EndpointURL string
+	Output      string
+}
+
+func (f *awsFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.Cluster, "cluster", "", "the cluster, by the module's "+`"stateful:cluster"`+" tag (its app_name)")
+	fs.StringSliceVar(&f.ASGs, "asg", nil, "the cluster's Auto Scaling groups by name, instead of --cluster (repeatable)")
+	fs.StringVar(&f.Region, "region", "", "AWS region (default: AWS_REGION or the profile's)")
+	fs.StringVar(&f.Profile, "profile", "", "AWS shared-config profile")
+	fs.StringVar(&f.EndpointURL, "endpoint-url", "", "send Auto Scaling and EC2 calls to this URL (for example stateful sim serve)")
+	fs.StringVarP(&f.Output, "output", "o", "text", "output format: text or json")
+}
+
+func (f *awsFlags) validate() error {
+	if err := f.selector().Validate(); err != nil {
+		return usageError("%v", err)
+	}
+	if f.Output != "text" && f.Output != "json" {
+		return usageError("--output must be text or json, got %q", f.Output)
+	}
+	return nil
+}
+
+func (f *awsFlags) selector() inventory.Selector {
+	return inventory.Selector{Cluster: f.Cluster, Groups: f.ASGs}
+}
+
+// again renders the flags that select the same cluster, for commands the
+// user is told to run.
+func (f *awsFlags) again() string {
+	var b strings.Builder
+	if f.Cluster != "" {
+		fmt.Fprintf(&b, " --cluster %s", shellQuote(f.Cluster))
+	}
+	for _, g := range f.ASGs {
+		fmt.Fprintf(&b, " --asg %s", shellQuote(g))
+	}
+	if f.Region != "" {
+		fmt.Fprintf(&b, " --region %s", shellQuote(f.Region))
+	}
+	if f.Profile != "" {
+		fmt.Fprintf(&b, " --profile %s", shellQuote(f.Profile))
+	}
+	if f.EndpointURL != "" {
+		fmt.Fprintf(&b, " --endpoint-url %s", shellQuote(f.EndpointURL))
+	}
+	return b.String()
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=@,+", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func (d deps) inventory(ctx context.Context, f *awsFlags) (awsapi.AutoScaling, awsapi.EC2, *inventory.Inventory, error) {
+	as, ec, err := d.clients(ctx, f)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	inv, err := inventory.New(inventory.Config{AutoScaling: as, EC2: ec, Clock: d.clock,
+		Limiter: &awsapi.Limiter{Clock: d.clock, Every: apiSpacing}})
+	return as, ec, inv, err
+}
+
+// apiSpacing keeps every command at or under 20 calls a second.
+const apiSpacing = 50 * time.Millisecond
+
+

@@ -1,0 +1,257 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/stateful-aws/stateful/internal/awsapi"
+	"github.com/stateful-aws/stateful/internal/clock"
+	"github.com/stateful-aws/stateful/internal/sim"
+)
+
+// simWorld runs commands against a simulated cluster inside a synctest
+// bubble.
+type simWorld struct {
+	t     *testing.T
+	e     *sim.Engine
+	nodes []sim.NodeSpec
+	ctx   context.Context
+	tty   bool
+}
+
+func newSimWorld(t *testing.T, n int, boot sim.BootFunc) *simWorld {
+	t.Helper()
+	if boot == nil {
+		boot = sim.ContinueAfter(30 * time.Second)
+	}
+	e, err := sim.New(sim.Config{Clock: clock.Real{}, Seed: 5, Timings: sim.DefaultTimings(), Boot: boot})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = e.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	nodes, err := sim.Provision(ctx, e.AutoScaling(), e.EC2(), e.Region(), sim.ClusterSpec{Name: "demo", Nodes: n, HookTimeout: 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Minute)
+	return &simWorld{t: t, e: e, nodes: nodes, ctx: ctx}
+}
+
+func (w *simWorld) run(stdin string, args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	d := deps{
+		clients: func(context.Context, *awsFlags) (awsapi.AutoScaling, awsapi.EC2, error) {
+			return w.e.AutoScaling(), w.e.EC2(), nil
+		},
+		clock:    clock.Real{},
+		terminal: func(any) bool { return w.tty },
+	}
+	code := execute(w.ctx, args, IO{In: strings.NewReader(stdin), Out: &out, Err: &errb}, d)
+	return code, out.String(), errb.String()
+}
+
+func (w *simWorld) newVersion() {
+	for _, n := range w.nodes {
+		if _, err := w.e.EC2().CreateLaunchTemplateVersion(w.ctx, &ec2.CreateLaunchTemplateVersionInput{LaunchTemplateId: aws.String(n.LaunchTemplateID),
+			SourceVersion: aws.String("$Latest"), LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String("ami-0000000000000000c")}}); err != nil {
+			w.t.Fatal(err)
+		}
+	}
+}
+
+func TestStatusExitCodesAndJSON(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newSimWorld(t, 3, sim.Sequence(sim.ContinueAfter(30*time.Second), sim.ContinueAfter(30*time.Second), sim.ContinueAfter(30*time.Second), sim.Hang()))
+		code, out, _ := w.run("", "status", "--cluster", "demo")
+		if code != ExitOK {
+			t.Fatalf("status of a current cluster: exit %d\n%s", code, out)
+		}
+		for _, n := range w.nodes {
+			if !strings.Contains(out, n.IP) || !strings.Contains(out, n.Volume) || !strings.Contains(out, n.Group) {
+				t.Errorf("table lacks node %s's IP, volume or group:\n%s", n.ID, out)
+			}
+		}
+		w.newVersion()
+		if code, out, _ := w.run("", "status", "--cluster", "demo"); code != ExitOutdated || !strings.Contains(out, "1/2 (old)") {
+			t.Fatalf("after a new version: exit %d, want %d\n%s", code, ExitOutdated, out)
+		}
+		id, _ := w.e.InstanceByIP(w.nodes[1].IP)
+		_ = w.e.LoseInstance(id)
+		time.Sleep(3 * time.Minute)
+		code, out, _ = w.run("", "status", "--cluster", "demo", "--output", "json")
+		if code != ExitNotInService {
+			t.Fatalf("with a node stuck: exit %d, want %d", code, ExitNotInService)
+		}
+		var doc struct {
+			Nodes []nodeStatus `json:"nodes"`
+		}
+		if err := json.Unmarshal([]byte(out), &doc); err != nil || len(doc.Nodes) != 3 {
+			t.Fatalf("JSON output: %v\n%s", err, out)
+		}
+		if n := doc.Nodes[1]; n.InService || n.Lifecycle != "Pending:Wait" || n.LastActivity == "" {
+			t.Fatalf("node 01 in JSON: %+v", n)
+		}
+		if code, _, errOut := w.run("", "status"); code != ExitUsage || !strings.Contains(errOut, "--cluster") {
+			t.Fatalf("status without a selector: exit %d, %s", code, errOut)
+		}
+	})
+}
+
+func TestStatusOf1000NodesTakesFewCalls(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	e, err := sim.New(sim.Config{Clock: clk, Timings: sim.DefaultTimings(), Boot: sim.ContinueAfter(time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sim.Provision(context.Background(), e.AutoScaling(), e.EC2(), e.Region(), sim.ClusterSpec{Name: "big", Nodes: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(10 * time.Minute)
+	before := e.CountCalls("")
+	var out bytes.Buffer
+	d := deps{clients: func(context.Context, *awsFlags) (awsapi.AutoScaling, awsapi.EC2, error) { return e.AutoScaling(), e.EC2(), nil },
+		clock: clockAdvancing{clk}, terminal: func(any) bool { return false }}
+	code := execute(context.Background(), []string{"status", "--cluster", "big"}, IO{In: strings.NewReader(""), Out: &out, Err: &out}, d)
+	calls := e.CountCalls("") - before
+	if code != ExitOK || strings.Count(out.String(), "\n") != 1001 {
+		t.Fatalf("exit %d, %d lines\n%s", code, strings.Count(out.String(), "\n"), out.String()[:3000])
+	}
+	if calls > 25 {
+		t.Fatalf("status of 1000 nodes took %d API calls, want at most 25", calls)
+	}
+	t.Logf("status of 1000 nodes: %d API calls", calls)
+}
+
+// clockAdvancing is a fake clock whose waits pass at once, for a single
+// goroutine that only waits for the rate limiter.
+type clockAdvancing struct{ *clock.Fake }
+
+func (c clockAdvancing) NewTimer(d time.Duration) clock.Timer {
+	t := c.Fake.NewTimer(d)
+	c.Fake.Advance(d)
+	return t
+}
+
+func TestRollCommand(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newSimWorld(t, 3, nil)
+		w.newVersion()
+		code, out, errOut := w.run("", "roll", "--cluster", "demo", "--dry-run")
+		if code != ExitOK || !strings.Contains(out, "would replace 3 of 3 nodes") || w.e.CountCalls("TerminateInstanceInAutoScalingGroup") != 0 {
+			t.Fatalf("dry run: exit %d\n%s%s", code, out, errOut)
+		}
+		code, out, errOut = w.run("", "roll", "--cluster", "demo", "--output", "json", "--pre-check", "test -n \"$STATEFUL_NODE_IP\"")
+		if code != ExitOK {
+			t.Fatalf("roll: exit %d\n%s%s", code, out, errOut)
+		}
+		var kinds []string
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			var ev struct{ Event string }
+			if err := json.Unmarshal([]byte(line), &ev); err != nil {
+				t.Fatalf("not a JSON line: %q", line)
+			}
+			kinds = append(kinds, ev.Event)
+		}
+		if got := strings.Join(kinds, ","); got != "plan,terminate,replaced,terminate,replaced,terminate,replaced,done" {
+			t.Fatalf("events %s", got)
+		}
+		code, out, _ = w.run("", "roll", "--cluster", "demo")
+		if code != ExitOK || !strings.Contains(out, "event=plan") || !strings.Contains(out, "nothing to replace") {
+			t.Fatalf("second roll: exit %d\n%s", code, out)
+		}
+	})
+}
+
+func TestRollCommandFailures(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ok := sim.ContinueAfter(30 * time.Second)
+		w := newSimWorld(t, 3, sim.Sequence(ok, ok, ok, sim.AbandonAfter(5*time.Second), sim.Hang()))
+		w.newVersion()
+		code, out, errOut := w.run("", "roll", "--cluster", "demo", "--timeout", "5m")
+		if code != ExitStopped || !strings.Contains(errOut, "stateful recover 00 --cluster demo") || !strings.Contains(errOut, "ABANDON") {
+			t.Fatalf("abandoned replacement: exit %d\n%s%s", code, out, errOut)
+		}
+		code, _, errOut = w.run("", "roll", "--cluster", "demo", "--timeout", "2m")
+		if code != ExitRefused || !strings.Contains(errOut, "nodes not in service") || !strings.Contains(errOut, "Pending:Wait") {
+			t.Fatalf("roll with node 00 stuck: exit %d\n%s", code, errOut)
+		}
+		if code, _, _ := w.run("", "roll", "--cluster", "demo", "--timeout", "0s"); code != ExitUsage {
+			t.Fatalf("--timeout 0s: exit %d", code)
+		}
+	})
+}
+
+func TestRecoverCommand(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ok := sim.ContinueAfter(30 * time.Second)
+		w := newSimWorld(t, 3, sim.Sequence(ok, ok, ok, sim.Hang(), ok))
+		id, _ := w.e.InstanceByIP(w.nodes[2].IP)
+		_ = w.e.LoseInstance(id)
+		time.Sleep(3 * time.Minute)
+		code, out, _ := w.run("", "recover", "02", "--cluster", "demo")
+		if code != ExitOK || !strings.Contains(out, "Pending:Wait") || !strings.Contains(out, "waits for its launch hook demo-02-launch") {
+			t.Fatalf("explain: exit %d\n%s", code, out)
+		}
+		if code, _, errOut := w.run("", "recover", "02", "--cluster", "demo", "--abandon"); code != ExitUsage || !strings.Contains(errOut, "--yes") {
+			t.Fatalf("--abandon off a terminal without --yes: exit %d %s", code, errOut)
+		}
+		w.tty = true
+		if code, _, _ := w.run("n\n", "recover", "02", "--cluster", "demo", "--abandon"); code != ExitDeclined {
+			t.Fatalf("declined at the prompt: exit %d", code)
+		}
+		w.tty = false
+		if code, out, _ := w.run("", "recover", "02", "--cluster", "demo", "--abandon", "--dry-run"); code != ExitOK || !strings.Contains(out, "would complete the lifecycle action") {
+			t.Fatalf("dry run: exit %d %s", code, out)
+		}
+		if n := w.e.CountCalls("CompleteLifecycleAction"); n != 0 {
+			t.Fatalf("%d completions before confirmation", n)
+		}
+		if code, out, errOut := w.run("", "recover", "02", "--cluster", "demo", "--abandon", "--yes"); code != ExitOK {
+			t.Fatalf("abandon: exit %d %s %s", code, out, errOut)
+		}
+		time.Sleep(5 * time.Minute)
+		if code, out, _ := w.run("", "status", "--cluster", "demo"); code != ExitOK {
+			t.Fatalf("after abandon the group should have a fresh instance in service: exit %d\n%s", code, out)
+		}
+		if code, _, errOut := w.run("", "recover", "09", "--cluster", "demo"); code != ExitUsage || !strings.Contains(errOut, "00, 01, 02") {
+			t.Fatalf("unknown node: exit %d %s", code, errOut)
+		}
+	})
+}
+
+func TestPlanCheckCommand(t *testing.T) {
+	t.Parallel()
+	dir := "../plancheck/testdata/"
+	for file, want := range map[string]int{"pass-new-version.json": ExitOK, "refuse-volume-replaced.json": ExitRefused, "refuse-groups-replaced.json": ExitRefused} {
+		var out, errb bytes.Buffer
+		code := Execute(context.Background(), []string{"plan-check", dir + file}, IO{In: strings.NewReader(""), Out: &out, Err: &errb})
+		if code != want {
+			t.Errorf("%s: exit %d, want %d\n%s", file, code, want, out.String())
+		}
+		if want == ExitRefused && !strings.Contains(out.String(), "cluster_nodes[") {
+			t.Errorf("%s: refusal does not list the addresses:\n%s", file, out.String())
+		}
+	}
+	var out, errb bytes.Buffer
+	if code := Execute(context.Background(), []string{"plan-check", dir + "refuse-volume-replaced.json", "--allow-volume-loss"}, IO{In: strings.NewReader(""), Out: &out, Err: &errb}); code != ExitOK {
+		t.Errorf("--allow-volume-loss: exit %d", code)
+	}
+	if code := Execute(context.Background(), []string{"plan-check", "/no/such/plan.json"}, IO{In: strings.NewReader(""), Out: &out, Err: &errb}); code != ExitUsage {
+		t.Errorf("missing file: exit %d", code)
+	}
+	_ = fmt.Sprint()
+}
