@@ -117,5 +117,3 @@ func (d deps) inventory(ctx context.Context, f *awsFlags) (awsapi.AutoScaling, a
 
 // apiSpacing keeps every command at or under 20 calls a second.
 const apiSpacing = 50 * time.Millisecond
-
-

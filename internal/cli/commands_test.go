@@ -123,7 +123,9 @@ func TestStatusOf1000NodesTakesFewCalls(t *testing.T) {
 	clk.Advance(10 * time.Minute)
 	before := e.CountCalls("")
 	var out bytes.Buffer
-	d := deps{clients: func(context.Context, *awsFlags) (awsapi.AutoScaling, awsapi.EC2, error) { return e.AutoScaling(), e.EC2(), nil },
+	d := deps{clients: func(context.Context, *awsFlags) (awsapi.AutoScaling, awsapi.EC2, error) {
+		return e.AutoScaling(), e.EC2(), nil
+	},
 		clock: clockAdvancing{clk}, terminal: func(any) bool { return false }}
 	code := execute(context.Background(), []string{"status", "--cluster", "big"}, IO{In: strings.NewReader(""), Out: &out, Err: &out}, d)
 	calls := e.CountCalls("") - before
