@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/stateful
 SHARED  ?= ../shared
 
-.PHONY: build demo test test-go generate fmt
+.PHONY: build demo test test-go bench generate fmt
 
 build:
 	$(GO) build -o $(BIN) ./cmd/stateful
@@ -18,6 +18,11 @@ test: test-go
 test-go:
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
+
+# The figures quoted in the README.
+bench:
+	$(GO) test -run '^$$' -bench Roll -benchtime 1x ./internal/rollout
+	$(GO) test -run '^$$' -bench . ./internal/sim
 
 generate:
 	$(GO) generate ./...

@@ -126,7 +126,7 @@ func TestStatusOf1000NodesTakesFewCalls(t *testing.T) {
 	d := deps{clients: func(context.Context, *awsFlags) (awsapi.AutoScaling, awsapi.EC2, error) {
 		return e.AutoScaling(), e.EC2(), nil
 	},
-		clock: clockAdvancing{clk}, terminal: func(any) bool { return false }}
+		clock: clock.Stepping{Fake: clk}, terminal: func(any) bool { return false }}
 	code := execute(context.Background(), []string{"status", "--cluster", "big"}, IO{In: strings.NewReader(""), Out: &out, Err: &out}, d)
 	calls := e.CountCalls("") - before
 	if code != ExitOK || strings.Count(out.String(), "\n") != 1001 {
@@ -136,16 +136,6 @@ func TestStatusOf1000NodesTakesFewCalls(t *testing.T) {
 		t.Fatalf("status of 1000 nodes took %d API calls, want at most 25", calls)
 	}
 	t.Logf("status of 1000 nodes: %d API calls", calls)
-}
-
-// clockAdvancing is a fake clock whose waits pass at once, for a single
-// goroutine that only waits for the rate limiter.
-type clockAdvancing struct{ *clock.Fake }
-
-func (c clockAdvancing) NewTimer(d time.Duration) clock.Timer {
-	t := c.Fake.NewTimer(d)
-	c.Fake.Advance(d)
-	return t
 }
 
 func TestRollCommand(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 )
@@ -101,6 +102,7 @@ func (e *Engine) InstanceByIP(ip string) (id string, ok bool) {
 type Member struct {
 	ID, Lifecycle, Health string
 	Version               int64
+	InServiceAt           time.Time // zero until it reached InService
 }
 
 // Members reads a group's members directly, without recording a call or
@@ -111,7 +113,7 @@ func (e *Engine) Members(group string) []Member {
 		if g := e.w.groups[group]; g != nil {
 			for _, id := range g.Instances {
 				i := e.w.instances[id]
-				out = append(out, Member{ID: i.ID, Lifecycle: i.Lifecycle, Health: i.Health, Version: i.TemplateVersion})
+				out = append(out, Member{ID: i.ID, Lifecycle: i.Lifecycle, Health: i.Health, Version: i.TemplateVersion, InServiceAt: i.InServiceAt})
 			}
 		}
 	})
