@@ -1,0 +1,95 @@
+resource "aws_iam_role" "node" {
+  name        = "${var.app_name}-node"
+  description = "Nodes of stateful cluster ${var.app_name}"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Action    = "sts:AssumeRole"
+      Principal = { Service = "ec2.amazonaws.com" }
+    }]
+  })
+  tags = local.tags
+}
+
+resource "aws_iam_instance_profile" "node" {
+  name = "${var.app_name}-node"
+  role = aws_iam_role.node.name
+  tags = local.tags
+}
+
+# SSM Session Manager is the way into a node.
+resource "aws_iam_role_policy_attachment" "ssm" {
+  role       = aws_iam_role.node.name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"
+}
+
+locals {
+  # S3 objects the nodes may read: the node script and the agent binary.
+  s3_objects = compact([
+    var.node_config_script_s3_url == null ? "" : "arn:${local.partition}:s3:::${trimprefix(var.node_config_script_s3_url, "s3://")}",
+    var.agent.s3_uri == null ? "" : "arn:${local.partition}:s3:::${trimprefix(var.agent.s3_uri, "s3://")}",
+  ])
+
+  this_cluster = {
+    StringEquals = { "aws:ResourceTag/${local.cluster_tag_key}" = var.app_name }
+  }
+
+  # Exactly what the node agent calls (internal/agent; a Go test checks
+  # the two agree), scoped to this cluster wherever IAM allows it.
+  node_policy_statements = concat(
+    [
+      {
+        # These calls support no resource-level permissions.
+        Sid      = "Describe"
+        Effect   = "Allow"
+        Action   = ["ec2:DescribeVolumes", "ec2:DescribeInstances", "autoscaling:DescribeAutoScalingInstances"]
+        Resource = "*"
+      },
+      {
+        Sid       = "AttachThisClustersVolumes"
+        Effect    = "Allow"
+        Action    = ["ec2:AttachVolume", "ec2:DetachVolume"]
+        Resource  = "arn:${local.partition}:ec2:${local.region}:${local.account_id}:volume/*"
+        Condition = local.this_cluster
+      },
+      {
+        Sid       = "ToThisClustersInstances"
+        Effect    = "Allow"
+        Action    = ["ec2:AttachVolume", "ec2:DetachVolume"]
+        Resource  = "arn:${local.partition}:ec2:${local.region}:${local.account_id}:instance/*"
+        Condition = local.this_cluster
+      },
+      {
+        Sid      = "ThisClustersLifecycleHooks"
+        Effect   = "Allow"
+        Action   = ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"]
+        Resource = [for id in sort(keys(local.nodes)) : "arn:${local.partition}:autoscaling:${local.region}:${local.account_id}:autoScalingGroup:*:autoScalingGroupName/${local.group_names[id]}"]
+      },
+    ],
+    length(local.s3_objects) == 0 ? [] : [{
+      Sid      = "ReadNodeScriptAndAgent"
+      Effect   = "Allow"
+      Action   = ["s3:GetObject"]
+      Resource = local.s3_objects
+    }],
+    var.kms_key_id == null ? [] : [{
+      Sid      = "UseTheVolumeKey"
+      Effect   = "Allow"
+      Action   = ["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey"]
+      Resource = var.kms_key_id
+      Condition = {
+        Bool = { "kms:GrantIsForAWSResource" = "true" }
+      }
+    }],
+  )
+}
+
+resource "aws_iam_role_policy" "node" {
+  name = "stateful-node"
+  role = aws_iam_role.node.id
+  policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = local.node_policy_statements
+  })
+}

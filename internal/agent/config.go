@@ -1,0 +1,186 @@
+// Package agent is the node agent: `stateful node bootstrap` claims the
+// node's data volume, prepares it, writes the node's files, runs the
+// user's node script and gates the launch lifecycle hook; `stateful node
+// drain` hands the volume over at termination. Every step is idempotent, so
+// a re-run after a reboot is safe.
+package agent
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// ConfigVersion is the version of the config format this agent reads.
+const ConfigVersion = 1
+
+// Config is what the module's user data writes to /etc/stateful/node.json.
+// The Terraform module builds the same object in HCL (local.agent_config);
+// a test keeps the two in step.
+type Config struct {
+	Version       int      `json:"version"`
+	Cluster       string   `json:"cluster"`
+	NodeID        string   `json:"node_id"`
+	NodeIP        string   `json:"node_ip"`
+	Region        string   `json:"region"`
+	ASGName       string   `json:"asg_name"`
+	LaunchHook    string   `json:"launch_hook"`
+	TerminateHook string   `json:"terminate_hook"`
+	Volume        Volume   `json:"volume"`
+	Files         []File   `json:"files"`
+	Script        Script   `json:"script"`
+	Timeouts      Timeouts `json:"timeouts"`
+	// OnFailure is "abandon" (complete the hook with ABANDON at once) or
+	// "hold" (leave the instance in Pending:Wait for debugging until the
+	// hook times out).
+	OnFailure string `json:"on_failure"`
+}
+
+// Volume says which EBS volume is the node's and how to mount it.
+type Volume struct {
+	// ID, when set, names the volume; otherwise the volume tagged with the
+	// cluster and node id is the node's.
+	ID             string   `json:"id"`
+	DeviceHint     string   `json:"device_hint"` // the name requested at attach, /dev/sdf
+	MountPath      string   `json:"mount_path"`
+	FileSystem     string   `json:"file_system"` // ext4 | xfs
+	MountOptions   []string `json:"mount_options"`
+	Owner          string   `json:"owner"`
+	Group          string   `json:"group"`
+	RecursiveChown bool     `json:"recursive_chown"`
+}
+
+// File is a node file to write.
+type File struct {
+	Path          string `json:"path"`
+	ContentBase64 string `json:"content_base64"`
+	Mode          string `json:"mode"` // octal, "0644"
+}
+
+// Script is the user's node script: fetched from S3 first when S3URL is
+// set, with the inline copy as the fallback.
+type Script struct {
+	InlineBase64 string `json:"inline_base64"`
+	S3URL        string `json:"s3_url"`
+}
+
+// Timeouts bound the agent's waits, in seconds.
+type Timeouts struct {
+	Command   int `json:"command_seconds"`   // the node script's two functions, together
+	Volume    int `json:"volume_seconds"`    // a predecessor's release of the volume, and the attach
+	Device    int `json:"device_seconds"`    // the block device appearing
+	Heartbeat int `json:"heartbeat_seconds"` // between lifecycle-hook heartbeats
+}
+
+// FileSystems are the file-system types the agent can create.
+var FileSystems = []string{"ext4", "xfs"}
+
+var (
+	nodeIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
+	modePattern   = regexp.MustCompile(`^0?[0-7]{3,4}$`)
+	ownerPattern  = regexp.MustCompile(`^[a-z_][a-z0-9_-]*[$]?$|^[0-9]+$`)
+)
+
+// ParseConfig reads and checks a config. It has no side effects; its
+// errors name the field and what is allowed.
+func ParseConfig(r io.Reader) (*Config, error) {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	var c Config
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("node config is not valid JSON of the expected shape: %w", err)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// Validate checks every field and fills defaults.
+func (c *Config) Validate() error {
+	bad := func(field, format string, args ...any) error {
+		return fmt.Errorf("node config: %s %s", field, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case c.Version != ConfigVersion:
+		return bad("version", "is %d; this agent reads version %d", c.Version, ConfigVersion)
+	case c.Cluster == "":
+		return bad("cluster", "must be set")
+	case !nodeIDPattern.MatchString(c.NodeID):
+		return bad("node_id", "%q must be 1 to 63 letters, digits, dots, dashes or underscores", c.NodeID)
+	case c.Region == "":
+		return bad("region", "must be set")
+	case c.ASGName == "" || c.LaunchHook == "":
+		return bad("asg_name and launch_hook", "must be set")
+	case !strings.HasPrefix(c.Volume.MountPath, "/") || c.Volume.MountPath == "/" || filepath.Clean(c.Volume.MountPath) != c.Volume.MountPath:
+		return bad("volume.mount_path", "%q must be a clean absolute path other than /", c.Volume.MountPath)
+	case !slices.Contains(FileSystems, c.Volume.FileSystem):
+		return bad("volume.file_system", "%q is not supported; use one of %s", c.Volume.FileSystem, strings.Join(FileSystems, ", "))
+	case c.Volume.ID != "" && !strings.HasPrefix(c.Volume.ID, "vol-"):
+		return bad("volume.id", "%q is not a volume ID (vol-...)", c.Volume.ID)
+	case c.Volume.Owner != "" && !ownerPattern.MatchString(c.Volume.Owner):
+		return bad("volume.owner", "%q is not a user name or uid", c.Volume.Owner)
+	case c.Volume.Group != "" && !ownerPattern.MatchString(c.Volume.Group):
+		return bad("volume.group", "%q is not a group name or gid", c.Volume.Group)
+	case c.OnFailure != "abandon" && c.OnFailure != "hold" && c.OnFailure != "":
+		return bad("on_failure", "%q must be abandon or hold", c.OnFailure)
+	case c.Script.InlineBase64 == "" && c.Script.S3URL == "":
+		return bad("script", "needs inline_base64 or s3_url")
+	case c.Script.S3URL != "" && !strings.HasPrefix(c.Script.S3URL, "s3://"):
+		return bad("script.s3_url", "%q must start with s3://", c.Script.S3URL)
+	}
+	for _, o := range c.Volume.MountOptions {
+		if o == "" || strings.ContainsAny(o, ", \t\n") {
+			return bad("volume.mount_options", "%q must be one option without commas or spaces", o)
+		}
+	}
+	if _, err := base64.StdEncoding.DecodeString(c.Script.InlineBase64); err != nil {
+		return bad("script.inline_base64", "is not base64: %v", err)
+	}
+	for i, f := range c.Files {
+		field := fmt.Sprintf("files[%d]", i)
+		if !filepath.IsAbs(f.Path) || filepath.Clean(f.Path) != f.Path || strings.HasSuffix(f.Path, "/") {
+			return bad(field+".path", "%q must be a clean absolute file path", f.Path)
+		}
+		if _, err := base64.StdEncoding.DecodeString(f.ContentBase64); err != nil {
+			return bad(field+".content_base64", "is not base64: %v", err)
+		}
+		if f.Mode != "" && !modePattern.MatchString(f.Mode) {
+			return bad(field+".mode", "%q must be an octal mode such as 0644", f.Mode)
+		}
+	}
+	if c.OnFailure == "" {
+		c.OnFailure = "abandon"
+	}
+	if c.Volume.DeviceHint == "" {
+		c.Volume.DeviceHint = "/dev/sdf"
+	}
+	for _, t := range []struct {
+		name string
+		v    *int
+		def  int
+	}{{"command_seconds", &c.Timeouts.Command, 1800}, {"volume_seconds", &c.Timeouts.Volume, 900}, {"device_seconds", &c.Timeouts.Device, 300}, {"heartbeat_seconds", &c.Timeouts.Heartbeat, 60}} {
+		if *t.v == 0 {
+			*t.v = t.def
+		}
+		if *t.v < 1 || *t.v > 172800 {
+			return bad("timeouts."+t.name, "%d must be between 1 and 172800", *t.v)
+		}
+	}
+	return nil
+}
+
+// FileMode returns a file's mode, 0644 by default.
+func (f File) FileMode() uint32 {
+	if f.Mode == "" {
+		return 0o644
+	}
+	m, _ := strconv.ParseUint(f.Mode, 8, 32)
+	return uint32(m)
+}

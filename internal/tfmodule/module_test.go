@@ -1,0 +1,243 @@
+package tfmodule
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/hashicorp/hcl/v2/hclwrite"
+
+	"github.com/stateful-aws/stateful/internal/agent"
+	"github.com/stateful-aws/stateful/internal/cluster"
+)
+
+const root = "../.."
+
+func parse(t *testing.T, file string) *hclsyntax.Body {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join(root, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, diags := hclsyntax.ParseConfig(src, file, hcl.Pos{Line: 1, Column: 1})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	return f.Body.(*hclsyntax.Body)
+}
+
+// local finds the expression of a local value in a file.
+func local(t *testing.T, file, name string) hclsyntax.Expression {
+	t.Helper()
+	for _, b := range parse(t, file).Blocks {
+		if b.Type == "locals" {
+			if a, ok := b.Body.Attributes[name]; ok {
+				return a.Expr
+			}
+		}
+	}
+	t.Fatalf("no local %s in %s", name, file)
+	return nil
+}
+
+func literal(t *testing.T, e hclsyntax.Expression) string {
+	t.Helper()
+	v, diags := e.Value(nil)
+	if diags.HasErrors() {
+		t.Fatalf("not a literal at %s: %s", e.Range(), diags.Error())
+	}
+	return v.AsString()
+}
+
+// keyName is an object key written as an identifier or a string.
+func keyName(t *testing.T, e hclsyntax.Expression) string {
+	t.Helper()
+	w := e.(*hclsyntax.ObjectConsKeyExpr).Wrapped
+	if kw := hcl.ExprAsKeyword(w); kw != "" {
+		return kw
+	}
+	return literal(t, w)
+}
+
+func TestTagKeysAgree(t *testing.T) {
+	t.Parallel()
+	if got := literal(t, local(t, "main.tf", "cluster_tag_key")); got != cluster.TagCluster {
+		t.Errorf("HCL cluster tag %q, Go %q", got, cluster.TagCluster)
+	}
+	if got := literal(t, local(t, "main.tf", "node_id_tag_key")); got != cluster.TagNodeID {
+		t.Errorf("HCL node-id tag %q, Go %q", got, cluster.TagNodeID)
+	}
+}
+
+// keys lists the attribute paths an HCL object expression builds.
+func keys(t *testing.T, e hclsyntax.Expression, prefix string, into map[string]bool) {
+	switch x := e.(type) {
+	case *hclsyntax.ForExpr:
+		keys(t, x.ValExpr, prefix, into)
+	case *hclsyntax.TupleConsExpr:
+		for _, el := range x.Exprs {
+			keys(t, el, prefix+"[]", into)
+		}
+	case *hclsyntax.ObjectConsExpr:
+		for _, it := range x.Items {
+			k := keyName(t, it.KeyExpr)
+			into[prefix+k] = true
+			keys(t, it.ValueExpr, prefix+k+".", into)
+		}
+	}
+}
+
+// jsonKeys lists the JSON attribute paths of a Go type.
+func jsonKeys(typ reflect.Type, prefix string, into map[string]bool) {
+	for typ.Kind() == reflect.Slice {
+		typ = typ.Elem()
+		prefix = strings.TrimSuffix(prefix, ".") + "[]."
+	}
+	if typ.Kind() != reflect.Struct {
+		return
+	}
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		name := strings.Split(f.Tag.Get("json"), ",")[0]
+		into[prefix+name] = true
+		jsonKeys(f.Type, prefix+name+".", into)
+	}
+}
+
+func TestAgentConfigShapeAgrees(t *testing.T) {
+	t.Parallel()
+	hclKeys, goKeys := map[string]bool{}, map[string]bool{}
+	keys(t, local(t, "main.tf", "agent_config"), "", hclKeys)
+	jsonKeys(reflect.TypeFor[agent.Config](), "", goKeys)
+	// A list of objects built by a for expression has its keys under [].
+	fixed := map[string]bool{}
+	for k := range hclKeys {
+		fixed[strings.Replace(k, "files.", "files[].", 1)] = true
+	}
+	if !reflect.DeepEqual(fixed, goKeys) {
+		t.Errorf("local.agent_config and agent.Config differ:\nHCL only: %v\nGo only:  %v", diff(fixed, goKeys), diff(goKeys, fixed))
+	}
+}
+
+func diff(a, b map[string]bool) []string {
+	var out []string
+	for k := range a {
+		if !b[k] {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// statement is one policy statement as written in iam.tf.
+type statement struct {
+	sid      string
+	actions  []string
+	wildcard bool // Resource = "*"
+}
+
+func statements(t *testing.T) []statement {
+	t.Helper()
+	var out []statement
+	var walk func(e hclsyntax.Expression)
+	walk = func(e hclsyntax.Expression) {
+		switch x := e.(type) {
+		case *hclsyntax.FunctionCallExpr:
+			for _, a := range x.Args {
+				walk(a)
+			}
+		case *hclsyntax.ConditionalExpr:
+			walk(x.TrueResult)
+			walk(x.FalseResult)
+		case *hclsyntax.TupleConsExpr:
+			for _, el := range x.Exprs {
+				walk(el)
+			}
+		case *hclsyntax.ObjectConsExpr:
+			s := statement{}
+			for _, it := range x.Items {
+				switch keyName(t, it.KeyExpr) {
+				case "Sid":
+					s.sid = literal(t, it.ValueExpr)
+				case "Action":
+					for _, a := range it.ValueExpr.(*hclsyntax.TupleConsExpr).Exprs {
+						s.actions = append(s.actions, literal(t, a))
+					}
+				case "Resource":
+					if v, diags := it.ValueExpr.Value(nil); !diags.HasErrors() && v.AsString() == "*" {
+						s.wildcard = true
+					}
+				}
+			}
+			out = append(out, s)
+		}
+	}
+	walk(local(t, "iam.tf", "node_policy_statements"))
+	return out
+}
+
+func TestInstancePolicyGrantsWhatTheAgentCallsAndNoMore(t *testing.T) {
+	t.Parallel()
+	var needed []string
+	for prefix, iface := range map[string]reflect.Type{"ec2": reflect.TypeFor[agent.EC2](), "autoscaling": reflect.TypeFor[agent.AutoScaling]()} {
+		for i := range iface.NumMethod() {
+			needed = append(needed, prefix+":"+iface.Method(i).Name)
+		}
+	}
+	granted := map[string]bool{}
+	for _, s := range statements(t) {
+		for _, a := range s.actions {
+			granted[a] = true
+			if s.wildcard && !strings.Contains(a, ":Describe") {
+				t.Errorf("statement %s grants %s on every resource; only Describe calls may be unscoped", s.sid, a)
+			}
+		}
+	}
+	for _, a := range needed {
+		if !granted[a] {
+			t.Errorf("the agent calls %s, which the instance policy does not grant", a)
+		}
+	}
+	extra := []string{}
+	for a := range granted {
+		if !slices.Contains(needed, a) && !strings.HasPrefix(a, "s3:") && !strings.HasPrefix(a, "kms:") {
+			extra = append(extra, a)
+		}
+	}
+	if len(extra) > 0 {
+		t.Errorf("the policy grants calls the agent never makes: %v", extra)
+	}
+}
+
+func TestTerraformFilesAreCanonical(t *testing.T) {
+	t.Parallel()
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".terraform" || d.Name() == ".git" || d.Name() == "internal") {
+			return filepath.SkipDir
+		}
+		if !strings.HasSuffix(path, ".tf") && !strings.HasSuffix(path, ".tftest.hcl") {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if got := hclwrite.Format(src); string(got) != string(src) {
+			t.Errorf("%s is not canonically formatted: run terraform fmt (or tofu fmt)", path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,144 @@
+locals {
+  tags        = merge(var.tags, { (var.node_id_tag_key) = var.node_id, Name = var.name })
+  launch_hook = "${var.name}-launch"
+  drain_hook  = "${var.name}-drain"
+}
+
+# The node's identity: a fixed IP that moves from instance to instance.
+resource "aws_network_interface" "node_network_interface" {
+  subnet_id       = var.subnet_id
+  private_ips     = [var.node_ip]
+  security_groups = var.security_groups
+  description     = "stateful node ${var.name}"
+  tags            = local.tags
+}
+
+# The node's data, in the subnet's AZ. The agent finds it by its tags.
+resource "aws_ebs_volume" "node_data" {
+  availability_zone = var.availability_zone
+  size              = var.data_volume.size_in_gibs
+  type              = var.data_volume.type
+  iops              = var.data_volume.iops
+  throughput        = var.data_volume.throughput_mib_per_sec
+  encrypted         = true
+  kms_key_id        = var.kms_key_id
+  final_snapshot    = var.data_volume.final_snapshot
+  tags              = merge(local.tags, var.data_volume.tags)
+}
+
+resource "aws_launch_template" "node" {
+  name                   = var.name
+  description            = "stateful node ${var.name}"
+  image_id               = var.image_id
+  instance_type          = var.instance_type
+  key_name               = var.key_name
+  user_data              = base64encode(var.user_data)
+  update_default_version = true
+
+  iam_instance_profile {
+    name = var.instance_profile_name
+  }
+
+  metadata_options {
+    http_endpoint               = "enabled"
+    http_tokens                 = "required"
+    http_put_response_hop_limit = var.http_put_hop_limit
+    instance_metadata_tags      = "disabled"
+  }
+
+  # The ENI at device index 0 is what gives every instance of the node the
+  # same IP; it stays when the instance goes.
+  network_interfaces {
+    device_index          = 0
+    network_interface_id  = aws_network_interface.node_network_interface.id
+    delete_on_termination = false
+  }
+
+  block_device_mappings {
+    device_name = var.root_volume.device_name
+
+    ebs {
+      volume_size           = var.root_volume.size_in_gibs
+      volume_type           = var.root_volume.type
+      encrypted             = true
+      kms_key_id            = var.kms_key_id
+      delete_on_termination = true
+    }
+  }
+
+  tag_specifications {
+    resource_type = "instance"
+    tags          = local.tags
+  }
+
+  tag_specifications {
+    resource_type = "volume"
+    tags          = merge(local.tags, { (var.node_id_tag_key) = "${var.node_id}-root" })
+  }
+
+  tags = local.tags
+}
+
+# A group of exactly one, in the ENI's AZ (a group naming an existing ENI
+# must be given AZs, not subnets).
+resource "aws_autoscaling_group" "node" {
+  name                      = var.name
+  min_size                  = 1
+  max_size                  = 1
+  desired_capacity          = 1
+  availability_zones        = [var.availability_zone]
+  health_check_type         = "EC2"
+  health_check_grace_period = 0
+  # The roll (terraform_data.roll in the root module) waits for service.
+  wait_for_capacity_timeout = "0"
+
+  launch_template {
+    id      = aws_launch_template.node.id
+    version = aws_launch_template.node.latest_version
+  }
+
+  # Present from the group's creation, so the very first instance waits in
+  # Pending:Wait for its agent.
+  initial_lifecycle_hook {
+    name                 = local.launch_hook
+    lifecycle_transition = "autoscaling:EC2_INSTANCE_LAUNCHING"
+    default_result       = "ABANDON"
+    heartbeat_timeout    = var.hook_heartbeat_timeout
+  }
+
+  dynamic "tag" {
+    for_each = local.tags
+    content {
+      key                 = tag.key
+      value               = tag.value
+      propagate_at_launch = true
+    }
+  }
+
+  lifecycle {
+    # Hook settings change through aws_autoscaling_lifecycle_hook.launch
+    # below, in place: a changed initial_lifecycle_hook would otherwise
+    # replace every node's group at once.
+    ignore_changes = [initial_lifecycle_hook]
+  }
+}
+
+# The same launch hook, managed on its own so that later changes of its
+# timeout update the existing hook in place.
+resource "aws_autoscaling_lifecycle_hook" "launch" {
+  name                   = local.launch_hook
+  autoscaling_group_name = aws_autoscaling_group.node.name
+  lifecycle_transition   = "autoscaling:EC2_INSTANCE_LAUNCHING"
+  default_result         = "ABANDON"
+  heartbeat_timeout      = var.hook_heartbeat_timeout
+}
+
+resource "aws_autoscaling_lifecycle_hook" "drain" {
+  count = var.drain_on_termination ? 1 : 0
+
+  name                   = local.drain_hook
+  autoscaling_group_name = aws_autoscaling_group.node.name
+  lifecycle_transition   = "autoscaling:EC2_INSTANCE_TERMINATING"
+  default_result         = "CONTINUE"
+  heartbeat_timeout      = 600
+}

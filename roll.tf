@@ -1,0 +1,21 @@
+# The rolling update. Its triggers are every node's launch-template version
+# and the agent's version: any change replaces this resource, whose
+# provisioner runs the roll and fails the apply when the roll fails. On the
+# first apply it waits for the new cluster to come into service.
+resource "terraform_data" "roll" {
+  count = var.roll.enabled ? 1 : 0
+
+  triggers_replace = {
+    launch_template_versions = { for id, n in module.cluster_nodes : id => n.launch_template_version }
+    agent_version            = var.agent.version
+  }
+
+  provisioner "local-exec" {
+    command = coalesce(var.roll.command, "stateful roll")
+    environment = {
+      STATEFUL_ASG     = join(",", [for id in sort(keys(local.nodes)) : module.cluster_nodes[id].asg_name])
+      AWS_REGION       = local.region
+      STATEFUL_TIMEOUT = "${var.asg_inservice_timeout_in_mins}m"
+    }
+  }
+}

@@ -1,0 +1,186 @@
+# Plan-time tests of the root module with a mocked AWS provider.
+
+mock_provider "aws" {
+  mock_data "aws_subnet" {
+    defaults = {
+      arn               = "arn:aws:ec2:eu-west-1:123456789012:subnet/subnet-0aaaaaaaaaaaaaaaa"
+      availability_zone = "eu-west-1a"
+    }
+  }
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012" }
+  }
+}
+
+variables {
+  app_name      = "kafka"
+  node_image    = "ami-0123456789abcdef0"
+  instance_type = "m6i.large"
+  nodes = [
+    { node_id = "00", node_ip = "10.0.1.10", node_subnet_id = "subnet-0aaaaaaaaaaaaaaaa" },
+    { node_id = "01", node_ip = "10.0.2.10", node_subnet_id = "subnet-0bbbbbbbbbbbbbbbb", node_image = "ami-0fedcba9876543210", data_volume = { size_in_gibs = 64, type = "io2", iops = 4000 } },
+    { node_id = "02", node_ip = "10.0.3.10", node_subnet_id = "subnet-0cccccccccccccccc" },
+  ]
+  node_files = [
+    { node_id = "00", node_files_toupload = [{ contents = "aWQ9MDAK", destination = "/etc/kafka/node.properties" }] },
+    { node_id = "01", node_files_toupload = [{ contents = "aWQ9MDEK", destination = "/etc/kafka/node.properties", mode = "0600" }] },
+  ]
+  node_config_script = "IyEvYmluL2Jhc2gKY29uZmlndXJlX2NsdXN0ZXJfbm9kZSgpIHsgOjsgfQp3YWl0X2Zvcl9oZWFsdGh5X2NsdXN0ZXIoKSB7IDo7IH0K"
+  security_groups    = ["sg-0123456789abcdef0"]
+  data_volume = {
+    file_system_type       = "xfs"
+    mount_path             = "/data"
+    mount_path_owner_user  = "kafka"
+    mount_path_owner_group = "kafka"
+    size_in_gibs           = 16
+    type                   = "gp3"
+    mount_params           = ["noatime"]
+  }
+  tags = { Team = "streaming" }
+}
+
+run "three_nodes" {
+  command = plan
+
+  assert {
+    condition     = length(module.cluster_nodes) == 3 && output.asg_names == ["kafka-00", "kafka-01", "kafka-02"]
+    error_message = "One node module per node, groups named <app_name>-<node_id> in node-id order."
+  }
+  assert {
+    condition     = output.cluster_tag == { key = "stateful:cluster", value = "kafka" }
+    error_message = "The cluster tag output."
+  }
+  assert {
+    condition     = output.nodes["01"].ip == "10.0.2.10" && output.nodes["01"].asg_name == "kafka-01"
+    error_message = "The per-node output map."
+  }
+  assert {
+    condition     = local.region == "eu-west-1" && local.account_id == "123456789012"
+    error_message = "Region and account come from the subnet ARN and caller identity."
+  }
+  assert {
+    condition     = local.tags == { Team = "streaming", "stateful:cluster" = "kafka" }
+    error_message = "User tags merged with the cluster tag."
+  }
+}
+
+run "per_node_overrides" {
+  command = plan
+
+  assert {
+    condition     = local.data_volumes["01"].size_in_gibs == 64 && local.data_volumes["01"].type == "io2" && local.data_volumes["01"].iops == 4000 && local.data_volumes["01"].throughput_mib_per_sec == null
+    error_message = "Node 01's data volume overrides apply."
+  }
+  assert {
+    condition     = local.data_volumes["00"].size_in_gibs == 16 && local.data_volumes["00"].type == "gp3" && local.data_volumes["00"].iops == null
+    error_message = "Other nodes keep the cluster-wide data volume."
+  }
+  assert {
+    condition     = jsonencode(local.agent_config["01"].files) == jsonencode([{ path = "/etc/kafka/node.properties", content_base64 = "aWQ9MDEK", mode = "0600" }]) && length(local.agent_config["02"].files) == 0
+    error_message = "Node files go to their node only, with their modes."
+  }
+}
+
+run "agent_config_and_user_data" {
+  command = plan
+
+  assert {
+    condition = jsonencode(local.agent_config["00"].volume) == jsonencode({
+      id    = "", device_hint = "/dev/sdf", mount_path = "/data", file_system = "xfs", mount_options = ["noatime"],
+      owner = "kafka", group = "kafka", recursive_chown = false
+    })
+    error_message = "The agent's volume settings come from data_volume."
+  }
+  assert {
+    condition     = local.agent_config["02"].asg_name == "kafka-02" && local.agent_config["02"].launch_hook == "kafka-02-launch" && local.agent_config["02"].terminate_hook == ""
+    error_message = "The agent knows its group and hooks."
+  }
+  assert {
+    condition     = strcontains(local.user_data["00"], jsonencode(local.agent_config["00"])) && strcontains(local.user_data["00"], "exec \"$agent\" node bootstrap --config \"$config\"")
+    error_message = "The user data writes the config and runs the agent."
+  }
+  assert {
+    condition     = alltrue([for u in values(local.user_data) : length(u) < 16384])
+    error_message = "User data stays under 16 KB."
+  }
+}
+
+run "instance_policy" {
+  command = plan
+
+  assert {
+    condition = [for s in jsondecode(aws_iam_role_policy.node.policy).Statement : s.Sid] == [
+      "Describe", "AttachThisClustersVolumes", "ToThisClustersInstances", "ThisClustersLifecycleHooks",
+    ]
+    error_message = "Without S3 objects or a KMS key the policy has four statements."
+  }
+  assert {
+    condition     = alltrue([for s in jsondecode(aws_iam_role_policy.node.policy).Statement : s.Resource != "*" || alltrue([for a in s.Action : can(regex("^(ec2|autoscaling):Describe", a))])])
+    error_message = "Only Describe calls are unscoped."
+  }
+  assert {
+    condition     = jsondecode(aws_iam_role_policy.node.policy).Statement[1].Condition == { StringEquals = { "aws:ResourceTag/stateful:cluster" = "kafka" } }
+    error_message = "Volume attach is limited to volumes tagged with this cluster."
+  }
+  assert {
+    condition     = jsondecode(aws_iam_role_policy.node.policy).Statement[3].Resource == [for g in ["kafka-00", "kafka-01", "kafka-02"] : "arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:*:autoScalingGroupName/${g}"]
+    error_message = "Hooks can be completed only on this cluster's groups."
+  }
+  assert {
+    condition     = aws_iam_role_policy_attachment.ssm.policy_arn == "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+    error_message = "SSM is the way into a node."
+  }
+}
+
+run "policy_with_s3_and_kms" {
+  command = plan
+
+  variables {
+    node_config_script_s3_url = "s3://my-bucket/scripts/node.sh"
+    agent                     = { s3_uri = "s3://my-bucket/bin/stateful", version = "1.2.0" }
+    kms_key_id                = "arn:aws:kms:eu-west-1:123456789012:key/0b5f0a5c-1111-2222-3333-444455556666"
+  }
+
+  assert {
+    condition     = jsondecode(aws_iam_role_policy.node.policy).Statement[4] == { Sid = "ReadNodeScriptAndAgent", Effect = "Allow", Action = ["s3:GetObject"], Resource = ["arn:aws:s3:::my-bucket/scripts/node.sh", "arn:aws:s3:::my-bucket/bin/stateful"] }
+    error_message = "s3:GetObject only on the configured objects."
+  }
+  assert {
+    condition     = jsondecode(aws_iam_role_policy.node.policy).Statement[5].Resource == "arn:aws:kms:eu-west-1:123456789012:key/0b5f0a5c-1111-2222-3333-444455556666"
+    error_message = "KMS use only on the configured key."
+  }
+  assert {
+    condition     = strcontains(local.user_data["00"], "s3_get 's3://my-bucket/bin/stateful'") && local.agent_config["00"].script.s3_url == "s3://my-bucket/scripts/node.sh"
+    error_message = "The agent comes from S3 and the script is fetched from S3 first."
+  }
+}
+
+run "roll_trigger" {
+  command = plan
+
+  variables {
+    agent = { url = "https://example.com/stateful-{arch}", sha256 = "0000000000000000000000000000000000000000000000000000000000000000", version = "1.0.0" }
+  }
+
+  assert {
+    condition     = length(terraform_data.roll) == 1 && terraform_data.roll[0].triggers_replace.agent_version == "1.0.0"
+    error_message = "The roll runs on launch-template and agent version changes."
+  }
+  assert {
+    condition     = strcontains(local.user_data["00"], "sha256sum -c")
+    error_message = "A URL agent is checked against its sha256."
+  }
+}
+
+run "roll_disabled" {
+  command = plan
+
+  variables {
+    roll = { enabled = false }
+  }
+
+  assert {
+    condition     = length(terraform_data.roll) == 0
+    error_message = "roll.enabled = false removes the trigger."
+  }
+}

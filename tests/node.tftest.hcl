@@ -1,0 +1,105 @@
+# Plan-time tests of modules/node on its own (mocked provider).
+
+mock_provider "aws" {
+  mock_resource "aws_launch_template" {
+    defaults = { id = "lt-0123456789abcdef0", latest_version = 4 }
+  }
+  mock_resource "aws_network_interface" {
+    defaults = { id = "eni-0123456789abcdef0" }
+  }
+}
+
+variables {
+  name                   = "kafka-01"
+  node_id                = "01"
+  node_ip                = "10.0.2.10"
+  subnet_id              = "subnet-0bbbbbbbbbbbbbbbb"
+  availability_zone      = "eu-west-1b"
+  security_groups        = ["sg-0123456789abcdef0"]
+  image_id               = "ami-0123456789abcdef0"
+  instance_type          = "m6i.large"
+  instance_profile_name  = "kafka-node"
+  user_data              = "#!/bin/bash\necho hi\n"
+  data_volume            = { size_in_gibs = 64, type = "gp3", throughput_mib_per_sec = 250 }
+  root_volume            = { device_name = "/dev/xvda", size_in_gibs = 16, type = "gp3" }
+  hook_heartbeat_timeout = 900
+  tags                   = { "stateful:cluster" = "kafka", Team = "streaming" }
+  node_id_tag_key        = "stateful:node-id"
+}
+
+run "group_of_one_in_the_node_az" {
+  command = plan
+  module {
+    source = "./modules/node"
+  }
+
+  assert {
+    condition     = aws_autoscaling_group.node.min_size == 1 && aws_autoscaling_group.node.max_size == 1 && aws_autoscaling_group.node.desired_capacity == 1
+    error_message = "Exactly one instance per node."
+  }
+  assert {
+    condition     = toset(aws_autoscaling_group.node.availability_zones) == toset(["eu-west-1b"]) && aws_autoscaling_group.node.health_check_type == "EC2"
+    error_message = "The group lives in the node's AZ with EC2 health checks."
+  }
+  assert {
+    condition     = aws_autoscaling_group.node.launch_template[0].id == "lt-0123456789abcdef0" && aws_autoscaling_group.node.launch_template[0].version == "4"
+    error_message = "The group is pinned to its launch template's latest version."
+  }
+  assert {
+    condition = [for h in aws_autoscaling_group.node.initial_lifecycle_hook : [h.name, h.lifecycle_transition, h.default_result, h.heartbeat_timeout]] == [
+      ["kafka-01-launch", "autoscaling:EC2_INSTANCE_LAUNCHING", "ABANDON", 900],
+    ]
+    error_message = "The launch hook exists from the group's creation, ABANDON by default."
+  }
+  assert {
+    condition     = aws_autoscaling_lifecycle_hook.launch.name == "kafka-01-launch" && aws_autoscaling_lifecycle_hook.launch.heartbeat_timeout == 900 && length(aws_autoscaling_lifecycle_hook.drain) == 0
+    error_message = "The same hook is managed in place; no drain hook by default."
+  }
+}
+
+run "eni_and_volume" {
+  command = plan
+  module {
+    source = "./modules/node"
+  }
+
+  assert {
+    condition     = aws_network_interface.node_network_interface.private_ips == toset(["10.0.2.10"]) && aws_network_interface.node_network_interface.security_groups == toset(["sg-0123456789abcdef0"])
+    error_message = "The ENI holds the node's fixed IP and security groups."
+  }
+  assert {
+    condition     = aws_ebs_volume.node_data.availability_zone == "eu-west-1b" && aws_ebs_volume.node_data.encrypted && aws_ebs_volume.node_data.final_snapshot && aws_ebs_volume.node_data.size == 64 && aws_ebs_volume.node_data.throughput == 250
+    error_message = "The volume is encrypted, in the node's AZ, snapshotted on deletion."
+  }
+  assert {
+    condition     = aws_ebs_volume.node_data.tags["stateful:cluster"] == "kafka" && aws_ebs_volume.node_data.tags["stateful:node-id"] == "01"
+    error_message = "The volume is tagged with cluster and node id (the agent finds it by them)."
+  }
+  assert {
+    condition     = aws_launch_template.node.network_interfaces[0].device_index == 0 && aws_launch_template.node.network_interfaces[0].delete_on_termination == "false"
+    error_message = "The ENI is at device index 0 and survives the instance."
+  }
+  assert {
+    condition     = aws_launch_template.node.metadata_options[0].http_tokens == "required" && aws_launch_template.node.metadata_options[0].http_put_response_hop_limit == 1
+    error_message = "IMDSv2 is required."
+  }
+  assert {
+    condition     = base64decode(aws_launch_template.node.user_data) == "#!/bin/bash\necho hi\n" && aws_launch_template.node.block_device_mappings[0].ebs[0].encrypted == "true"
+    error_message = "User data and an encrypted root volume."
+  }
+}
+
+run "drain_hook" {
+  command = plan
+  module {
+    source = "./modules/node"
+  }
+  variables {
+    drain_on_termination = true
+  }
+
+  assert {
+    condition     = aws_autoscaling_lifecycle_hook.drain[0].lifecycle_transition == "autoscaling:EC2_INSTANCE_TERMINATING" && aws_autoscaling_lifecycle_hook.drain[0].name == "kafka-01-drain"
+    error_message = "drain_on_termination adds the termination hook."
+  }
+}

@@ -1,0 +1,340 @@
+# Every validation rejects its bad input (plan-time, mocked provider).
+
+mock_provider "aws" {
+  mock_data "aws_subnet" {
+    defaults = {
+      arn               = "arn:aws:ec2:eu-west-1:123456789012:subnet/subnet-0aaaaaaaaaaaaaaaa"
+      availability_zone = "eu-west-1a"
+    }
+  }
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012" }
+  }
+}
+
+variables {
+  app_name      = "kafka"
+  node_image    = "ami-0123456789abcdef0"
+  instance_type = "m6i.large"
+  nodes = [
+    { node_id = "00", node_ip = "10.0.1.10", node_subnet_id = "subnet-0aaaaaaaaaaaaaaaa" },
+    { node_id = "01", node_ip = "10.0.2.10", node_subnet_id = "subnet-0bbbbbbbbbbbbbbbb", node_image = "ami-0fedcba9876543210", data_volume = { size_in_gibs = 64, type = "io2", iops = 4000 } },
+    { node_id = "02", node_ip = "10.0.3.10", node_subnet_id = "subnet-0cccccccccccccccc" },
+  ]
+  node_files = [
+    { node_id = "00", node_files_toupload = [{ contents = "aWQ9MDAK", destination = "/etc/kafka/node.properties" }] },
+    { node_id = "01", node_files_toupload = [{ contents = "aWQ9MDEK", destination = "/etc/kafka/node.properties", mode = "0600" }] },
+  ]
+  node_config_script = "IyEvYmluL2Jhc2gKY29uZmlndXJlX2NsdXN0ZXJfbm9kZSgpIHsgOjsgfQp3YWl0X2Zvcl9oZWFsdGh5X2NsdXN0ZXIoKSB7IDo7IH0K"
+  security_groups    = ["sg-0123456789abcdef0"]
+  data_volume = {
+    file_system_type       = "xfs"
+    mount_path             = "/data"
+    mount_path_owner_user  = "kafka"
+    mount_path_owner_group = "kafka"
+    size_in_gibs           = 16
+    type                   = "gp3"
+    mount_params           = ["noatime"]
+  }
+  tags = { Team = "streaming" }
+}
+
+run "bad_app_name" {
+  command = plan
+
+  variables {
+    app_name = "9 lives!"
+  }
+
+  expect_failures = [var.app_name]
+}
+
+run "no_nodes" {
+  command = plan
+
+  variables {
+    nodes = []
+  }
+
+  expect_failures = [var.nodes]
+}
+
+run "duplicate_node_ids" {
+  command = plan
+
+  variables {
+    nodes = [{ node_id = "00", node_ip = "10.0.1.10", node_subnet_id = "subnet-0aaaaaaaaaaaaaaaa" }, { node_id = "00", node_ip = "10.0.1.11", node_subnet_id = "subnet-0aaaaaaaaaaaaaaaa" }]
+  }
+
+  expect_failures = [var.nodes]
+}
+
+run "duplicate_node_ips" {
+  command = plan
+
+  variables {
+    nodes = [{ node_id = "00", node_ip = "10.0.1.10", node_subnet_id = "subnet-0aaaaaaaaaaaaaaaa" }, { node_id = "01", node_ip = "10.0.1.10", node_subnet_id = "subnet-0aaaaaaaaaaaaaaaa" }]
+  }
+
+  expect_failures = [var.nodes]
+}
+
+run "bad_node_id" {
+  command = plan
+
+  variables {
+    nodes = [{ node_id = "a b", node_ip = "10.0.1.10", node_subnet_id = "subnet-0aaaaaaaaaaaaaaaa" }]
+  }
+
+  expect_failures = [var.nodes]
+}
+
+run "bad_node_ip" {
+  command = plan
+
+  variables {
+    nodes = [{ node_id = "00", node_ip = "10.0.1.300", node_subnet_id = "subnet-0aaaaaaaaaaaaaaaa" }]
+  }
+
+  expect_failures = [var.nodes]
+}
+
+run "duplicate_node_files" {
+  command = plan
+
+  variables {
+    node_files = [{ node_id = "00", node_files_toupload = [{ contents = "eA==", destination = "/etc/a" }] }, { node_id = "00", node_files_toupload = [{ contents = "eQ==", destination = "/etc/b" }] }]
+  }
+
+  expect_failures = [var.node_files]
+}
+
+run "relative_node_file" {
+  command = plan
+
+  variables {
+    node_files = [{ node_id = "00", node_files_toupload = [{ contents = "eA==", destination = "etc/x" }] }]
+  }
+
+  expect_failures = [var.node_files]
+}
+
+run "node_file_not_base64" {
+  command = plan
+
+  variables {
+    node_files = [{ node_id = "00", node_files_toupload = [{ contents = "not base64!", destination = "/etc/x" }] }]
+  }
+
+  expect_failures = [var.node_files]
+}
+
+run "node_file_bad_mode" {
+  command = plan
+
+  variables {
+    node_files = [{ node_id = "00", node_files_toupload = [{ contents = "eA==", destination = "/etc/x", mode = "rw-r--r--" }] }]
+  }
+
+  expect_failures = [var.node_files]
+}
+
+run "node_files_unknown_node" {
+  command = plan
+
+  variables {
+    node_files = [{ node_id = "07", node_files_toupload = [{ contents = "eA==", destination = "/etc/x" }] }]
+  }
+
+  expect_failures = [output.node_id_to_node_userdata_script_map]
+}
+
+run "user_data_over_16k" {
+  command = plan
+
+  variables {
+    node_files = [{ node_id = "00", node_files_toupload = [{ contents = base64encode(join("", [for i in range(1000) : "01234567890123456789"])), destination = "/etc/big" }] }]
+  }
+
+  expect_failures = [output.node_id_to_node_userdata_script_map]
+}
+
+run "script_not_base64" {
+  command = plan
+
+  variables {
+    node_config_script = "#!/bin/bash"
+  }
+
+  expect_failures = [var.node_config_script]
+}
+
+run "bad_script_s3_url" {
+  command = plan
+
+  variables {
+    node_config_script_s3_url = "https://bucket/key"
+  }
+
+  expect_failures = [var.node_config_script_s3_url]
+}
+
+run "bad_file_system" {
+  command = plan
+
+  variables {
+    data_volume = { file_system_type = "btrfs", mount_path = "/data", mount_path_owner_user = "u", mount_path_owner_group = "g", size_in_gibs = 16, type = "gp3" }
+  }
+
+  expect_failures = [var.data_volume]
+}
+
+run "bad_volume_type" {
+  command = plan
+
+  variables {
+    data_volume = { file_system_type = "xfs", mount_path = "/data", mount_path_owner_user = "u", mount_path_owner_group = "g", size_in_gibs = 16, type = "magnetic" }
+  }
+
+  expect_failures = [var.data_volume]
+}
+
+run "bad_volume_size" {
+  command = plan
+
+  variables {
+    data_volume = { file_system_type = "xfs", mount_path = "/data", mount_path_owner_user = "u", mount_path_owner_group = "g", size_in_gibs = 0, type = "gp3" }
+  }
+
+  expect_failures = [var.data_volume]
+}
+
+run "bad_mount_path" {
+  command = plan
+
+  variables {
+    data_volume = { file_system_type = "xfs", mount_path = "/", mount_path_owner_user = "u", mount_path_owner_group = "g", size_in_gibs = 16, type = "gp3" }
+  }
+
+  expect_failures = [var.data_volume]
+}
+
+run "bad_mount_params" {
+  command = plan
+
+  variables {
+    data_volume = { file_system_type = "xfs", mount_path = "/data", mount_path_owner_user = "u", mount_path_owner_group = "g", size_in_gibs = 16, type = "gp3", mount_params = ["noatime,nodev"] }
+  }
+
+  expect_failures = [var.data_volume]
+}
+
+run "bad_image" {
+  command = plan
+
+  variables {
+    node_image = "ubuntu-22.04"
+  }
+
+  expect_failures = [var.node_image]
+}
+
+run "inservice_timeout_out_of_range" {
+  command = plan
+
+  variables {
+    asg_inservice_timeout_in_mins = 0
+  }
+
+  expect_failures = [var.asg_inservice_timeout_in_mins]
+}
+
+run "hook_timeout_out_of_range" {
+  command = plan
+
+  variables {
+    asg_lifecycle_hook_heartbeat_timeout = 7201
+  }
+
+  expect_failures = [var.asg_lifecycle_hook_heartbeat_timeout]
+}
+
+run "command_timeout_out_of_range" {
+  command = plan
+
+  variables {
+    command_timeout_seconds = 10
+  }
+
+  expect_failures = [var.command_timeout_seconds]
+}
+
+run "hop_limit_out_of_range" {
+  command = plan
+
+  variables {
+    http_put_response_hop_limit = 65
+  }
+
+  expect_failures = [var.http_put_response_hop_limit]
+}
+
+run "bad_root_volume" {
+  command = plan
+
+  variables {
+    root_volume = { device_name = "/dev/xvda", size_in_gibs = 16, type = "sc1" }
+  }
+
+  expect_failures = [var.root_volume]
+}
+
+run "bad_kms_key" {
+  command = plan
+
+  variables {
+    kms_key_id = "alias/ebs"
+  }
+
+  expect_failures = [var.kms_key_id]
+}
+
+run "two_agent_sources" {
+  command = plan
+
+  variables {
+    agent = { path = "/usr/bin/stateful", s3_uri = "s3://b/stateful" }
+  }
+
+  expect_failures = [var.agent]
+}
+
+run "agent_url_without_sha256" {
+  command = plan
+
+  variables {
+    agent = { url = "https://example.com/stateful" }
+  }
+
+  expect_failures = [var.agent]
+}
+
+run "bad_agent_s3_uri" {
+  command = plan
+
+  variables {
+    agent = { s3_uri = "bucket/stateful" }
+  }
+
+  expect_failures = [var.agent]
+}
+
+run "bad_failure_policy" {
+  command = plan
+
+  variables {
+    node_failure_policy = "retry"
+  }
+
+  expect_failures = [var.node_failure_policy]
+}

@@ -1,0 +1,313 @@
+variable "app_name" {
+  description = "Name of the cluster (for example `kafka-prod`). It prefixes every resource name and is the value of the `stateful:cluster` tag that `stateful` commands find the cluster by. 1 to 40 letters, digits and dashes."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9-]{0,39}$", var.app_name))
+    error_message = "The app_name must be 1 to 40 letters, digits and dashes, starting with a letter."
+  }
+}
+
+variable "nodes" {
+  description = <<-EOT
+    The cluster's nodes. Each has a `node_id` (unique, stable, not an index: it keys the node's resources), a fixed private `node_ip` inside `node_subnet_id`, and optionally its own `node_image` and `data_volume` overrides (`size_in_gibs`, `type`, `iops`, `throughput_mib_per_sec`) on top of the cluster-wide `data_volume`.
+  EOT
+  type = set(object({
+    node_id        = string
+    node_ip        = string
+    node_image     = optional(string)
+    node_subnet_id = string
+    data_volume = optional(object({
+      size_in_gibs           = optional(number)
+      type                   = optional(string)
+      iops                   = optional(number)
+      throughput_mib_per_sec = optional(number)
+    }), {})
+  }))
+  nullable = false
+
+  validation {
+    condition     = length(var.nodes) > 0
+    error_message = "The nodes list is empty: a cluster needs at least one node (three or more for a quorum that survives a node replacement)."
+  }
+  validation {
+    condition     = length(distinct([for n in var.nodes : n.node_id])) == length(var.nodes)
+    error_message = "Two nodes share a node_id: every node_id must be unique."
+  }
+  validation {
+    condition     = length(distinct([for n in var.nodes : n.node_ip])) == length(var.nodes)
+    error_message = "Two nodes share a node_ip: every node needs its own fixed IP."
+  }
+  validation {
+    condition     = alltrue([for n in var.nodes : can(regex("^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$", n.node_id))])
+    error_message = "Every node_id must be 1 to 63 letters, digits, dots, dashes or underscores, starting with a letter or digit."
+  }
+  validation {
+    condition     = alltrue([for n in var.nodes : can(cidrnetmask("${n.node_ip}/32"))])
+    error_message = "Every node_ip must be an IPv4 address such as 10.0.1.10."
+  }
+}
+
+variable "node_files" {
+  description = "Files to write on each node before its node script runs: for a `node_id`, a list of `node_files_toupload`, each with base64 `contents`, an absolute `destination` and an optional octal `mode` (default `0644`). Files count against the 16 KB user-data limit."
+  type = set(object({
+    node_id = string
+    node_files_toupload = optional(list(object({
+      contents    = string
+      destination = string
+      mode        = optional(string, "0644")
+    })), [])
+  }))
+  nullable = false
+
+  validation {
+    condition     = length(distinct([for n in var.node_files : n.node_id])) == length(var.node_files)
+    error_message = "Two node_files entries name the same node_id: list all of a node's files in one entry."
+  }
+  validation {
+    condition     = alltrue(flatten([for n in var.node_files : [for f in n.node_files_toupload : startswith(f.destination, "/")]]))
+    error_message = "Every node file destination must be an absolute path such as /etc/app/app.conf."
+  }
+  validation {
+    condition     = alltrue(flatten([for n in var.node_files : [for f in n.node_files_toupload : can(base64decode(f.contents))]]))
+    error_message = "Every node file's contents must be base64 (use filebase64 or base64encode)."
+  }
+  validation {
+    condition     = alltrue(flatten([for n in var.node_files : [for f in n.node_files_toupload : can(regex("^0?[0-7]{3,4}$", f.mode))]]))
+    error_message = "Every node file mode must be octal, such as 0644 or 0600."
+  }
+}
+
+variable "node_config_script" {
+  description = "Base64 of the node script (`filebase64(\"node.sh\")`): bash defining `configure_cluster_node NODE_ID NODE_IP` and `wait_for_healthy_cluster NODE_ID NODE_IP`, and optionally `drain_cluster_node NODE_ID NODE_IP`. It is the fallback when `node_config_script_s3_url` is set."
+  type        = string
+
+  validation {
+    condition     = can(base64decode(var.node_config_script))
+    error_message = "The node_config_script must be base64: pass filebase64(\"your_script.sh\")."
+  }
+}
+
+variable "node_config_script_s3_url" {
+  description = "Optional `s3://bucket/key` of the node script. The agent fetches it first and falls back to `node_config_script`; keeps large scripts out of user data."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.node_config_script_s3_url == null || can(regex("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+", var.node_config_script_s3_url))
+    error_message = "The node_config_script_s3_url must look like s3://bucket/key."
+  }
+}
+
+variable "data_volume" {
+  description = <<-EOT
+    Each node's EBS data volume: `size_in_gibs`; `type` (`gp2`, `gp3`, `io1`, `io2`, `st1`, `sc1`); `iops` and `throughput_mib_per_sec` (gp3, io1, io2); `device_name` asked for at attach (default `/dev/sdf`; Nitro instances ignore it); `mount_path`; `file_system_type` (`ext4` or `xfs`, used only to format a blank volume); `mount_params` (mount options such as `noatime`); `mount_path_owner_user` and `mount_path_owner_group` (chown of the mount root); `recursive_chown` (default false); `tags`; `final_snapshot` (default true: a snapshot is taken when Terraform deletes the volume).
+  EOT
+  type = object({
+    device_name            = optional(string, "/dev/sdf")
+    size_in_gibs           = number
+    type                   = string
+    iops                   = optional(number)
+    throughput_mib_per_sec = optional(number)
+    mount_path             = string
+    file_system_type       = string
+    mount_params           = optional(list(string), [])
+    mount_path_owner_user  = string
+    mount_path_owner_group = string
+    tags                   = optional(map(string), {})
+    recursive_chown        = optional(bool, false)
+    final_snapshot         = optional(bool, true)
+  })
+
+  validation {
+    condition     = contains(["ext4", "xfs"], var.data_volume.file_system_type)
+    error_message = "The data_volume.file_system_type must be ext4 or xfs."
+  }
+  validation {
+    condition     = contains(["gp2", "gp3", "io1", "io2", "st1", "sc1"], var.data_volume.type)
+    error_message = "The data_volume.type must be one of gp2, gp3, io1, io2, st1 or sc1."
+  }
+  validation {
+    condition     = var.data_volume.size_in_gibs >= 1 && var.data_volume.size_in_gibs <= 65536
+    error_message = "The data_volume.size_in_gibs must be between 1 and 65536."
+  }
+  validation {
+    condition     = startswith(var.data_volume.mount_path, "/") && var.data_volume.mount_path != "/"
+    error_message = "The data_volume.mount_path must be an absolute path other than /, such as /data."
+  }
+  validation {
+    condition     = alltrue([for p in var.data_volume.mount_params : can(regex("^[^, ]+$", p))])
+    error_message = "Each data_volume.mount_params entry must be one mount option without commas or spaces, such as noatime."
+  }
+}
+
+variable "node_image" {
+  description = "AMI ID of the nodes (per-node `node_image` overrides it). Any Linux with bash and systemd: Amazon Linux 2 and 2023, Ubuntu, Debian, RHEL-family."
+  type        = string
+
+  validation {
+    condition     = can(regex("^ami-[0-9a-f]{8,17}$", var.node_image))
+    error_message = "The node_image must be an AMI ID such as ami-0123456789abcdef0."
+  }
+}
+
+variable "node_key_name" {
+  description = "Optional EC2 key pair for SSH. Nodes are reachable through SSM Session Manager without one."
+  type        = string
+  default     = null
+}
+
+variable "instance_type" {
+  description = "EC2 instance type of the nodes, such as `m6i.large`."
+  type        = string
+}
+
+variable "security_groups" {
+  description = "Security group IDs of the nodes' network interfaces."
+  type        = list(string)
+  nullable    = false
+}
+
+variable "asg_inservice_timeout_in_mins" {
+  description = "Minutes the rolling update waits for each replaced node to be back in service (and for the cluster to be ready before it starts), 1 to 1440."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.asg_inservice_timeout_in_mins >= 1 && var.asg_inservice_timeout_in_mins <= 1440
+    error_message = "The asg_inservice_timeout_in_mins must be between 1 and 1440 minutes."
+  }
+}
+
+variable "asg_lifecycle_hook_heartbeat_timeout" {
+  description = "Seconds a new instance may stay in Pending:Wait without a heartbeat from its agent before Auto Scaling abandons it, 30 to 7200. Changing it updates every group's hook in place (see README)."
+  type        = number
+  default     = 3600
+
+  validation {
+    condition     = var.asg_lifecycle_hook_heartbeat_timeout >= 30 && var.asg_lifecycle_hook_heartbeat_timeout <= 7200
+    error_message = "The asg_lifecycle_hook_heartbeat_timeout must be between 30 and 7200 seconds, the range Auto Scaling accepts."
+  }
+}
+
+variable "command_timeout_seconds" {
+  description = "Seconds the agent gives the node script (configure_cluster_node then wait_for_healthy_cluster) before it gives up, 60 to 172800."
+  type        = number
+  default     = 1800
+
+  validation {
+    condition     = var.command_timeout_seconds >= 60 && var.command_timeout_seconds <= 172800
+    error_message = "The command_timeout_seconds must be between 60 and 172800 seconds."
+  }
+}
+
+variable "http_put_response_hop_limit" {
+  description = "IMDSv2 PUT response hop limit, 1 to 64 (2 when containers on the node need instance metadata)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.http_put_response_hop_limit >= 1 && var.http_put_response_hop_limit <= 64
+    error_message = "The http_put_response_hop_limit must be between 1 and 64."
+  }
+}
+
+variable "root_volume" {
+  description = "Root volume of the nodes: `device_name` (the AMI's root device), `size_in_gibs`, `type`. Encrypted, deleted with the instance."
+  type = object({
+    device_name  = string
+    size_in_gibs = number
+    type         = string
+  })
+  default = {
+    device_name  = "/dev/xvda"
+    size_in_gibs = 16
+    type         = "gp3"
+  }
+
+  validation {
+    condition     = var.root_volume.size_in_gibs >= 1 && var.root_volume.size_in_gibs <= 16384 && contains(["gp2", "gp3", "io1", "io2", "standard"], var.root_volume.type)
+    error_message = "The root_volume needs size_in_gibs between 1 and 16384 and a type among gp2, gp3, io1, io2 and standard."
+  }
+}
+
+# Accepted for compatibility with the original module, and ignored.
+# tflint-ignore: terraform_unused_declarations
+variable "jq_download_url" {
+  description = "Unused: kept so configurations written for the original module still work. The node agent needs no jq."
+  type        = string
+  default     = "https://github.com/stedolan/jq/releases/download/jq-1.6/jq-linux64"
+}
+
+variable "tags" {
+  description = "Tags for every resource the module creates (groups propagate them to instances)."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+}
+
+variable "kms_key_id" {
+  description = "Optional ARN of a KMS key for the data and root volumes (default: the account's EBS key). The node role may use only this key."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kms_key_id == null || can(regex("^arn:aws[a-z-]*:kms:", var.kms_key_id))
+    error_message = "The kms_key_id must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)."
+  }
+}
+
+variable "agent" {
+  description = <<-EOT
+    Where each node gets the `stateful` agent binary; set exactly one of: `url` with its `sha256` (a pinned release; `{arch}` in the URL becomes amd64 or arm64), `s3_uri` (`s3://bucket/key`, fetched with the instance role), or `path` (already in the image). `version` is any label; changing it rolls the cluster. Default: `/usr/local/bin/stateful` in the image.
+  EOT
+  type = object({
+    url     = optional(string)
+    sha256  = optional(string)
+    s3_uri  = optional(string)
+    path    = optional(string)
+    version = optional(string, "")
+  })
+  default  = { path = "/usr/local/bin/stateful" }
+  nullable = false
+
+  validation {
+    condition     = length([for s in [var.agent.url, var.agent.s3_uri, var.agent.path] : s if s != null]) == 1
+    error_message = "Set exactly one of agent.url, agent.s3_uri and agent.path."
+  }
+  validation {
+    condition     = var.agent.url == null || can(regex("^[0-9a-f]{64}$", var.agent.sha256))
+    error_message = "An agent.url needs agent.sha256, the 64 hex digits of the binary's SHA-256."
+  }
+  validation {
+    condition     = var.agent.s3_uri == null || can(regex("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+", var.agent.s3_uri))
+    error_message = "The agent.s3_uri must look like s3://bucket/key."
+  }
+}
+
+variable "node_failure_policy" {
+  description = "What the agent does when a node fails to come up: `abandon` (complete the launch hook with ABANDON at once, so the group tries a fresh instance) or `hold` (leave it in Pending:Wait until the hook times out, for debugging)."
+  type        = string
+  default     = "abandon"
+
+  validation {
+    condition     = contains(["abandon", "hold"], var.node_failure_policy)
+    error_message = "The node_failure_policy must be abandon or hold."
+  }
+}
+
+variable "drain_on_termination" {
+  description = "Add a termination lifecycle hook: a terminating node runs `stateful node drain` (the script's optional drain_cluster_node, unmount, detach) so its replacement gets the volume at once."
+  type        = bool
+  default     = false
+}
+
+variable "roll" {
+  description = "The rolling update run after every launch-template change: `enabled` (default true), and `command` to run instead of the default `stateful roll` for this cluster's groups, region and timeout (the groups, region and timeout are in the environment as STATEFUL_ASG, AWS_REGION and STATEFUL_TIMEOUT)."
+  type = object({
+    enabled = optional(bool, true)
+    command = optional(string)
+  })
+  default  = {}
+  nullable = false
+}
