@@ -9,54 +9,16 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/stateful-aws/stateful/internal/blockdev/looptest"
 )
-
-// loopDevice backs a new loop device with a sparse file of size bytes. It
-// needs root; elsewhere the test is skipped. Everything is undone at the
-// end of the test, also on failure.
-func loopDevice(t *testing.T, size int64) (dev, backing string) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for loop devices and mounts (CI runs as root)")
-	}
-	for _, tool := range []string{"losetup", "blkid", "mkfs.ext4", "mkfs.xfs", "mount"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed (.ci/run installs xfsprogs; e2fsprogs and util-linux are in every Debian)", tool)
-		}
-	}
-	backing = filepath.Join(t.TempDir(), "volume.img")
-	f, err := os.Create(backing)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Truncate(size); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	out, err := exec.Command("losetup", "--find", "--show", backing).CombinedOutput()
-	if err != nil {
-		t.Fatalf("losetup: %v: %s", err, out)
-	}
-	dev = strings.TrimSpace(string(out))
-	t.Cleanup(func() { _ = exec.Command("losetup", "-d", dev).Run() })
-	return dev, backing
-}
-
-func mountDir(t *testing.T) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "data")
-	t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
-	return dir
-}
-
-const mib = 1 << 20
 
 func TestBlankVolumesAreFormattedMountedGrownAndOwned(t *testing.T) {
 	for _, fsType := range []string{"ext4", "xfs"} {
 		t.Run(fsType, func(t *testing.T) {
 			ctx := context.Background()
-			dev, backing := loopDevice(t, 400*mib)
-			mnt := mountDir(t)
+			dev, backing := looptest.Device(t, 400*looptest.MiB)
+			mnt := looptest.MountDir(t)
 			fstab := filepath.Join(t.TempDir(), "fstab")
 			if err := os.WriteFile(fstab, []byte("# static file system information\n/dev/root / ext4 defaults 0 1\n"), 0o644); err != nil {
 				t.Fatal(err)
@@ -105,7 +67,7 @@ func TestBlankVolumesAreFormattedMountedGrownAndOwned(t *testing.T) {
 			}
 			// The volume grows: the filesystem follows.
 			before := fsSize(t, mnt)
-			if err := os.Truncate(backing, 800*mib); err != nil {
+			if err := os.Truncate(backing, 800*looptest.MiB); err != nil {
 				t.Fatal(err)
 			}
 			if out, err := exec.Command("losetup", "-c", dev).CombinedOutput(); err != nil {
@@ -183,14 +145,14 @@ func TestNonBlankDevicesAreNeverFormatted(t *testing.T) {
 			copy(hdr[40:], "xts-plain64")
 			copy(hdr[72:], "sha256")
 			hdr[108], hdr[109], hdr[110], hdr[111] = 0, 0, 0x10, 0 // payload offset 4096 sectors
-			hdr[112], hdr[115] = 0, 64                                // key bytes 64
+			hdr[112], hdr[115] = 0, 64                             // key bytes 64
 			copy(hdr[168:], "0b7a8a5c-3c39-4f7d-8c58-7f1a2b3c4d5e")
 			writeAt(t, dev, 0, hdr)
 		}, func(p Probe) bool { return p.Type == "crypto_LUKS" }},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			dev, _ := loopDevice(t, 400*mib)
+			dev, _ := looptest.Device(t, 400*looptest.MiB)
 			c.prepare(t, dev)
 			before, err := os.ReadFile(dev)
 			if err != nil {

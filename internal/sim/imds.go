@@ -119,3 +119,14 @@ func (e *Engine) Members(group string) []Member {
 	})
 	return out
 }
+
+// Attachment reads a volume's attachment directly (no call recorded, no
+// faults): the instance and state, or "" when the volume is detached.
+func (e *Engine) Attachment(volumeID string) (instance, state string) {
+	e.Do(func() {
+		if v := e.w.volumes[volumeID]; v != nil && v.Att != nil {
+			instance, state = v.Att.InstanceID, v.Att.State
+		}
+	})
+	return instance, state
+}

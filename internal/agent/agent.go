@@ -1,0 +1,250 @@
+package agent
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+
+	"github.com/stateful-aws/stateful/internal/awsapi"
+	"github.com/stateful-aws/stateful/internal/blockdev"
+	"github.com/stateful-aws/stateful/internal/clock"
+)
+
+// Deps are the agent's collaborators; tests replace the AWS clients with
+// the simulator and the OS paths with temporary ones.
+type Deps struct {
+	EC2         EC2
+	AutoScaling AutoScaling
+	IMDS        awsapi.IMDS
+	Clock       clock.Clock
+	Logger      *slog.Logger // JSON to stderr in production
+	// Output receives the node script's output, line by line, as it runs.
+	Output io.Writer
+
+	Finder   blockdev.Finder
+	Fstab    string // /etc/fstab
+	StateDir string // /var/lib/stateful: the fetched node script
+	// FetchS3 gets an s3:// object (nil: inline script only).
+	FetchS3 func(ctx context.Context, url string) ([]byte, error)
+	// StartDrain starts `stateful node drain` in the background once the
+	// node is in service, when the config names a termination hook.
+	StartDrain func() error
+	// Poll is how often the agent looks while it waits on AWS (default 1s).
+	Poll time.Duration
+	// Disk does the data-volume steps; nil means the real OS (blockdev).
+	Disk Disk
+	// Shell runs the node script; nil means Bash.
+	Shell Shell
+}
+
+// Disk is the OS side of the data volume: find the device and prepare it.
+// The real one is blockdev; agent tests in virtual time use a fake.
+type Disk interface {
+	Find(volumeID, hint string) (string, error)
+	Prepare(ctx context.Context, dev string, want Stamp, v Volume) (formatted bool, err error)
+	Release(ctx context.Context, mountPath string) error
+}
+
+// Agent runs the node's steps.
+type Agent struct {
+	cfg *Config
+	d   Deps
+	log *slog.Logger
+
+	instanceID, az string
+
+	mu     sync.Mutex
+	output []string // last lines of the node script, for the failure summary
+}
+
+// New checks the collaborators.
+func New(cfg *Config, d Deps) (*Agent, error) {
+	if d.EC2 == nil || d.AutoScaling == nil || d.IMDS == nil || d.Clock == nil {
+		return nil, fmt.Errorf("agent: EC2, AutoScaling, IMDS and Clock are required")
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Output == nil {
+		d.Output = io.Discard
+	}
+	if d.Poll == 0 {
+		d.Poll = time.Second
+	}
+	if d.Fstab == "" {
+		d.Fstab = "/etc/fstab"
+	}
+	if d.StateDir == "" {
+		d.StateDir = "/var/lib/stateful"
+	}
+	if d.Shell == nil {
+		d.Shell = Bash(d.Clock)
+	}
+	if d.Disk == nil {
+		d.Disk = OSDisk{Finder: blockdev.DefaultFinder, Fstab: d.Fstab, Clock: d.Clock}
+	}
+	return &Agent{cfg: cfg, d: d, log: d.Logger.With("node_id", cfg.NodeID, "asg_name", cfg.ASGName)}, nil
+}
+
+// StepError is a failed step.
+type StepError struct {
+	Step string
+	Err  error
+}
+
+func (e *StepError) Error() string { return e.Step + ": " + e.Err.Error() }
+func (e *StepError) Unwrap() error { return e.Err }
+
+// step runs one step and logs it with its duration.
+func (a *Agent) step(ctx context.Context, name string, f func(context.Context) error) error {
+	start := a.d.Clock.Now()
+	err := f(ctx)
+	took := a.d.Clock.Now().Sub(start)
+	if err != nil {
+		a.log.Error("step failed", "step", name, "duration_ms", took.Milliseconds(), "error", err.Error())
+		return &StepError{Step: name, Err: err}
+	}
+	a.log.Info("step done", "step", name, "duration_ms", took.Milliseconds())
+	return nil
+}
+
+// identity reads who and where this instance is from IMDSv2.
+func (a *Agent) identity(ctx context.Context) error {
+	get := func(path string) (string, error) {
+		var last error
+		wait := 200 * time.Millisecond
+		for range 8 {
+			out, err := a.d.IMDS.GetMetadata(ctx, &imds.GetMetadataInput{Path: path})
+			if err == nil {
+				b, rerr := io.ReadAll(out.Content)
+				out.Content.Close()
+				if rerr == nil {
+					return strings.TrimSpace(string(b)), nil
+				}
+				err = rerr
+			}
+			last = err
+			if err := clock.Sleep(ctx, a.d.Clock, wait); err != nil {
+				return "", err
+			}
+			wait = min(2*wait, 5*time.Second)
+		}
+		return "", fmt.Errorf("reading %s from instance metadata: %w", path, last)
+	}
+	var err error
+	if a.instanceID, err = get("instance-id"); err != nil {
+		return err
+	}
+	if a.az, err = get("placement/availability-zone"); err != nil {
+		return err
+	}
+	region, err := get("placement/region")
+	if err != nil {
+		return err
+	}
+	if region != a.cfg.Region {
+		return fmt.Errorf("this instance is in region %s, the config says %s", region, a.cfg.Region)
+	}
+	a.log = a.log.With("instance_id", a.instanceID)
+	return nil
+}
+
+// heartbeat records lifecycle-action heartbeats for hook every interval
+// until ctx ends or AWS says the action is over.
+func (a *Agent) heartbeat(ctx context.Context, hook string) {
+	every := time.Duration(a.cfg.Timeouts.Heartbeat) * time.Second
+	for {
+		if clock.Sleep(ctx, a.d.Clock, every) != nil {
+			return
+		}
+		_, err := a.d.AutoScaling.RecordLifecycleActionHeartbeat(ctx, &autoscaling.RecordLifecycleActionHeartbeatInput{
+			AutoScalingGroupName: aws.String(a.cfg.ASGName), LifecycleHookName: aws.String(hook), InstanceId: aws.String(a.instanceID)})
+		switch {
+		case err == nil:
+			a.log.Debug("heartbeat", "lifecycle_hook", hook)
+		case ctx.Err() != nil:
+			return
+		case awsapi.Classify(err) == awsapi.KindNoActiveLifecycleAction:
+			a.log.Info("lifecycle action no longer active; heartbeats stop", "lifecycle_hook", hook)
+			return
+		default:
+			a.log.Warn("heartbeat failed", "lifecycle_hook", hook, "error", err.Error())
+		}
+	}
+}
+
+// complete ends the hook's wait. An action that is no longer active (a
+// re-run after a reboot, or completed by an operator) is not an error.
+func (a *Agent) complete(ctx context.Context, hook, result string) error {
+	wait := a.d.Poll
+	for attempt := 0; ; attempt++ {
+		_, err := a.d.AutoScaling.CompleteLifecycleAction(ctx, &autoscaling.CompleteLifecycleActionInput{
+			AutoScalingGroupName: aws.String(a.cfg.ASGName), LifecycleHookName: aws.String(hook),
+			InstanceId: aws.String(a.instanceID), LifecycleActionResult: aws.String(result)})
+		switch {
+		case err == nil:
+			a.log.Info("lifecycle action completed", "lifecycle_hook", hook, "result", result)
+			return nil
+		case awsapi.Classify(err) == awsapi.KindNoActiveLifecycleAction:
+			a.log.Info("lifecycle action already over; nothing to complete", "lifecycle_hook", hook, "result", result)
+			return nil
+		case !awsapi.Transient(err) || attempt == 9:
+			return fmt.Errorf("completing lifecycle hook %s with %s: %w", hook, result, err)
+		}
+		if err := clock.Sleep(ctx, a.d.Clock, wait); err != nil {
+			return err
+		}
+		wait = min(2*wait, 10*time.Second)
+	}
+}
+
+// Stamp ties a filesystem to its node: its label is derived from it, and
+// a file at the root of the volume spells it out.
+type Stamp struct {
+	Cluster    string `json:"cluster"`
+	NodeID     string `json:"node_id"`
+	VolumeID   string `json:"volume_id"`
+	FormattedBy string `json:"formatted_by,omitempty"`
+	FormattedAt string `json:"formatted_at,omitempty"`
+}
+
+// Label is the filesystem label of the node's volume: "st-" and nine hex
+// digits of a hash of cluster and node, within xfs's 12 characters.
+func (s Stamp) Label() string {
+	h := sha256.Sum256([]byte(s.Cluster + "/" + s.NodeID))
+	return "st-" + hex.EncodeToString(h[:])[:9]
+}
+
+// StampFile is the stamp's name at the root of the volume.
+const StampFile = ".stateful-volume"
+
+// ErrRefused marks a refusal to touch a volume that is not this node's or
+// not safe to use; such failures are never retried.
+var ErrRefused = errors.New("refused")
+
+// tail keeps the last lines of the script's output.
+func (a *Agent) keep(line string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.output = append(a.output, line)
+	if len(a.output) > 30 {
+		a.output = a.output[len(a.output)-30:]
+	}
+}
+
+func (a *Agent) lastOutput() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]string(nil), a.output...)
+}

@@ -1,0 +1,365 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+
+	"github.com/stateful-aws/stateful/internal/blockdev"
+	"github.com/stateful-aws/stateful/internal/clock"
+	"github.com/stateful-aws/stateful/internal/sim"
+)
+
+// fakeDisk stands in for the OS: a device appears once the simulator has
+// the volume attached to the instance.
+type fakeDisk struct {
+	e        *sim.Engine
+	instance string
+	mu       *sync.Mutex
+	formats  map[string]int // formats per volume, shared by every instance
+	releases *int
+}
+
+func (f fakeDisk) Find(vol, _ string) (string, error) {
+	if inst, state := f.e.Attachment(vol); inst == f.instance && state == "attached" {
+		return "/dev/nvme1n1", nil
+	}
+	return "", blockdev.ErrNotFound
+}
+
+func (f fakeDisk) Prepare(_ context.Context, _ string, want Stamp, _ Volume) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.formats[want.VolumeID]++
+	return f.formats[want.VolumeID] == 1, nil
+}
+
+func (f fakeDisk) Release(context.Context, string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	*f.releases++
+	return nil
+}
+
+// harness boots every simulated instance with the real agent (fake disk
+// and shell) inside a synctest bubble.
+type harness struct {
+	t        *testing.T
+	e        *sim.Engine
+	nodes    []sim.NodeSpec
+	ctx      context.Context
+	mu       sync.Mutex
+	formats  map[string]int
+	releases int
+	results  map[string]error // bootstrap result per instance
+	logs     bytes.Buffer
+	shell    func(instance string) Shell
+	drain    bool
+}
+
+func newHarness(t *testing.T, nodes int, tune func(*sim.Timings), shell func(instance string) Shell) *harness {
+	t.Helper()
+	h := &harness{t: t, formats: map[string]int{}, results: map[string]error{}, shell: shell}
+	tm := sim.DefaultTimings()
+	if tune != nil {
+		tune(&tm)
+	}
+	e, err := sim.New(sim.Config{Clock: clock.Real{}, Seed: 3, Timings: tm, Boot: h.boot})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.e = e
+	ctx, cancel := context.WithCancel(context.Background())
+	h.ctx = ctx
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); _ = e.Run(ctx) }()
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	return h
+}
+
+func (h *harness) provision(n int, hookTimeout int32) {
+	nodes, err := sim.Provision(h.ctx, h.e.AutoScaling(), h.e.EC2(), h.e.Region(), sim.ClusterSpec{Name: "c", Nodes: n, HookTimeout: hookTimeout})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.nodes = nodes
+}
+
+func (h *harness) config(n sim.NodeSpec) *Config {
+	c := &Config{Version: 1, Cluster: "c", NodeID: n.ID, NodeIP: n.IP, Region: "us-east-1", ASGName: n.Group, LaunchHook: n.LaunchHook,
+		Volume: Volume{MountPath: "/data", FileSystem: "xfs"}, Script: Script{InlineBase64: "Cg=="},
+		Timeouts: Timeouts{Heartbeat: 60}}
+	if h.drain {
+		c.TerminateHook = n.Group + "-drain"
+	}
+	if err := c.Validate(); err != nil {
+		h.t.Fatal(err)
+	}
+	return c
+}
+
+func (h *harness) boot(e *sim.Engine, inst sim.Instance) {
+	var node sim.NodeSpec
+	for _, n := range h.nodes {
+		if n.Group == inst.Group {
+			node = n
+		}
+	}
+	cfg := h.config(node)
+	var a *Agent
+	d := Deps{EC2: e.EC2(), AutoScaling: e.AutoScaling(), IMDS: sim.IMDS{Engine: e, InstanceID: inst.ID}, Clock: clock.Real{},
+		Logger: slog.New(slog.NewJSONHandler(&syncWriter{w: &h.logs, mu: &h.mu}, nil)), StateDir: h.t.TempDir(),
+		Disk: fakeDisk{e: e, instance: inst.ID, mu: &h.mu, formats: h.formats, releases: &h.releases}, Shell: h.shell(inst.ID)}
+	d.StartDrain = func() error {
+		go func() { _ = a.Drain(h.ctx) }()
+		return nil
+	}
+	var err error
+	a, err = New(cfg, d)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	go func() {
+		err := a.Bootstrap(h.ctx)
+		h.mu.Lock()
+		h.results[inst.ID] = err
+		h.mu.Unlock()
+	}()
+}
+
+type syncWriter struct {
+	w  *bytes.Buffer
+	mu *sync.Mutex
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+func (h *harness) log() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.logs.String()
+}
+
+// healthWait is a node script whose health wait takes d of virtual time.
+func healthWait(d time.Duration, err error) func(string) Shell {
+	return func(string) Shell {
+		return func(ctx context.Context, r Run) error {
+			if strings.Contains(r.Program, "drain_cluster_node") {
+				return nil
+			}
+			if e := clock.Sleep(ctx, clock.Real{}, d); e != nil {
+				return e
+			}
+			return err
+		}
+	}
+}
+
+func (h *harness) inService(node sim.NodeSpec) string {
+	m := h.e.Members(node.Group)
+	if len(m) == 1 && m[0].Lifecycle == "InService" {
+		return m[0].ID
+	}
+	return ""
+}
+
+func TestHeartbeatsAtTheConfiguredCadenceDuringALongHealthWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, 1, nil, healthWait(10*time.Minute, nil))
+		h.provision(1, 300) // the hook alone would time out after 5 minutes
+		time.Sleep(15 * time.Minute)
+		if h.inService(h.nodes[0]) == "" {
+			t.Fatalf("node not in service after a 10-minute health wait with heartbeats:\n%s", h.log())
+		}
+		var beats []time.Time
+		for _, c := range h.e.Calls() {
+			if c.Operation == "RecordLifecycleActionHeartbeat" && c.ErrorCode == "" {
+				beats = append(beats, c.At)
+			}
+		}
+		if len(beats) < 9 || len(beats) > 11 {
+			t.Fatalf("%d heartbeats during 10 minutes at a 60s cadence", len(beats))
+		}
+		for i := 1; i < len(beats); i++ {
+			if gap := beats[i].Sub(beats[i-1]); gap != time.Minute {
+				t.Fatalf("heartbeat gap %v, want 1m", gap)
+			}
+		}
+		if n := h.e.CountCalls("CompleteLifecycleAction"); n != 1 {
+			t.Fatalf("%d completions, want 1", n)
+		}
+	})
+}
+
+func TestFailureAbandonsWithinSeconds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		failed := errors.New("exit status 3")
+		h := newHarness(t, 1, nil, healthWait(20*time.Second, failed))
+		h.provision(1, 3600)
+		time.Sleep(90 * time.Second)
+		var failAt, abandonAt time.Time
+		for _, c := range h.e.Calls() {
+			if c.Operation == "CompleteLifecycleAction" {
+				if *c.Input.(*autoscaling.CompleteLifecycleActionInput).LifecycleActionResult == "ABANDON" && abandonAt.IsZero() {
+					abandonAt = c.At
+				}
+			}
+		}
+		h.mu.Lock()
+		for _, err := range h.results {
+			var se *StepError
+			if errors.As(err, &se) && se.Step == "node-script" {
+				failAt = abandonAt
+			}
+		}
+		h.mu.Unlock()
+		if abandonAt.IsZero() || failAt.IsZero() {
+			t.Fatalf("no ABANDON after the node script failed:\n%s", h.log())
+		}
+		// Launched at +2s, running at +12s, script done at +32s: ABANDON
+		// follows at once, not after the hour-long hook timeout.
+		if took := abandonAt.Sub(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)); took > 40*time.Second {
+			t.Fatalf("ABANDON %v after start", took)
+		}
+		if !strings.Contains(h.log(), `"step":"node-script"`) {
+			t.Fatalf("the failed step is not logged:\n%s", h.log())
+		}
+	})
+}
+
+func TestHandOffWaitsForATerminatingPredecessor(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, 1, func(tm *sim.Timings) { tm.ShutdownDuration = 3 * time.Minute }, healthWait(5*time.Second, nil))
+		h.provision(1, 3600)
+		time.Sleep(2 * time.Minute)
+		node := h.nodes[0]
+		first := h.inService(node)
+		if inst, state := h.e.Attachment(node.Volume); inst != first || state != "attached" {
+			t.Fatalf("the first instance has not claimed the volume: %s %s\n%s", inst, state, h.log())
+		}
+		// Without a drain hook the volume stays with the old instance until
+		// EC2 has terminated it (3 minutes), and the ENI too.
+		if _, err := h.e.AutoScaling().TerminateInstanceInAutoScalingGroup(h.ctx, &autoscaling.TerminateInstanceInAutoScalingGroupInput{
+			InstanceId: aws.String(first), ShouldDecrementDesiredCapacity: aws.Bool(false)}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(15 * time.Minute)
+		second := h.inService(node)
+		if second == "" || second == first {
+			t.Fatalf("no replacement in service:\n%s", h.log())
+		}
+		if inst, _ := h.e.Attachment(node.Volume); inst != second {
+			t.Fatalf("volume attached to %s, want the replacement %s", inst, second)
+		}
+		h.mu.Lock()
+		formats := h.formats[node.Volume]
+		h.mu.Unlock()
+		if formats != 2 { // two prepares, of which only the first formats
+			t.Fatalf("%d prepares of the volume, want 2", formats)
+		}
+	})
+}
+
+func TestRefusesAVolumeHeldByAnotherRunningInstance(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, 4, nil, healthWait(5*time.Second, nil))
+		h.provision(4, 3600)
+		time.Sleep(2 * time.Minute)
+		// Node 03's volume is taken by node 00's instance (same AZ) by
+		// mistake; then node 03 is replaced.
+		n0, n1 := h.nodes[0], h.nodes[3]
+		i0, i1 := h.inService(n0), h.inService(n1)
+		if _, err := h.e.EC2().DetachVolume(h.ctx, &ec2.DetachVolumeInput{VolumeId: aws.String(n1.Volume)}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Second)
+		if _, err := h.e.EC2().AttachVolume(h.ctx, &ec2.AttachVolumeInput{VolumeId: aws.String(n1.Volume), InstanceId: aws.String(i0), Device: aws.String("/dev/sdg")}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.e.AutoScaling().TerminateInstanceInAutoScalingGroup(h.ctx, &autoscaling.TerminateInstanceInAutoScalingGroupInput{
+			InstanceId: aws.String(i1), ShouldDecrementDesiredCapacity: aws.Bool(false)}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3 * time.Minute)
+		if inst, _ := h.e.Attachment(n1.Volume); inst != i0 {
+			t.Fatalf("the volume moved to %s; it must stay with the running instance %s", inst, i0)
+		}
+		var refused bool
+		h.mu.Lock()
+		for _, err := range h.results {
+			if errors.Is(err, ErrRefused) && strings.Contains(err.Error(), i0) {
+				refused = true
+			}
+		}
+		h.mu.Unlock()
+		if !refused {
+			t.Fatalf("no agent refused naming %s:\n%s", i0, h.log())
+		}
+		if n := h.e.CountCalls("DetachVolume"); n != 1 {
+			t.Fatalf("%d DetachVolume calls; the agent must never detach another instance's volume", n)
+		}
+	})
+}
+
+func TestDrainReleasesTheVolumeForTheReplacement(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// EC2 releases a terminated instance's volumes slowly (10 minutes
+		// here); the drain detaches it before the instance is gone.
+		h := newHarness(t, 1, func(tm *sim.Timings) {
+			tm.ShutdownDuration = 2 * time.Minute
+			tm.VolumeReleaseDelay = 10 * time.Minute
+		}, healthWait(5*time.Second, nil))
+		h.drain = true
+		h.provision(1, 3600)
+		node := h.nodes[0]
+		if _, err := h.e.AutoScaling().PutLifecycleHook(h.ctx, &autoscaling.PutLifecycleHookInput{AutoScalingGroupName: aws.String(node.Group),
+			LifecycleHookName: aws.String(node.Group + "-drain"), LifecycleTransition: aws.String(sim.HookTerminating), HeartbeatTimeout: aws.Int32(600), DefaultResult: aws.String("CONTINUE")}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Minute)
+		first := h.inService(node)
+		start := time.Now()
+		if _, err := h.e.AutoScaling().TerminateInstanceInAutoScalingGroup(h.ctx, &autoscaling.TerminateInstanceInAutoScalingGroupInput{
+			InstanceId: aws.String(first), ShouldDecrementDesiredCapacity: aws.Bool(false)}); err != nil {
+			t.Fatal(err)
+		}
+		for time.Since(start) < 20*time.Minute {
+			time.Sleep(time.Second)
+			if inst, state := h.e.Attachment(node.Volume); inst != "" && inst != first && state == "attached" {
+				break
+			}
+		}
+		took := time.Since(start)
+		inst, _ := h.e.Attachment(node.Volume)
+		if inst == first || inst == "" {
+			t.Fatalf("the replacement never claimed the volume:\n%s", h.log())
+		}
+		// The replacement launches once the ENI is free (about 2 minutes)
+		// and finds the volume already released.
+		if took > 4*time.Minute {
+			t.Fatalf("the replacement claimed the volume %v after the termination began; the drain should release it at once", took)
+		}
+		h.mu.Lock()
+		releases := h.releases
+		h.mu.Unlock()
+		if releases != 1 || h.e.CountCalls("DetachVolume") != 1 {
+			t.Fatalf("releases %d, detaches %d; want one each", releases, h.e.CountCalls("DetachVolume"))
+		}
+		time.Sleep(15 * time.Minute)
+	})
+}

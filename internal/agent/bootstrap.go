@@ -1,0 +1,249 @@
+package agent
+
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/stateful-aws/stateful/internal/blockdev"
+	"github.com/stateful-aws/stateful/internal/clock"
+)
+
+// Bootstrap brings the node up: identity, volume, device, filesystem,
+// files, node script, hook. On a hard failure it prints a summary and
+// completes the launch hook with ABANDON at once (or holds it, as
+// configured). Every step is safe to run again after a reboot.
+func (a *Agent) Bootstrap(ctx context.Context) error {
+	if err := a.step(ctx, "identity", a.identity); err != nil {
+		return err // without an instance ID there is no hook to complete
+	}
+	hbCtx, stopHeartbeat := context.WithCancel(ctx)
+	defer stopHeartbeat()
+	go a.heartbeat(hbCtx, a.cfg.LaunchHook)
+
+	var vol, dev string
+	var formatted bool
+	steps := []struct {
+		name string
+		run  func(context.Context) error
+	}{
+		{"claim-volume", func(ctx context.Context) (err error) { vol, err = a.claimVolume(ctx); return err }},
+		{"find-device", func(ctx context.Context) (err error) { dev, err = a.findDevice(ctx, vol); return err }},
+		{"prepare-volume", func(ctx context.Context) (err error) {
+			formatted, err = a.d.Disk.Prepare(ctx, dev, Stamp{Cluster: a.cfg.Cluster, NodeID: a.cfg.NodeID, VolumeID: vol,
+				FormattedBy: a.instanceID, FormattedAt: a.d.Clock.Now().UTC().Format(time.RFC3339)}, a.cfg.Volume)
+			if err == nil {
+				a.log.Info("volume ready", "volume_id", vol, "device", dev, "mount_path", a.cfg.Volume.MountPath, "formatted", formatted)
+			}
+			return err
+		}},
+		{"write-files", a.writeFiles},
+		{"node-script", a.runScript},
+	}
+	for _, s := range steps {
+		if err := a.step(ctx, s.name, s.run); err != nil {
+			stopHeartbeat()
+			return a.fail(ctx, err)
+		}
+	}
+	stopHeartbeat()
+	if err := a.step(ctx, "complete-hook", func(ctx context.Context) error { return a.complete(ctx, a.cfg.LaunchHook, "CONTINUE") }); err != nil {
+		return err
+	}
+	if a.cfg.TerminateHook != "" && a.d.StartDrain != nil {
+		if err := a.d.StartDrain(); err != nil {
+			a.log.Error("could not start the drain agent", "error", err.Error())
+		}
+	}
+	return nil
+}
+
+// fail prints what went wrong and releases (or holds) the launch hook.
+func (a *Agent) fail(ctx context.Context, err error) error {
+	var se *StepError
+	step := "?"
+	if errors.As(err, &se) {
+		step = se.Step
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "stateful node bootstrap FAILED for node %s (instance %s) at step %s:\n  %v\n", a.cfg.NodeID, a.instanceID, step, err)
+	if out := a.lastOutput(); len(out) > 0 {
+		b.WriteString("last lines of the node script:\n")
+		for _, l := range out {
+			b.WriteString("  | " + l + "\n")
+		}
+	}
+	if a.cfg.OnFailure == "hold" {
+		fmt.Fprintf(&b, "holding the instance in Pending:Wait for debugging (on_failure = hold): the launch hook %s times out on its own; stateful recover %s --abandon releases it now\n", a.cfg.LaunchHook, a.cfg.NodeID)
+	} else {
+		fmt.Fprintf(&b, "completing the launch hook %s with ABANDON: the group will start a fresh instance\n", a.cfg.LaunchHook)
+	}
+	fmt.Fprint(a.d.Output, b.String())
+	if a.cfg.OnFailure != "hold" {
+		if cerr := a.complete(context.WithoutCancel(ctx), a.cfg.LaunchHook, "ABANDON"); cerr != nil {
+			a.log.Error("could not abandon the launch", "error", cerr.Error())
+		}
+	}
+	return err
+}
+
+// writeFiles writes the node files atomically with their modes.
+func (a *Agent) writeFiles(context.Context) error {
+	for _, f := range a.cfg.Files {
+		data, err := base64.StdEncoding.DecodeString(f.ContentBase64)
+		if err != nil {
+			return fmt.Errorf("node file %s: %w", f.Path, err)
+		}
+		if err := blockdev.WriteFileAtomic(f.Path, data, os.FileMode(f.FileMode())); err != nil {
+			return fmt.Errorf("writing node file %s: %w", f.Path, err)
+		}
+		a.log.Info("node file written", "path", f.Path, "bytes", len(data))
+	}
+	return nil
+}
+
+// script returns the node script: from S3 when configured and reachable,
+// else the inline copy.
+func (a *Agent) script(ctx context.Context) ([]byte, error) {
+	if url := a.cfg.Script.S3URL; url != "" && a.d.FetchS3 != nil {
+		b, err := a.d.FetchS3(ctx, url)
+		if err == nil {
+			a.log.Info("node script fetched", "source", url, "bytes", len(b))
+			return b, nil
+		}
+		if a.cfg.Script.InlineBase64 == "" {
+			return nil, fmt.Errorf("fetching the node script from %s: %w", url, err)
+		}
+		a.log.Warn("node script not fetched from S3; using the inline copy", "source", url, "error", err.Error())
+	}
+	return base64.StdEncoding.DecodeString(a.cfg.Script.InlineBase64)
+}
+
+// runner is the bash that calls the user's functions, with their own error
+// handling: the node script is sourced as it is, no set -e imposed.
+const runner = `. "$0" || exit $?
+for f in configure_cluster_node wait_for_healthy_cluster; do
+  declare -F "$f" >/dev/null || { echo "the node script defines no $f function" >&2; exit 2; }
+done
+configure_cluster_node "$1" "$2" || { s=$?; echo "configure_cluster_node exited with status $s" >&2; exit "$s"; }
+wait_for_healthy_cluster "$1" "$2" || { s=$?; echo "wait_for_healthy_cluster exited with status $s" >&2; exit "$s"; }
+`
+
+// runScript runs configure_cluster_node then wait_for_healthy_cluster under
+// the command timeout, streaming their output (heartbeats go on meanwhile).
+func (a *Agent) runScript(ctx context.Context) error {
+	return a.runFunctions(ctx, runner)
+}
+
+func (a *Agent) runFunctions(ctx context.Context, program string) error {
+	src, err := a.script(ctx)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(a.d.StateDir, "node.sh")
+	if err := blockdev.WriteFileAtomic(path, src, 0o700); err != nil {
+		return err
+	}
+	env := []string{"STATEFUL_NODE_ID=" + a.cfg.NodeID, "STATEFUL_NODE_IP=" + a.cfg.NodeIP, "STATEFUL_CLUSTER=" + a.cfg.Cluster}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- a.d.Shell(runCtx, Run{Script: path, Program: program, Args: []string{a.cfg.NodeID, a.cfg.NodeIP}, Env: env, Line: a.line}) }()
+	timeout := time.Duration(a.cfg.Timeouts.Command) * time.Second
+	timer := a.d.Clock.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("the node script failed: %w", err)
+		}
+		return nil
+	case <-timer.C():
+		cancel()
+		<-done
+		return fmt.Errorf("the node script did not finish within %s (command_timeout_seconds)", timeout)
+	case <-ctx.Done():
+		cancel()
+		<-done
+		return ctx.Err()
+	}
+}
+
+// line takes one line of the node script's output.
+func (a *Agent) line(l string) {
+	a.keep(l)
+	fmt.Fprintln(a.d.Output, l)
+}
+
+// Run is one run of bash over the node script.
+type Run struct {
+	Script  string   // the node script, $0 of Program
+	Program string   // the bash program that sources it and calls functions
+	Args    []string // $1, $2: node id and IP
+	Env     []string // added to the agent's environment
+	Line    func(string)
+}
+
+// Shell runs a Run and returns when bash exits or ctx ends (then it kills
+// bash's whole process group).
+type Shell func(ctx context.Context, r Run) error
+
+// Bash is the real Shell. After bash exits it waits up to a second (on c)
+// for the last lines of output, without waiting for daemons that keep the
+// output pipe open.
+func Bash(c clock.Clock) Shell {
+	return func(ctx context.Context, r Run) error { return bash(ctx, c, r) }
+}
+
+func bash(ctx context.Context, c clock.Clock, r Run) error {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command("bash", append([]string{"-c", r.Program, r.Script}, r.Args...)...)
+	cmd.Stdout, cmd.Stderr = pw, pw
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Env = append(os.Environ(), r.Env...)
+	if err := cmd.Start(); err != nil {
+		pw.Close()
+		pr.Close()
+		return fmt.Errorf("starting bash: %w", err)
+	}
+	pw.Close()
+	// Daemons the script starts may keep the pipe open: copy in the
+	// background and never wait for its end once bash has exited.
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		defer pr.Close()
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64*1024), 1024*1024)
+		for sc.Scan() {
+			r.Line(sc.Text())
+		}
+	}()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+		err = ctx.Err()
+	}
+	t := c.NewTimer(time.Second)
+	defer t.Stop()
+	select {
+	case <-copied:
+	case <-t.C():
+	}
+	return err
+}

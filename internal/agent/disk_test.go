@@ -1,0 +1,107 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stateful-aws/stateful/internal/blockdev"
+	"github.com/stateful-aws/stateful/internal/blockdev/looptest"
+	"github.com/stateful-aws/stateful/internal/clock"
+)
+
+func TestPrepareStampsAndRefusesOtherNodesVolumes(t *testing.T) {
+	ctx := context.Background()
+	dev, _ := looptest.Device(t, 400*looptest.MiB)
+	mnt := looptest.MountDir(t)
+	disk := OSDisk{Fstab: filepath.Join(t.TempDir(), "fstab"), Clock: clock.Real{}}
+	v := Volume{MountPath: mnt, FileSystem: "xfs", MountOptions: []string{"noatime"}, Owner: "65534", Group: "65534"}
+	me := Stamp{Cluster: "kafka", NodeID: "01", VolumeID: "vol-1"}
+
+	formatted, err := disk.Prepare(ctx, dev, me, v)
+	if err != nil || !formatted {
+		t.Fatalf("first prepare: formatted %v, %v", formatted, err)
+	}
+	var got Stamp
+	b, err := os.ReadFile(filepath.Join(mnt, StampFile))
+	if err != nil || json.Unmarshal(b, &got) != nil || got.NodeID != "01" || got.Cluster != "kafka" {
+		t.Fatalf("stamp %s, %v", b, err)
+	}
+	if err := os.WriteFile(filepath.Join(mnt, "data"), []byte("precious"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A reboot: everything again, nothing formatted, data kept.
+	if formatted, err = disk.Prepare(ctx, dev, me, v); err != nil || formatted {
+		t.Fatalf("second prepare: formatted %v, %v", formatted, err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(mnt, "data")); string(b) != "precious" {
+		t.Fatal("data lost")
+	}
+	tab, _ := os.ReadFile(disk.Fstab)
+	if strings.Count(string(tab), mnt) != 1 {
+		t.Fatalf("fstab:\n%s", tab)
+	}
+	if err := disk.Release(ctx, mnt); err != nil {
+		t.Fatal(err)
+	}
+	// Another node's agent is given this volume: refused before mounting.
+	other := Stamp{Cluster: "kafka", NodeID: "02", VolumeID: "vol-1"}
+	if _, err := disk.Prepare(ctx, dev, other, v); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "stamped for another node") {
+		t.Fatalf("another node's prepare: %v", err)
+	}
+	if _, mounted, _ := blockdev.Mounted(mnt); mounted {
+		t.Fatal("another node's volume was mounted")
+	}
+}
+
+func TestPrepareAdoptsAForeignFilesystemAndRefusesTheRest(t *testing.T) {
+	ctx := context.Background()
+	me := Stamp{Cluster: "kafka", NodeID: "01", VolumeID: "vol-1"}
+
+	// A volume formatted before this module (a migration): mounted as it
+	// is, with its own type, never reformatted, and stamped.
+	dev, _ := looptest.Device(t, 400*looptest.MiB)
+	if out, err := exec.Command("mkfs.ext4", "-q", "-L", "legacy", dev).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	mnt := looptest.MountDir(t)
+	disk := OSDisk{Fstab: filepath.Join(t.TempDir(), "fstab"), Clock: clock.Real{}}
+	formatted, err := disk.Prepare(ctx, dev, me, Volume{MountPath: mnt, FileSystem: "xfs"})
+	if err != nil || formatted {
+		t.Fatalf("legacy ext4 volume: formatted %v, %v", formatted, err)
+	}
+	if p, _ := blockdev.ProbeDevice(ctx, dev); p.Type != "ext4" || p.Label != "legacy" {
+		t.Fatalf("the legacy filesystem changed: %+v", p)
+	}
+	if _, err := os.Stat(filepath.Join(mnt, StampFile)); err != nil {
+		t.Fatal("the adopted volume got no stamp")
+	}
+	if err := disk.Release(ctx, mnt); err != nil {
+		t.Fatal(err)
+	}
+
+	// A stamp file for another node on a volume without our label.
+	if _, err := disk.Prepare(ctx, dev, Stamp{Cluster: "kafka", NodeID: "09"}, Volume{MountPath: mnt, FileSystem: "xfs"}); !errors.Is(err, ErrRefused) {
+		t.Fatalf("a volume stamped for node 01 given to node 09: %v", err)
+	}
+	if _, mounted, _ := blockdev.Mounted(mnt); mounted {
+		t.Fatal("left mounted after the refusal")
+	}
+
+	// A partition table.
+	dev2, _ := looptest.Device(t, 400*looptest.MiB)
+	f, _ := os.OpenFile(dev2, os.O_WRONLY, 0)
+	mbr := make([]byte, 512)
+	copy(mbr[446:], []byte{0x00, 0x00, 0x02, 0x00, 0x83, 0xfe, 0xff, 0xff, 0x01, 0x00, 0x00, 0x00, 0xff, 0x0f, 0x00, 0x00})
+	mbr[510], mbr[511] = 0x55, 0xaa
+	_, _ = f.WriteAt(mbr, 0)
+	f.Close()
+	if _, err := disk.Prepare(ctx, dev2, me, Volume{MountPath: mnt, FileSystem: "xfs"}); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "partition table") {
+		t.Fatalf("partition table: %v", err)
+	}
+}
