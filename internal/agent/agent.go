@@ -212,9 +212,9 @@ func (a *Agent) complete(ctx context.Context, hook, result string) error {
 // Stamp ties a filesystem to its node: its label is derived from it, and
 // a file at the root of the volume spells it out.
 type Stamp struct {
-	Cluster    string `json:"cluster"`
-	NodeID     string `json:"node_id"`
-	VolumeID   string `json:"volume_id"`
+	Cluster     string `json:"cluster"`
+	NodeID      string `json:"node_id"`
+	VolumeID    string `json:"volume_id"`
 	FormattedBy string `json:"formatted_by,omitempty"`
 	FormattedAt string `json:"formatted_at,omitempty"`
 }

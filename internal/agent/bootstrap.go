@@ -156,7 +156,9 @@ func (a *Agent) runFunctions(ctx context.Context, program string) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- a.d.Shell(runCtx, Run{Script: path, Program: program, Args: []string{a.cfg.NodeID, a.cfg.NodeIP}, Env: env, Line: a.line}) }()
+	go func() {
+		done <- a.d.Shell(runCtx, Run{Script: path, Program: program, Args: []string{a.cfg.NodeID, a.cfg.NodeIP}, Env: env, Line: a.line})
+	}()
 	timeout := time.Duration(a.cfg.Timeouts.Command) * time.Second
 	timer := a.d.Clock.NewTimer(timeout)
 	defer timer.Stop()

@@ -20,20 +20,20 @@ func TestParseConfig(t *testing.T) {
 		t.Fatalf("defaults not applied: %+v", c)
 	}
 	bad := map[string]string{
-		`"version":1`:                   `"version":2`,
-		`"node_id":"00"`:                `"node_id":"a b"`,
-		`"mount_path":"/data"`:          `"mount_path":"data"`,
-		`"file_system":"xfs"`:           `"file_system":"btrfs"`,
-		`"mount_options":["noatime"]`:   `"mount_options":["a,b"]`,
-		`"path":"/etc/x"`:               `"path":"/etc/../x"`,
-		`"mode":"0600"`:                 `"mode":"rw"`,
-		`"content_base64":"eA=="`:       `"content_base64":"!!"`,
-		`"on_failure":""`:               `"on_failure":"retry"`,
-		`"inline_base64":"Cg=="`:        `"inline_base64":""`,
-		`"s3_url":""`:                   `"s3_url":"https://x"`,
-		`"command_seconds":0`:           `"command_seconds":-1`,
-		`"region":"us-east-1"`:          `"region":"us-east-1","surprise":true`,
-		`"owner":"root"`:                `"owner":"Root Person"`,
+		`"version":1`:                 `"version":2`,
+		`"node_id":"00"`:              `"node_id":"a b"`,
+		`"mount_path":"/data"`:        `"mount_path":"data"`,
+		`"file_system":"xfs"`:         `"file_system":"btrfs"`,
+		`"mount_options":["noatime"]`: `"mount_options":["a,b"]`,
+		`"path":"/etc/x"`:             `"path":"/etc/../x"`,
+		`"mode":"0600"`:               `"mode":"rw"`,
+		`"content_base64":"eA=="`:     `"content_base64":"!!"`,
+		`"on_failure":""`:             `"on_failure":"retry"`,
+		`"inline_base64":"Cg=="`:      `"inline_base64":""`,
+		`"s3_url":""`:                 `"s3_url":"https://x"`,
+		`"command_seconds":0`:         `"command_seconds":-1`,
+		`"region":"us-east-1"`:        `"region":"us-east-1","surprise":true`,
+		`"owner":"root"`:              `"owner":"Root Person"`,
 	}
 	for from, to := range bad {
 		_, err := ParseConfig(strings.NewReader(strings.Replace(goodConfig, from, to, 1)))
