@@ -32,6 +32,9 @@ type Config struct {
 	// RetryMode is "standard" (default) or "adaptive" (client-side rate
 	// limiting on top of standard); "" reads AWS_RETRY_MODE.
 	RetryMode string
+	// Credentials, when set, replace the SDK's credential chain (the lab
+	// and tests use static ones, so nothing asks a metadata service).
+	Credentials aws.CredentialsProvider
 }
 
 // Clients are the real SDK clients behind the interfaces.
@@ -73,6 +76,9 @@ func New(ctx context.Context, c Config) (*Clients, error) {
 	}
 	if c.Profile != "" {
 		opts = append(opts, config.WithSharedConfigProfile(c.Profile))
+	}
+	if c.Credentials != nil {
+		opts = append(opts, config.WithCredentialsProvider(c.Credentials))
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {

@@ -84,7 +84,7 @@ func newRoot(io IO, d deps) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRollCmd(io, d), newStatusCmd(io, d), newRecoverCmd(io, d), newPlanCheckCmd(io), newNodeCmd(io), newSimCmd(io))
+	root.AddCommand(newRollCmd(io, d), newStatusCmd(io, d), newRecoverCmd(io, d), newPlanCheckCmd(io), newNodeCmd(io), newSimCmd(io), newLabCmd(io))
 	return root
 }
 

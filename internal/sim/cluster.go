@@ -46,6 +46,24 @@ type NodeSpec struct {
 // NodeIDs are zero-padded so that their string order is their numeric order.
 func nodeID(n int) string { return fmt.Sprintf("%02d", n) }
 
+// PlanNodes lays out n nodes over the AZs (round robin) with their ids,
+// fixed IPs (from .10 of each AZ's /20: 10.0.0.10, 10.0.16.10, ...) and
+// names, before anything exists.
+func PlanNodes(clusterName string, n int, azs []string) []NodeSpec {
+	nodes := make([]NodeSpec, n)
+	for i := range n {
+		k := i % len(azs)
+		host := 10 + i/len(azs)
+		name := clusterName + "-" + nodeID(i)
+		nodes[i] = NodeSpec{ID: nodeID(i), AZ: azs[k], IP: netip.AddrFrom4([4]byte{10, 0, byte(16*k + host/256), byte(host % 256)}).String(),
+			Group: name, LaunchHook: name + "-launch", LaunchTemplateName: name}
+	}
+	return nodes
+}
+
+// DefaultAZs are the AZs Provision spreads nodes over when none are given.
+func DefaultAZs(region string) []string { return []string{region + "a", region + "b", region + "c"} }
+
 // Provision creates the cluster through the two APIs (in-process engine, the
 // HTTP simulator or any other AWS endpoint) and returns its nodes in node-id
 // order. The groups start launching at once.
@@ -54,7 +72,7 @@ func Provision(ctx context.Context, as awsapi.AutoScaling, ec awsapi.EC2, region
 		return nil, fmt.Errorf("cluster spec: name must be set and nodes between 1 and 3000, got %q and %d", spec.Name, spec.Nodes)
 	}
 	if len(spec.AZs) == 0 {
-		spec.AZs = []string{region + "a", region + "b", region + "c"}
+		spec.AZs = DefaultAZs(region)
 	}
 	if spec.HookTimeout == 0 {
 		spec.HookTimeout = 600
@@ -78,13 +96,10 @@ func Provision(ctx context.Context, as awsapi.AutoScaling, ec awsapi.EC2, region
 		}
 		subnets[az] = *out.Subnet.SubnetId
 	}
-	nodes := make([]NodeSpec, spec.Nodes)
-	for n := range spec.Nodes {
-		k := n % len(spec.AZs)
-		node := NodeSpec{ID: nodeID(n), AZ: spec.AZs[k], SubnetID: subnets[spec.AZs[k]]}
-		// Node IPs start at .10 of their AZ's /20: 10.0.0.10, 10.0.16.10, ...
-		host := 10 + n/len(spec.AZs)
-		node.IP = netip.AddrFrom4([4]byte{10, 0, byte(16*k + host/256), byte(host % 256)}).String()
+	nodes := PlanNodes(spec.Name, spec.Nodes, spec.AZs)
+	for n := range nodes {
+		node := nodes[n]
+		node.SubnetID = subnets[node.AZ]
 		name := spec.Name + "-" + node.ID
 		eniOut, err := ec.CreateNetworkInterface(ctx, &ec2.CreateNetworkInterfaceInput{SubnetId: aws.String(node.SubnetID),
 			PrivateIpAddress: aws.String(node.IP), Description: aws.String("stateful node " + name),
@@ -99,7 +114,6 @@ func Provision(ctx context.Context, as awsapi.AutoScaling, ec awsapi.EC2, region
 			return nil, fmt.Errorf("creating volume of node %s: %w", node.ID, err)
 		}
 		node.Volume = *volOut.VolumeId
-		node.LaunchTemplateName = name
 		data := &ec2types.RequestLaunchTemplateData{ImageId: aws.String(spec.ImageID), InstanceType: ec2types.InstanceTypeT3Micro,
 			NetworkInterfaces: []ec2types.LaunchTemplateInstanceNetworkInterfaceSpecificationRequest{{DeviceIndex: aws.Int32(0),
 				NetworkInterfaceId: aws.String(node.ENI), DeleteOnTermination: aws.Bool(false)}},
@@ -117,7 +131,6 @@ func Provision(ctx context.Context, as awsapi.AutoScaling, ec awsapi.EC2, region
 			return nil, fmt.Errorf("creating launch template of node %s: %w", node.ID, err)
 		}
 		node.LaunchTemplateID = *ltOut.LaunchTemplate.LaunchTemplateId
-		node.Group, node.LaunchHook = name, name+"-launch"
 		_, err = as.CreateAutoScalingGroup(ctx, &autoscaling.CreateAutoScalingGroupInput{AutoScalingGroupName: aws.String(name),
 			MinSize: aws.Int32(1), MaxSize: aws.Int32(1), DesiredCapacity: aws.Int32(1), AvailabilityZones: []string{node.AZ},
 			HealthCheckType: aws.String("EC2"),

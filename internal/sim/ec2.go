@@ -349,6 +349,7 @@ func (a *EC2API) AttachVolume(ctx context.Context, in *ec2.AttachVolumeInput, _ 
 		e.after(e.cfg.Timings.VolumeAttachDelay, func() {
 			if at.State == "attaching" {
 				at.State = "attached"
+				e.notify(Change{Instance: instID, Volume: volID, Attachment: "attached"})
 			}
 		})
 		o := attachmentOut(v, at)
@@ -379,6 +380,7 @@ func (a *EC2API) DetachVolume(ctx context.Context, in *ec2.DetachVolumeInput, _ 
 		e.after(e.cfg.Timings.VolumeDetachDelay, func() {
 			if v := e.w.volumes[volID]; v != nil && v.Att == at {
 				v.Att, v.State = nil, "available"
+				e.notify(Change{Instance: at.InstanceID, Volume: volID, Attachment: "detached"})
 			}
 		})
 		o := attachmentOut(v, at)

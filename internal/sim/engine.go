@@ -29,8 +29,24 @@ type Config struct {
 	// Boot is called (outside the engine's lock) when an instance reaches
 	// running: for a group with a launch hook that is Pending:Wait. Nil means
 	// instances do nothing, so launch hooks time out.
-	Boot   BootFunc
-	Logger *slog.Logger
+	Boot BootFunc
+	// Observe, when set, hears of every instance state change and volume
+	// attachment change (outside the engine's lock, in order): the lab
+	// makes them real (processes, devices).
+	Observe func(Change)
+	Logger  *slog.Logger
+}
+
+// Change is something the world outside the simulator may need to act on.
+type Change struct {
+	At       time.Time
+	Instance string
+	// State is the instance's new EC2 state (pending, running,
+	// shutting-down, terminated), or "" for an attachment change.
+	State string
+	// Volume and Attachment report a volume's attachment to Instance:
+	// attached, or detached.
+	Volume, Attachment string
 }
 
 // Timings are the durations AWS does not document; every one is a setting.
@@ -264,6 +280,14 @@ func (e *Engine) now() time.Time {
 }
 
 func (e *Engine) defer_(f func()) { e.deferred = append(e.deferred, f) }
+
+// notify queues a Change for the observer.
+func (e *Engine) notify(c Change) {
+	if obs := e.cfg.Observe; obs != nil {
+		c.At = e.now()
+		e.defer_(func() { obs(c) })
+	}
+}
 
 func (e *Engine) takeDeferred() []func() {
 	d := e.deferred

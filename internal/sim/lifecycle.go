@@ -244,6 +244,7 @@ func (e *Engine) running(id string) {
 		return
 	}
 	i.State, i.StateSince = ec2Running, e.now()
+	e.notify(Change{Instance: i.ID, State: ec2Running})
 	g := e.w.groups[i.Group]
 	if g == nil || i.Lifecycle != Pending {
 		return
@@ -392,6 +393,7 @@ func (e *Engine) proceedTermination(i *instance) {
 // shutdown moves an EC2 instance to shutting-down, then terminated.
 func (e *Engine) shutdown(i *instance, reason string) {
 	i.State, i.StateSince = ec2ShuttingDown, e.now()
+	e.notify(Change{Instance: i.ID, State: ec2ShuttingDown})
 	i.StateReason = fmt.Sprintf("%s (%s GMT)", reason, e.now().Format("2006-01-02 15:04:05"))
 	id := i.ID
 	e.after(e.cfg.Timings.ShutdownDuration, func() { e.terminated(id) })
@@ -403,6 +405,7 @@ func (e *Engine) terminated(id string) {
 		return
 	}
 	i.State, i.StateSince = ec2Terminated, e.now()
+	e.notify(Change{Instance: id, State: ec2Terminated})
 	e.log.Info("instance terminated", "instance_id", id)
 	if n := e.w.enis[i.ENI]; n != nil && n.InstanceID == id {
 		eniID := n.ID
@@ -419,6 +422,7 @@ func (e *Engine) terminated(id string) {
 			e.after(e.cfg.Timings.VolumeReleaseDelay, func() {
 				if v := e.w.volumes[volID]; v != nil && v.Att != nil && v.Att.InstanceID == id {
 					v.Att, v.State = nil, "available"
+					e.notify(Change{Instance: id, Volume: volID, Attachment: "detached"})
 				}
 			})
 		}

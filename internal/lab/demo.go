@@ -1,0 +1,364 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/stateful-aws/stateful/internal/awsapi"
+	"github.com/stateful-aws/stateful/internal/clock"
+	"github.com/stateful-aws/stateful/internal/inventory"
+	"github.com/stateful-aws/stateful/internal/rollout"
+)
+
+// writer writes a new key every 50ms through the whole demo and keeps
+// what was acknowledged, to measure availability and find lost writes.
+type writer struct {
+	c     *etcdClient
+	clock clock.Clock
+	mu    sync.Mutex
+	tries []attempt
+}
+
+type attempt struct {
+	at  time.Time
+	key string
+	ok  bool
+}
+
+const writeEvery = 50 * time.Millisecond
+
+func (w *writer) run(ctx context.Context) {
+	for seq := 0; ctx.Err() == nil; seq++ {
+		start := w.clock.Now()
+		key := fmt.Sprintf("demo/%06d", seq)
+		err := w.c.put(ctx, key, strconv.Itoa(seq))
+		if ctx.Err() != nil {
+			return
+		}
+		w.mu.Lock()
+		w.tries = append(w.tries, attempt{at: start, key: key, ok: err == nil})
+		w.mu.Unlock()
+		if rest := writeEvery - w.clock.Now().Sub(start); rest > 0 {
+			_ = clock.Sleep(ctx, w.clock, rest)
+		}
+	}
+}
+
+// availability is the share of writes acknowledged between from and to.
+func (w *writer) availability(from, to time.Time) (ok, total int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, a := range w.tries {
+		if !a.at.Before(from) && a.at.Before(to) {
+			total++
+			if a.ok {
+				ok++
+			}
+		}
+	}
+	return ok, total
+}
+
+func (w *writer) acknowledged() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var keys []string
+	for _, a := range w.tries {
+		if a.ok {
+			keys = append(keys, a.key)
+		}
+	}
+	return keys
+}
+
+// Report is what the demo saw.
+type Report struct {
+	Timeline     []Event
+	Replacements []rollout.Replacement
+	RollWrites   [2]int // acknowledged, attempted during the roll
+	AllWrites    [2]int // acknowledged, attempted over the whole demo
+	KeysLost     []string
+	Formats      map[string]int // volume -> formats seen in the agents' logs
+	SameIPs      bool           // every node back on its planned IP
+	SameMembers  bool           // every etcd member kept its ID: its data survived
+	KillRecovery time.Duration
+	RollErr      error
+	Total        time.Duration
+}
+
+// Event is a line of the timeline.
+type Event struct {
+	At   time.Duration
+	What string
+}
+
+// Scenario picks what the demo does after the cluster is up.
+type Scenario struct {
+	// LoseDuringRoll loses this node's instance while the roll replaces
+	// another node ("" for none): the roll must stop.
+	LoseDuringRoll string
+	// KillAfter kills this node's instance after the roll ("" for none):
+	// its group must bring it back.
+	KillAfter string
+}
+
+// DefaultScenario is `make demo`: a full roll, then a node loss.
+var DefaultScenario = Scenario{KillAfter: "01"}
+
+// Demo runs a scenario on a running lab.
+func (l *Lab) Demo(ctx context.Context, sc Scenario, progress io.Writer) (*Report, error) {
+	start := l.cfg.Clock.Now()
+	r := &Report{Formats: map[string]int{}}
+	note := func(format string, args ...any) {
+		e := Event{At: l.cfg.Clock.Now().Sub(start).Round(100 * time.Millisecond), What: fmt.Sprintf(format, args...)}
+		r.Timeline = append(r.Timeline, e)
+		fmt.Fprintf(progress, "[%7s] %s\n", e.At, e.What)
+	}
+	clients, err := awsapi.New(ctx, awsapi.Config{Region: "us-east-1", EndpointURL: l.Endpoint, MaxAttempts: 5, MaxBackoff: 200 * time.Millisecond,
+		Credentials: credentials.NewStaticCredentialsProvider("lab", "lab", "")})
+	if err != nil {
+		return nil, err
+	}
+	inv, err := inventory.New(inventory.Config{AutoScaling: clients.AutoScaling, EC2: clients.EC2, Clock: l.cfg.Clock})
+	if err != nil {
+		return nil, err
+	}
+	sel := inventory.Selector{Cluster: ClusterName}
+	etcd := l.etcd()
+
+	note("%d nodes booting through their launch hooks", len(l.cluster.Nodes))
+	if err := l.awaitCluster(ctx, inv, etcd, 3*time.Minute); err != nil {
+		return r, err
+	}
+	note("cluster in service: every node InService, etcd healthy")
+	before, err := etcd.members(ctx)
+	if err != nil {
+		return r, fmt.Errorf("listing etcd members: %w", err)
+	}
+
+	wctx, stopWriter := context.WithCancel(ctx)
+	w := &writer{c: etcd, clock: l.cfg.Clock}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); w.run(wctx) }()
+	defer func() { stopWriter(); wg.Wait() }()
+	_ = clock.Sleep(ctx, l.cfg.Clock, time.Second)
+
+	for _, n := range l.cluster.Nodes {
+		if _, err := clients.EC2.CreateLaunchTemplateVersion(ctx, &ec2.CreateLaunchTemplateVersionInput{LaunchTemplateId: aws.String(n.LaunchTemplateID),
+			SourceVersion: aws.String("$Latest"), VersionDescription: aws.String("demo: new image"),
+			LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String("ami-0000000000000d0e2")}}); err != nil {
+			return r, err
+		}
+	}
+	note("launch template version 2 created for every node; rolling")
+	if sc.LoseDuringRoll != "" {
+		go l.loseWhenOthersReplaced(ctx, sc.LoseDuringRoll, note)
+	}
+	rollStart := l.cfg.Clock.Now()
+	res, rollErr := rollout.Run(ctx, rollout.Config{AutoScaling: clients.AutoScaling, Inventory: inv, Clock: l.cfg.Clock, Selector: sel,
+		Timeout: 2 * time.Minute, Poll: rollout.Poll{Fast: 250 * time.Millisecond, Slow: 2 * time.Second},
+		RecoverCommand: func(id string) string { return "stateful recover " + id + " --cluster etcd --endpoint-url " + l.Endpoint },
+		Events: func(e rollout.Event) {
+			if e.Kind == "terminate" || e.Kind == "replaced" || e.Kind == "failed" {
+				note("roll: %s", e.Message)
+			}
+		}})
+	rollEnd := l.cfg.Clock.Now()
+	r.RollErr = rollErr
+	if res != nil {
+		r.Replacements = res.Replaced
+	}
+	r.RollWrites[0], r.RollWrites[1] = w.availability(rollStart, rollEnd)
+	if rollErr != nil {
+		note("roll stopped: %v", rollErr)
+		if err := l.awaitCluster(ctx, inv, etcd, 3*time.Minute); err != nil {
+			return r, err
+		}
+		note("cluster recovered: the lost node was replaced")
+	} else {
+		note("roll done: %d nodes replaced", len(res.Replaced))
+	}
+
+	if sc.KillAfter != "" {
+		id, ok := l.instanceOf(sc.KillAfter)
+		if !ok {
+			return r, fmt.Errorf("node %s has no instance to kill", sc.KillAfter)
+		}
+		killAt := l.cfg.Clock.Now()
+		if _, err := clients.EC2.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{id}}); err != nil {
+			return r, err
+		}
+		note("killed node %s's instance %s (outside Auto Scaling, as a host failure)", sc.KillAfter, id)
+		if err := l.awaitReplaced(ctx, inv, etcd, sc.KillAfter, id, 3*time.Minute); err != nil {
+			return r, err
+		}
+		r.KillRecovery = l.cfg.Clock.Now().Sub(killAt)
+		note("node %s back: new instance, same IP, same data, after %s", sc.KillAfter, r.KillRecovery.Round(100*time.Millisecond))
+	}
+	_ = clock.Sleep(ctx, l.cfg.Clock, time.Second)
+	stopWriter()
+	wg.Wait()
+
+	r.AllWrites[0], r.AllWrites[1] = w.availability(start, l.cfg.Clock.Now())
+	for _, k := range w.acknowledged() {
+		if _, found, err := etcd.get(ctx, k); err != nil || !found {
+			r.KeysLost = append(r.KeysLost, k)
+		}
+	}
+	after, err := etcd.members(ctx)
+	if err != nil {
+		return r, err
+	}
+	r.SameMembers = len(after) == len(before)
+	for name, id := range before {
+		if after[name] != id {
+			r.SameMembers = false
+		}
+	}
+	r.SameIPs = true
+	for _, n := range l.cluster.Nodes {
+		id, ok := l.instanceOf(n.ID)
+		ip, _ := l.Engine.Metadata(id, "meta-data/local-ipv4")
+		if !ok || ip != n.IP {
+			r.SameIPs = false
+		}
+	}
+	r.Formats = l.formats()
+	r.Total = l.cfg.Clock.Now().Sub(start)
+	note("demo done in %s", r.Total.Round(100*time.Millisecond))
+	return r, nil
+}
+
+// instanceOf is the node's current in-service instance.
+func (l *Lab) instanceOf(node string) (string, bool) {
+	for _, n := range l.cluster.Nodes {
+		if n.ID == node {
+			for _, m := range l.Engine.Members(n.Group) {
+				if m.Lifecycle == "InService" {
+					return m.ID, true
+				}
+			}
+		}
+	}
+	return "", false
+}
+
+// awaitCluster waits until every node is InService and etcd takes writes.
+func (l *Lab) awaitCluster(ctx context.Context, inv *inventory.Inventory, etcd *etcdClient, limit time.Duration) error {
+	deadline := l.cfg.Clock.Now().Add(limit)
+	for {
+		snap, err := inv.Observe(ctx, inventory.Selector{Cluster: ClusterName}, inventory.Groups, nil)
+		if err == nil && len(snap.NotServing()) == 0 && etcd.put(ctx, "demo/ready", "1") == nil {
+			return nil
+		}
+		if !l.cfg.Clock.Now().Before(deadline) {
+			return fmt.Errorf("the cluster was not in service within %s; instance logs are in %s", limit, l.dir("logs"))
+		}
+		if err := clock.Sleep(ctx, l.cfg.Clock, 250*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+func (l *Lab) awaitReplaced(ctx context.Context, inv *inventory.Inventory, etcd *etcdClient, node, old string, limit time.Duration) error {
+	deadline := l.cfg.Clock.Now().Add(limit)
+	for {
+		if id, ok := l.instanceOf(node); ok && id != old {
+			if err := l.awaitCluster(ctx, inv, etcd, deadline.Sub(l.cfg.Clock.Now())); err == nil {
+				return nil
+			}
+		}
+		if !l.cfg.Clock.Now().Before(deadline) {
+			return fmt.Errorf("node %s was not replaced within %s", node, limit)
+		}
+		if err := clock.Sleep(ctx, l.cfg.Clock, 250*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+// loseWhenOthersReplaced loses node's instance as soon as the roll has
+// terminated some other node: a second node lost mid-roll.
+func (l *Lab) loseWhenOthersReplaced(ctx context.Context, node string, note func(string, ...any)) {
+	for ctx.Err() == nil {
+		if l.Engine.CountCalls("TerminateInstanceInAutoScalingGroup") > 0 {
+			if id, ok := l.instanceOf(node); ok {
+				_ = l.Engine.LoseInstance(id)
+				note("lost node %s's instance %s in the middle of the roll", node, id)
+			}
+			return
+		}
+		_ = clock.Sleep(ctx, l.cfg.Clock, 100*time.Millisecond)
+	}
+}
+
+// formats counts, per volume, the agents that formatted it, from the
+// instances' cloud-init logs (kept under logs/ when an instance goes).
+func (l *Lab) formats() map[string]int {
+	out := map[string]int{}
+	var files []string
+	kept, _ := filepath.Glob(l.dir("logs", "*-cloud-init-output.log"))
+	live, _ := filepath.Glob(l.dir("instances", "*", "upper/var/log/cloud-init-output.log"))
+	files = append(append(files, kept...), live...)
+	sort.Strings(files)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.Contains(line, `"msg":"volume ready"`) && strings.Contains(line, `"formatted":true`) {
+				if i := strings.Index(line, `"volume_id":"`); i >= 0 {
+					id := line[i+len(`"volume_id":"`):]
+					out[id[:strings.Index(id, `"`)]]++
+				}
+			}
+		}
+	}
+	return out
+}
+
+// Print writes the report.
+func (r *Report) Print(w io.Writer) {
+	fmt.Fprintln(w, "\n== stateful lab report ==")
+	for _, rep := range r.Replacements {
+		fmt.Fprintf(w, "node %s replaced in %s (%s -> %s)\n", rep.Node, rep.Took.Round(100*time.Millisecond), rep.Old, rep.New)
+	}
+	pct := func(x [2]int) float64 {
+		if x[1] == 0 {
+			return 0
+		}
+		return 100 * float64(x[0]) / float64(x[1])
+	}
+	fmt.Fprintf(w, "write availability during the roll: %.2f%% (%d of %d writes every 50ms)\n", pct(r.RollWrites), r.RollWrites[0], r.RollWrites[1])
+	fmt.Fprintf(w, "write availability overall: %.2f%% (%d of %d)\n", pct(r.AllWrites), r.AllWrites[0], r.AllWrites[1])
+	fmt.Fprintf(w, "acknowledged keys lost: %d\n", len(r.KeysLost))
+	fmt.Fprintf(w, "every node on its own IP: %v; every etcd member kept its data: %v\n", r.SameIPs, r.SameMembers)
+	var vols []string
+	for v, n := range r.Formats {
+		vols = append(vols, fmt.Sprintf("%s:%d", v, n))
+	}
+	sort.Strings(vols)
+	fmt.Fprintf(w, "formats per volume: %s\n", strings.Join(vols, " "))
+	if r.KillRecovery > 0 {
+		fmt.Fprintf(w, "node loss recovered in %s\n", r.KillRecovery.Round(100*time.Millisecond))
+	}
+	if r.RollErr != nil {
+		fmt.Fprintf(w, "roll stopped: %v\n", r.RollErr)
+	}
+	fmt.Fprintf(w, "benchmark: demo finished in %s on %d cores\n", r.Total.Round(100*time.Millisecond), numCPU())
+}

@@ -1,0 +1,330 @@
+// Package lab makes simulated AWS real on one machine: each simulated
+// instance is a network namespace holding its ENI's IP, with its own mount
+// namespace and root (an overlay of the host's), a loop device as its EBS
+// volume, an IMDS that answers for it, and the AWS endpoints pointed at
+// the simulator. Launching an instance runs the module's real user data in
+// it; terminating one kills its processes and releases its volume and IP
+// the way EC2 does. Every address lives inside namespaces the lab creates;
+// the host namespace gets nothing but a listener on 127.0.0.1.
+package lab
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/stateful-aws/stateful/internal/clock"
+	"github.com/stateful-aws/stateful/internal/sim"
+	"github.com/stateful-aws/stateful/internal/sim/simhttp"
+)
+
+// Addresses inside the lab's network. Nodes live in 10.0.0.0/20,
+// 10.0.16.0/20 and 10.0.32.0/20 (sim.Provision), all on one bridge.
+const (
+	controlIP  = "10.0.255.254" // the simulator's AWS endpoint, for instances
+	imdsIP     = "169.254.169.254"
+	labNetmask = 16
+	apiPort    = "8080"
+)
+
+// Config sets up a lab.
+type Config struct {
+	// ModuleDir is the repository root: the module's user-data template
+	// and examples/etcd/node.sh come from it.
+	ModuleDir string
+	// WorkDir holds the lab's files: volumes, instance roots, state.
+	WorkDir string
+	Nodes   int
+	// Agent is the stateful binary the instances download (default: this
+	// executable).
+	Agent   string
+	Logger  *slog.Logger
+	Clock   clock.Clock
+	Timings sim.Timings
+	// VolumeSize of each simulated EBS volume in bytes (default 512 MiB).
+	VolumeSize int64
+	// KeepLogs makes Down keep the instances' logs in WorkDir/<lab>-logs.
+	KeepLogs bool
+}
+
+// Lab is a running lab.
+type Lab struct {
+	cfg    Config
+	log    *slog.Logger
+	id     string // short, unique: names namespaces and links
+	Engine *sim.Engine
+
+	// Endpoint is the simulator's AWS endpoint on the host's loopback, for
+	// operator commands.
+	Endpoint string
+	cluster  clusterSpec
+
+	cancel  context.CancelFunc
+	servers []*http.Server
+	done    sync.WaitGroup
+
+	ready chan struct{} // closed once provisioning is done: boots wait for it
+
+	mu        sync.Mutex
+	instances map[string]*instance
+	volumes   map[string]*volume // by volume ID
+	links     int                // veth counter
+	closed    bool
+}
+
+// Preflight says, in one sentence, what is missing to run a lab.
+func Preflight() error {
+	if os.Geteuid() != 0 {
+		return errors.New("the lab needs root (network namespaces, loop devices, mounts): run it with sudo")
+	}
+	need := map[string]string{
+		"ip": "iproute2", "unshare": "util-linux", "losetup": "util-linux", "mount": "mount", "chroot": "coreutils",
+		"blkid": "util-linux", "mkfs.ext4": "e2fsprogs", "curl": "curl", "bash": "bash", "sha256sum": "coreutils",
+		"etcd": "etcd-server", "etcdctl": "etcd-client",
+	}
+	var missing []string
+	pkgs := map[string]bool{}
+	for tool, pkg := range need {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing = append(missing, tool)
+			pkgs[pkg] = true
+		}
+	}
+	if len(missing) > 0 {
+		var list []string
+		for p := range pkgs {
+			list = append(list, p)
+		}
+		return fmt.Errorf("the lab needs %s: apt-get install -y %s", strings.Join(missing, ", "), strings.Join(list, " "))
+	}
+	return nil
+}
+
+// Up starts a lab: the network, the simulator and its endpoints, and the
+// cluster, whose instances start booting at once.
+func Up(ctx context.Context, cfg Config) (*Lab, error) {
+	if err := Preflight(); err != nil {
+		return nil, err
+	}
+	if cfg.Nodes < 1 || cfg.Nodes > 9 {
+		return nil, fmt.Errorf("lab nodes must be between 1 and 9, got %d", cfg.Nodes)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Timings == (sim.Timings{}) {
+		cfg.Timings = Timings()
+	}
+	if cfg.VolumeSize == 0 {
+		cfg.VolumeSize = 512 << 20
+	}
+	if cfg.Agent == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, err
+		}
+		cfg.Agent = exe
+	}
+	b := make([]byte, 2)
+	_, _ = rand.Read(b)
+	l := &Lab{cfg: cfg, id: "stl" + hex.EncodeToString(b), instances: map[string]*instance{}, volumes: map[string]*volume{}, ready: make(chan struct{})}
+	l.log = cfg.Logger.With("component", "lab", "lab", l.id)
+	if err := os.MkdirAll(l.dir(), 0o755); err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			_ = l.Down()
+		}
+	}()
+	if err := l.network(ctx); err != nil {
+		return nil, err
+	}
+	e, err := sim.New(sim.Config{Clock: cfg.Clock, Region: "us-east-1", Seed: time.Now().UnixNano(), Timings: cfg.Timings,
+		Boot: l.boot, Observe: l.observe, Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	l.Engine = e
+	runCtx, cancel := context.WithCancel(context.Background())
+	l.cancel = cancel
+	l.done.Add(1)
+	go func() { defer l.done.Done(); _ = e.Run(runCtx) }()
+	if err := l.serve(); err != nil {
+		return nil, err
+	}
+	if err := l.provision(ctx); err != nil {
+		return nil, err
+	}
+	close(l.ready)
+	ok = true
+	return l, nil
+}
+
+// Timings are the lab's AWS delays: the order of events AWS has, fast
+// enough for a demo on one machine.
+func Timings() sim.Timings {
+	t := sim.FastTimings()
+	t.ShutdownDuration = 2 * time.Second
+	t.ENIReleaseDelay = 500 * time.Millisecond
+	t.VolumeReleaseDelay = time.Second
+	t.HealthCheckInterval = 2 * time.Second
+	return t
+}
+
+func (l *Lab) dir(parts ...string) string {
+	return filepath.Join(append([]string{l.cfg.WorkDir, l.id}, parts...)...)
+}
+
+// LogDir is where Down keeps the logs when KeepLogs is set.
+func (l *Lab) LogDir() string { return filepath.Join(l.cfg.WorkDir, l.id+"-logs") }
+
+func (l *Lab) cpNetns() string { return l.id + "-cp" }
+
+// network creates the control-plane namespace with the bridge every
+// instance plugs into, holding the simulator's address and IMDS's.
+func (l *Lab) network(ctx context.Context) error {
+	ns := l.cpNetns()
+	steps := [][]string{
+		{"ip", "netns", "add", ns},
+		{"ip", "-n", ns, "link", "set", "lo", "up"},
+		{"ip", "-n", ns, "link", "add", "br0", "type", "bridge"},
+		{"ip", "-n", ns, "addr", "add", fmt.Sprintf("%s/%d", controlIP, labNetmask), "dev", "br0"},
+		{"ip", "-n", ns, "addr", "add", imdsIP + "/32", "dev", "br0"},
+		{"ip", "-n", ns, "link", "set", "br0", "up"},
+	}
+	for _, s := range steps {
+		if err := run(ctx, s[0], s[1:]...); err != nil {
+			return fmt.Errorf("setting up the lab network: %w", err)
+		}
+	}
+	return nil
+}
+
+// serve starts the simulator's HTTP face: on 127.0.0.1 in the host
+// namespace for operators, and on the control address and IMDS's address
+// inside the lab, with the agent binary under /lab/.
+func (l *Lab) serve() error {
+	sum, err := fileSHA256(l.cfg.Agent)
+	if err != nil {
+		return fmt.Errorf("hashing the agent binary %s: %w", l.cfg.Agent, err)
+	}
+	l.cluster.agentSHA256 = sum
+	mux := http.NewServeMux()
+	mux.HandleFunc("/lab/agent/", func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, l.cfg.Agent) })
+	mux.Handle("/", simhttp.New(l.Engine, l.cfg.Logger))
+	host, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	l.Endpoint = "http://" + host.Addr().String()
+	listeners := []net.Listener{host}
+	for _, addr := range []string{net.JoinHostPort(controlIP, apiPort), net.JoinHostPort(imdsIP, "80")} {
+		ln, err := listenIn(netnsPath(l.cpNetns()), addr)
+		if err != nil {
+			return fmt.Errorf("listening on %s in the lab network: %w", addr, err)
+		}
+		listeners = append(listeners, ln)
+	}
+	for _, ln := range listeners {
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		l.servers = append(l.servers, srv)
+		l.done.Add(1)
+		go func(ln net.Listener) { defer l.done.Done(); _ = srv.Serve(ln) }(ln)
+	}
+	return nil
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// Down stops everything the lab started and removes everything it made:
+// processes, mounts, namespaces, loop devices, files.
+func (l *Lab) Down() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	insts := make([]*instance, 0, len(l.instances))
+	for _, i := range l.instances {
+		insts = append(insts, i)
+	}
+	vols := make([]*volume, 0, len(l.volumes))
+	for _, v := range l.volumes {
+		vols = append(vols, v)
+	}
+	l.mu.Unlock()
+	if l.cancel != nil {
+		l.cancel()
+	}
+	for _, s := range l.servers {
+		_ = s.Close()
+	}
+	var errs []error
+	for _, i := range insts {
+		if err := l.destroy(i); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, v := range vols {
+		if err := v.release(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	ctx := context.Background()
+	if _, err := os.Stat(netnsPath(l.cpNetns())); err == nil {
+		l.killNetns(netnsPath(l.cpNetns()))
+		if err := run(ctx, "ip", "netns", "del", l.cpNetns()); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	l.done.Wait()
+	if l.cfg.KeepLogs {
+		if err := os.Rename(l.dir("logs"), l.LogDir()); err != nil && !os.IsNotExist(err) {
+			errs = append(errs, err)
+		}
+	}
+	if err := os.RemoveAll(l.dir()); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func numCPU() int { return runtime.NumCPU() }
+
+// KeepLogs makes Down keep the instances' logs (after a failure).
+func (l *Lab) KeepLogs() {
+	l.mu.Lock()
+	l.cfg.KeepLogs = true
+	l.mu.Unlock()
+}

@@ -1,0 +1,57 @@
+package lab
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// volume is a simulated EBS volume backed by a loop device.
+type volume struct {
+	id, backing, loop string
+	major, minor      uint32
+}
+
+func (l *Lab) newVolume(ctx context.Context, id string) (*volume, error) {
+	backing := l.dir("volumes", id+".img")
+	if err := os.MkdirAll(filepath.Dir(backing), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.Create(backing)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Truncate(l.cfg.VolumeSize); err != nil {
+		f.Close()
+		return nil, err
+	}
+	f.Close()
+	out, err := exec.CommandContext(ctx, "losetup", "--find", "--show", backing).CombinedOutput()
+	if err != nil {
+		return nil, err
+	}
+	v := &volume{id: id, backing: backing, loop: strings.TrimSpace(string(out))}
+	var st syscall.Stat_t
+	if err := syscall.Stat(v.loop, &st); err != nil {
+		_ = v.release()
+		return nil, err
+	}
+	v.major, v.minor = uint32((st.Rdev>>8)&0xfff|(st.Rdev>>32)&^0xfff), uint32(st.Rdev&0xff|(st.Rdev>>12)&^0xff)
+	l.mu.Lock()
+	l.volumes[id] = v
+	l.mu.Unlock()
+	return v, nil
+}
+
+// release detaches the loop device and deletes the backing file.
+func (v *volume) release() error {
+	if v.loop != "" {
+		if err := run(context.Background(), "losetup", "-d", v.loop); err != nil {
+			return err
+		}
+	}
+	return os.Remove(v.backing)
+}
