@@ -171,7 +171,9 @@ func (l *Lab) Demo(ctx context.Context, sc Scenario, progress io.Writer) (*Repor
 	rollStart := l.cfg.Clock.Now()
 	res, rollErr := rollout.Run(ctx, rollout.Config{AutoScaling: clients.AutoScaling, Inventory: inv, Clock: l.cfg.Clock, Selector: sel,
 		Timeout: 2 * time.Minute, Poll: rollout.Poll{Fast: 250 * time.Millisecond, Slow: 2 * time.Second},
-		RecoverCommand: func(id string) string { return "stateful recover " + id + " --cluster etcd --endpoint-url " + l.Endpoint },
+		RecoverCommand: func(id string) string {
+			return "stateful recover " + id + " --cluster etcd --endpoint-url " + l.Endpoint
+		},
 		Events: func(e rollout.Event) {
 			if e.Kind == "terminate" || e.Kind == "replaced" || e.Kind == "failed" {
 				note("roll: %s", e.Message)

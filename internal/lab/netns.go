@@ -107,4 +107,3 @@ func pidsIn(ino uint64) []int {
 	}
 	return out
 }
-

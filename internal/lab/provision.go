@@ -36,10 +36,10 @@ func NodeConfig(n sim.NodeSpec, all []sim.NodeSpec, script []byte) agent.Config 
 	return agent.Config{
 		Version: agent.ConfigVersion, Cluster: ClusterName, NodeID: n.ID, NodeIP: n.IP, Region: "us-east-1",
 		ASGName: n.Group, LaunchHook: n.LaunchHook, TerminateHook: n.Group + "-drain",
-		Volume: agent.Volume{DeviceHint: "/dev/sdf", MountPath: "/data", FileSystem: "ext4", MountOptions: []string{"noatime"}, Owner: "root", Group: "root"},
-		Files:  []agent.File{{Path: "/etc/stateful/etcd-cluster.env", ContentBase64: base64.StdEncoding.EncodeToString([]byte(env)), Mode: "0644"}},
-		Script: agent.Script{InlineBase64: base64.StdEncoding.EncodeToString(script)},
-		Timeouts: agent.Timeouts{Command: 120, Volume: 120, Device: 60, Heartbeat: 10},
+		Volume:    agent.Volume{DeviceHint: "/dev/sdf", MountPath: "/data", FileSystem: "ext4", MountOptions: []string{"noatime"}, Owner: "root", Group: "root"},
+		Files:     []agent.File{{Path: "/etc/stateful/etcd-cluster.env", ContentBase64: base64.StdEncoding.EncodeToString([]byte(env)), Mode: "0644"}},
+		Script:    agent.Script{InlineBase64: base64.StdEncoding.EncodeToString(script)},
+		Timeouts:  agent.Timeouts{Command: 120, Volume: 120, Device: 60, Heartbeat: 10},
 		OnFailure: "abandon",
 	}
 }

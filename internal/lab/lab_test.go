@@ -1,0 +1,180 @@
+package lab
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+
+	"github.com/stateful-aws/stateful/internal/rollout"
+)
+
+// agentBinary builds the stateful binary the lab's instances download.
+func agentBinary(t *testing.T) string {
+	t.Helper()
+	if err := Preflight(); err != nil {
+		t.Skipf("the end-to-end lab test needs what the lab needs (CI has it): %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "stateful")
+	out, err := exec.Command("go", "build", "-o", bin, "../../cmd/stateful").CombinedOutput()
+	if err != nil {
+		t.Fatalf("building the agent: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func startLab(t *testing.T) *Lab {
+	t.Helper()
+	work := t.TempDir()
+	l, err := Up(context.Background(), Config{ModuleDir: "../..", WorkDir: work, Nodes: 3, Agent: agentBinary(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			l.KeepLogs()
+			t.Logf("instance logs kept in %s", l.LogDir())
+		}
+		if err := l.Down(); err != nil {
+			t.Errorf("teardown: %v", err)
+		}
+		assertNothingLeft(t, l, work)
+	})
+	return l
+}
+
+// assertNothingLeft checks that the lab removed every namespace, loop
+// device, mount and file it made.
+func assertNothingLeft(t *testing.T, l *Lab, work string) {
+	t.Helper()
+	if out, _ := exec.Command("ip", "netns", "list").Output(); strings.Contains(string(out), l.id) {
+		t.Errorf("namespaces left behind:\n%s", out)
+	}
+	if out, _ := exec.Command("losetup", "-a").Output(); strings.Contains(string(out), work) {
+		t.Errorf("loop devices left behind:\n%s", out)
+	}
+	if b, _ := os.ReadFile("/proc/mounts"); strings.Contains(string(b), work) {
+		t.Errorf("mounts left behind under %s", work)
+	}
+	if _, err := os.Stat(l.dir()); !os.IsNotExist(err) {
+		t.Errorf("lab directory %s left behind", l.dir())
+	}
+}
+
+// callsFor lists, in order, the node of each successful call of op.
+func (l *Lab) nodesOfCalls(op string) []string {
+	var out []string
+	for _, c := range l.Engine.Calls() {
+		if c.Operation != op || c.ErrorCode != "" {
+			continue
+		}
+		switch in := c.Input.(type) {
+		case *autoscaling.TerminateInstanceInAutoScalingGroupInput:
+			out = append(out, l.nodeOfInstance(*in.InstanceId))
+		case *autoscaling.CompleteLifecycleActionInput:
+			out = append(out, *in.LifecycleHookName+"/"+*in.LifecycleActionResult)
+		}
+	}
+	return out
+}
+
+func (l *Lab) nodeOfInstance(id string) string {
+	ip, _ := l.Engine.Metadata(id, "meta-data/local-ipv4")
+	for _, n := range l.cluster.Nodes {
+		if n.IP == ip {
+			return n.ID
+		}
+	}
+	for _, c := range l.Engine.Calls() { // terminated already: by its hook calls
+		if in, ok := c.Input.(*autoscaling.CompleteLifecycleActionInput); ok && *in.InstanceId == id {
+			return strings.TrimPrefix(strings.Split(*in.AutoScalingGroupName, "-")[1], "")
+		}
+	}
+	return "?"
+}
+
+func TestDemoRollsWithoutDowntimeAndHealsANodeLoss(t *testing.T) {
+	l := startLab(t)
+	r, err := l.Demo(context.Background(), DefaultScenario, testWriter{t})
+	if r != nil {
+		r.Print(testWriter{t})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.RollErr != nil || len(r.Replacements) != 3 {
+		t.Fatalf("roll: %v, %d replacements", r.RollErr, len(r.Replacements))
+	}
+	if ok, total := r.RollWrites[0], r.RollWrites[1]; total < 100 || float64(ok) < 0.99*float64(total) {
+		t.Errorf("write availability during the roll %d/%d, want at least 99%%", ok, total)
+	}
+	if len(r.KeysLost) > 0 {
+		t.Errorf("%d acknowledged writes lost, for example %s", len(r.KeysLost), r.KeysLost[0])
+	}
+	if !r.SameIPs || !r.SameMembers {
+		t.Errorf("same IPs %v, same etcd members (data kept) %v", r.SameIPs, r.SameMembers)
+	}
+	if len(r.Formats) != 3 {
+		t.Errorf("formats %v: want each of the 3 volumes formatted exactly once", r.Formats)
+	}
+	for v, n := range r.Formats {
+		if n != 1 {
+			t.Errorf("volume %s formatted %d times", v, n)
+		}
+	}
+	// The simulator's record: the roll terminated 00, 01, 02 in order; the
+	// node loss was not a roll termination.
+	if got := strings.Join(l.nodesOfCalls("TerminateInstanceInAutoScalingGroup"), " "); got != "00 01 02" {
+		t.Errorf("roll terminations %q, want 00 01 02", got)
+	}
+	// Seven instances came up through their agents (3, then 3 in the roll,
+	// then the lost node's replacement), each completing its launch hook
+	// with CONTINUE; the three rolled instances drained through their
+	// termination hooks.
+	launch, drain := 0, 0
+	for _, c := range l.nodesOfCalls("CompleteLifecycleAction") {
+		switch {
+		case strings.HasSuffix(c, "-launch/CONTINUE"):
+			launch++
+		case strings.HasSuffix(c, "-drain/CONTINUE"):
+			drain++
+		default:
+			t.Errorf("unexpected completion %s", c)
+		}
+	}
+	if launch != 7 || drain != 3 {
+		t.Errorf("%d launch completions (want 7), %d drain completions (want 3)", launch, drain)
+	}
+}
+
+func TestSecondNodeLostMidRollStopsTheRoll(t *testing.T) {
+	l := startLab(t)
+	r, err := l.Demo(context.Background(), Scenario{LoseDuringRoll: "02"}, testWriter{t})
+	if err != nil {
+		t.Fatalf("the cluster did not recover after the lost node was replaced: %v", err)
+	}
+	f, ok := rollout.IsFailure(r.RollErr)
+	if !ok || f.Kind != rollout.NodeLost || f.Node != "02" {
+		t.Fatalf("roll error %v; want a stop because node 02 was lost", r.RollErr)
+	}
+	if got := strings.Join(l.nodesOfCalls("TerminateInstanceInAutoScalingGroup"), " "); got != "00" {
+		t.Fatalf("the roll terminated %q; after the loss no further node may be touched", got)
+	}
+	if len(r.KeysLost) > 0 {
+		t.Errorf("%d acknowledged writes lost", len(r.KeysLost))
+	}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+var _ io.Writer = testWriter{}
