@@ -9,10 +9,15 @@ HCL_DIRS := . modules/node examples/complete examples/etcd
 build:
 	$(GO) build -o $(BIN) ./cmd/stateful
 
-# The product's main job on its embedded default: a simulated three-node
-# cluster served over the AWS wire protocols until Ctrl-C.
+# The product's main job on its embedded default: the local lab runs a
+# three-node etcd cluster on simulated AWS, rolls it, heals a node loss,
+# reports and tears down. It needs root; etcd comes from Debian.
 demo: build
-	./$(BIN) sim serve --nodes 3
+	@if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null; then \
+	  if [ "$$(id -u)" -eq 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server etcd-client >/dev/null; \
+	  else echo "make demo needs etcd-server and etcd-client: sudo apt-get install -y etcd-server etcd-client (and run make demo with sudo)"; exit 2; fi; \
+	fi
+	./$(BIN) lab demo
 
 test: test-go test-hcl lint-hcl
 

@@ -31,8 +31,12 @@ it runs the module's real user data, which fetches this binary as its node
 agent. The application is etcd (examples/etcd's node script). Needs root,
 iproute2, util-linux, e2fsprogs, curl, etcd-server and etcd-client.
 
-  stateful lab demo    boot, roll every node, kill one, report, tear down
-  stateful lab up      boot the cluster and keep it until Ctrl-C`,
+  stateful lab demo       boot, roll every node, kill one, report, tear down
+  stateful lab up         boot the cluster and keep it until Ctrl-C or lab down
+  stateful lab status     stateful status of the running lab
+  stateful lab roll       a new launch-template version for every node, then stateful roll
+  stateful lab kill NODE  kill the node's instance, as a host failure would
+  stateful lab down       tear the running lab down`,
 	}
 	demo := &cobra.Command{
 		Use:   "demo",
@@ -45,7 +49,18 @@ iproute2, util-linux, e2fsprogs, curl, etcd-server and etcd-client.
 			return runLabDemo(cmd.Context(), io, o)
 		},
 	}
-	for _, c := range []*cobra.Command{demo} {
+	up := &cobra.Command{
+		Use:   "up",
+		Short: "Boot the lab cluster and keep it until interrupted",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := envDefaults(cmd); err != nil {
+				return err
+			}
+			return runLabUp(cmd.Context(), io, o)
+		},
+	}
+	for _, c := range []*cobra.Command{demo, up} {
 		f := c.Flags()
 		f.StringVar(&o.Module, "module", ".", "the repository root: the module's user-data template and examples/etcd come from it")
 		f.StringVar(&o.WorkDir, "work-dir", "/var/lib/stateful-lab", "where the lab keeps volumes, instance roots and logs")
@@ -53,6 +68,7 @@ iproute2, util-linux, e2fsprogs, curl, etcd-server and etcd-client.
 		f.BoolVar(&o.Verbose, "verbose", false, "log the simulator's and the lab's steps to stderr")
 		cmd.AddCommand(c)
 	}
+	cmd.AddCommand(newLabClientCmds(io, o)...)
 	return cmd
 }
 
@@ -94,5 +110,36 @@ func runLabDemo(ctx context.Context, io IO, o *labOptions) error {
 	if err != nil {
 		return fmt.Errorf("%w (instance logs kept in %s)", err, l.LogDir())
 	}
+	return nil
+}
+
+func runLabUp(ctx context.Context, io IO, o *labOptions) error {
+	if err := lab.Preflight(); err != nil {
+		return usageError("%v", err)
+	}
+	cfg, err := o.config(io)
+	if err != nil {
+		return err
+	}
+	if _, err := lab.LoadState(o.WorkDir); err == nil {
+		return usageError("a lab is already running (see %s/current.json): stateful lab down first", o.WorkDir)
+	}
+	l, err := lab.Up(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		lab.ClearState(o.WorkDir)
+		if err := l.Down(); err != nil {
+			fmt.Fprintln(io.Err, "stateful lab: teardown:", err)
+		}
+	}()
+	if err := l.SaveState(); err != nil {
+		return err
+	}
+	fmt.Fprintf(io.Out, "lab up: cluster %s of %d nodes on simulated AWS at %s\n", lab.ClusterName, o.Nodes, l.Endpoint)
+	fmt.Fprintf(io.Out, "  stateful lab status | stateful lab roll | stateful lab kill 01 | stateful lab down\n")
+	fmt.Fprintf(io.Out, "  or any stateful command with --endpoint-url %s --cluster %s (credentials: any static ones)\n", l.Endpoint, lab.ClusterName)
+	<-ctx.Done()
 	return nil
 }
