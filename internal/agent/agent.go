@@ -64,8 +64,9 @@ type Agent struct {
 
 	instanceID, az string
 
-	mu     sync.Mutex
-	output []string // last lines of the node script, for the failure summary
+	mu         sync.Mutex
+	output     []string      // last lines of the node script, for the failure summary
+	scriptTime time.Duration // how long the node script ran
 }
 
 // New checks the collaborators.

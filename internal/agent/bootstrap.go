@@ -22,6 +22,7 @@ import (
 // completes the launch hook with ABANDON at once (or holds it, as
 // configured). Every step is safe to run again after a reboot.
 func (a *Agent) Bootstrap(ctx context.Context) error {
+	start := a.d.Clock.Now()
 	if err := a.step(ctx, "identity", a.identity); err != nil {
 		return err // without an instance ID there is no hook to complete
 	}
@@ -58,6 +59,8 @@ func (a *Agent) Bootstrap(ctx context.Context) error {
 	if err := a.step(ctx, "complete-hook", func(ctx context.Context) error { return a.complete(ctx, a.cfg.LaunchHook, "CONTINUE") }); err != nil {
 		return err
 	}
+	total := a.d.Clock.Now().Sub(start)
+	a.log.Info("bootstrap done", "duration_ms", total.Milliseconds(), "overhead_ms", (total - a.scriptTime).Milliseconds(), "max_rss_kb", maxRSS())
 	if a.cfg.TerminateHook != "" && a.d.StartDrain != nil {
 		if err := a.d.StartDrain(); err != nil {
 			a.log.Error("could not start the drain agent", "error", err.Error())
@@ -140,7 +143,18 @@ wait_for_healthy_cluster "$1" "$2" || { s=$?; echo "wait_for_healthy_cluster exi
 // runScript runs configure_cluster_node then wait_for_healthy_cluster under
 // the command timeout, streaming their output (heartbeats go on meanwhile).
 func (a *Agent) runScript(ctx context.Context) error {
+	start := a.d.Clock.Now()
+	defer func() { a.scriptTime = a.d.Clock.Now().Sub(start) }()
 	return a.runFunctions(ctx, runner)
+}
+
+// maxRSS is this process's peak resident memory in KiB.
+func maxRSS() int64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return ru.Maxrss
 }
 
 func (a *Agent) runFunctions(ctx context.Context, program string) error {

@@ -2,6 +2,7 @@ package lab
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -92,6 +93,7 @@ type Report struct {
 	AllWrites    [2]int // acknowledged, attempted over the whole demo
 	KeysLost     []string
 	Formats      map[string]int // volume -> formats seen in the agents' logs
+	Agents       []AgentRun     // every bootstrap, from the agents' logs
 	SameIPs      bool           // every node back on its planned IP
 	SameMembers  bool           // every etcd member kept its ID: its data survived
 	KillRecovery time.Duration
@@ -239,7 +241,7 @@ func (l *Lab) Demo(ctx context.Context, sc Scenario, progress io.Writer) (*Repor
 			r.SameIPs = false
 		}
 	}
-	r.Formats = l.formats()
+	r.Formats, r.Agents = l.agentLogs()
 	r.Total = l.cfg.Clock.Now().Sub(start)
 	note("demo done in %s", r.Total.Round(100*time.Millisecond))
 	return r, nil
@@ -308,14 +310,21 @@ func (l *Lab) loseWhenOthersReplaced(ctx context.Context, node string, note func
 	}
 }
 
-// formats counts, per volume, the agents that formatted it, from the
-// instances' cloud-init logs (kept under logs/ when an instance goes).
-func (l *Lab) formats() map[string]int {
-	out := map[string]int{}
-	var files []string
+// AgentRun is one bootstrap as its agent logged it.
+type AgentRun struct {
+	Duration, Overhead time.Duration // overhead: all but the node script
+	MaxRSSKiB          int64
+}
+
+// agentLogs reads the instances' cloud-init logs (kept under logs/ when an
+// instance goes): per volume, how many agents formatted it, and every
+// bootstrap's figures.
+func (l *Lab) agentLogs() (map[string]int, []AgentRun) {
+	formats := map[string]int{}
+	var runs []AgentRun
 	kept, _ := filepath.Glob(l.dir("logs", "*-cloud-init-output.log"))
 	live, _ := filepath.Glob(l.dir("instances", "*", "upper/var/log/cloud-init-output.log"))
-	files = append(append(files, kept...), live...)
+	files := append(kept, live...)
 	sort.Strings(files)
 	for _, f := range files {
 		b, err := os.ReadFile(f)
@@ -323,15 +332,29 @@ func (l *Lab) formats() map[string]int {
 			continue
 		}
 		for _, line := range strings.Split(string(b), "\n") {
-			if strings.Contains(line, `"msg":"volume ready"`) && strings.Contains(line, `"formatted":true`) {
-				if i := strings.Index(line, `"volume_id":"`); i >= 0 {
-					id := line[i+len(`"volume_id":"`):]
-					out[id[:strings.Index(id, `"`)]]++
+			var rec struct {
+				Msg       string `json:"msg"`
+				Volume    string `json:"volume_id"`
+				Formatted bool   `json:"formatted"`
+				Duration  int64  `json:"duration_ms"`
+				Overhead  int64  `json:"overhead_ms"`
+				MaxRSS    int64  `json:"max_rss_kb"`
+			}
+			if json.Unmarshal([]byte(line), &rec) != nil {
+				continue
+			}
+			switch rec.Msg {
+			case "volume ready":
+				if rec.Formatted {
+					formats[rec.Volume]++
 				}
+			case "bootstrap done":
+				runs = append(runs, AgentRun{Duration: time.Duration(rec.Duration) * time.Millisecond,
+					Overhead: time.Duration(rec.Overhead) * time.Millisecond, MaxRSSKiB: rec.MaxRSS})
 			}
 		}
 	}
-	return out
+	return formats, runs
 }
 
 // Print writes the report.
@@ -356,6 +379,17 @@ func (r *Report) Print(w io.Writer) {
 	}
 	sort.Strings(vols)
 	fmt.Fprintf(w, "formats per volume: %s\n", strings.Join(vols, " "))
+	if len(r.Agents) > 0 {
+		var worst AgentRun
+		var sum time.Duration
+		for _, a := range r.Agents {
+			sum += a.Overhead
+			worst.Overhead = max(worst.Overhead, a.Overhead)
+			worst.MaxRSSKiB = max(worst.MaxRSSKiB, a.MaxRSSKiB)
+		}
+		fmt.Fprintf(w, "node agent: %d bootstraps; overhead beyond the node script %s mean, %s worst (volume wait, attach, format on first boot, mount included); peak memory %.1f MiB\n",
+			len(r.Agents), (sum / time.Duration(len(r.Agents))).Round(time.Millisecond), worst.Overhead.Round(time.Millisecond), float64(worst.MaxRSSKiB)/1024)
+	}
 	if r.KillRecovery > 0 {
 		fmt.Fprintf(w, "node loss recovered in %s\n", r.KillRecovery.Round(100*time.Millisecond))
 	}
