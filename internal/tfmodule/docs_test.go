@@ -43,7 +43,7 @@ func docs(t *testing.T, dir string) string {
 		return strings.ReplaceAll(strings.Join(strings.Fields(s), " "), "|", `\|`)
 	}
 	data, body := src("variables.tf")
-	b.WriteString("## Inputs\n\n| Name | Description | Type | Default | Required |\n|------|-------------|------|---------|:--------:|\n")
+	b.WriteString("### Inputs\n\n| Name | Description | Type | Default | Required |\n|------|-------------|------|---------|:--------:|\n")
 	for _, blk := range body.Blocks {
 		if blk.Type != "variable" {
 			continue
@@ -62,7 +62,7 @@ func docs(t *testing.T, dir string) string {
 		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", blk.Labels[0], desc, typ, def, req)
 	}
 	_, body = src("outputs.tf")
-	b.WriteString("\n## Outputs\n\n| Name | Description |\n|------|-------------|\n")
+	b.WriteString("\n### Outputs\n\n| Name | Description |\n|------|-------------|\n")
 	for _, blk := range body.Blocks {
 		if blk.Type != "output" {
 			continue
