@@ -10,13 +10,10 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
-
 	"github.com/stateful-aws/stateful/internal/awsapi"
 	"github.com/stateful-aws/stateful/internal/clock"
 	"github.com/stateful-aws/stateful/internal/sim"
+	"github.com/stateful-aws/stateful/internal/sim/simtest"
 )
 
 // simWorld runs commands against a simulated cluster inside a synctest
@@ -34,18 +31,8 @@ func newSimWorld(t *testing.T, n int, boot sim.BootFunc) *simWorld {
 	if boot == nil {
 		boot = sim.ContinueAfter(30 * time.Second)
 	}
-	e, err := sim.New(sim.Config{Clock: clock.Real{}, Seed: 5, Timings: sim.DefaultTimings(), Boot: boot})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = e.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	nodes, err := sim.Provision(ctx, e.AutoScaling(), e.EC2(), e.Region(), sim.ClusterSpec{Name: "demo", Nodes: n, HookTimeout: 300})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, ctx := simtest.Start(t, sim.Config{Clock: clock.Real{}, Seed: 5, Timings: sim.DefaultTimings(), Boot: boot})
+	nodes := simtest.Cluster(t, ctx, e, sim.ClusterSpec{Name: "demo", Nodes: n, HookTimeout: 300})
 	time.Sleep(5 * time.Minute)
 	return &simWorld{t: t, e: e, nodes: nodes, ctx: ctx}
 }
@@ -63,14 +50,7 @@ func (w *simWorld) run(stdin string, args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
-func (w *simWorld) newVersion() {
-	for _, n := range w.nodes {
-		if _, err := w.e.EC2().CreateLaunchTemplateVersion(w.ctx, &ec2.CreateLaunchTemplateVersionInput{LaunchTemplateId: aws.String(n.LaunchTemplateID),
-			SourceVersion: aws.String("$Latest"), LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String("ami-0000000000000000c")}}); err != nil {
-			w.t.Fatal(err)
-		}
-	}
-}
+func (w *simWorld) newVersion() { simtest.NewVersion(w.t, w.ctx, w.e, w.nodes) }
 
 func TestStatusExitCodesAndJSON(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {

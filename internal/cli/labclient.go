@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/stateful-aws/stateful/internal/awsapi"
 	"github.com/stateful-aws/stateful/internal/clock"
+	"github.com/stateful-aws/stateful/internal/cluster"
 	"github.com/stateful-aws/stateful/internal/inventory"
 	"github.com/stateful-aws/stateful/internal/lab"
 )
@@ -33,6 +35,20 @@ func labDeps(workDir string) (deps, awsFlags, error) {
 	return d, awsFlags{Cluster: s.Cluster, Region: "us-east-1", EndpointURL: s.Endpoint, Output: "text"}, nil
 }
 
+// labSnapshot reads the running lab's cluster.
+func labSnapshot(ctx context.Context, workDir string) (deps, awsFlags, awsapi.EC2, cluster.Snapshot, error) {
+	d, f, err := labDeps(workDir)
+	if err != nil {
+		return d, f, nil, cluster.Snapshot{}, err
+	}
+	_, ec, inv, err := d.inventory(ctx, &f)
+	if err != nil {
+		return d, f, nil, cluster.Snapshot{}, err
+	}
+	snap, err := inv.Observe(ctx, f.selector(), inventory.Groups, nil)
+	return d, f, ec, snap, err
+}
+
 func newLabClientCmds(io IO, o *labOptions) []*cobra.Command {
 	status := &cobra.Command{
 		Use: "status", Short: "stateful status of the running lab", Args: cobra.NoArgs,
@@ -47,15 +63,7 @@ func newLabClientCmds(io IO, o *labOptions) []*cobra.Command {
 	roll := &cobra.Command{
 		Use: "roll", Short: "Make a new launch-template version for every node and roll the lab", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			d, f, err := labDeps(o.WorkDir)
-			if err != nil {
-				return err
-			}
-			_, ec, inv, err := d.inventory(cmd.Context(), &f)
-			if err != nil {
-				return err
-			}
-			snap, err := inv.Observe(cmd.Context(), f.selector(), inventory.Groups, nil)
+			d, f, ec, snap, err := labSnapshot(cmd.Context(), o.WorkDir)
 			if err != nil {
 				return err
 			}
@@ -67,21 +75,13 @@ func newLabClientCmds(io IO, o *labOptions) []*cobra.Command {
 				}
 			}
 			fmt.Fprintf(io.Out, "new launch-template version for %d nodes\n", len(snap.Nodes))
-			return runRoll(cmd.Context(), io, d, &rollOptions{awsFlags: f, Timeout: 5 * 60e9, Fast: 250e6})
+			return runRoll(cmd.Context(), io, d, &rollOptions{awsFlags: f, Timeout: 5 * time.Minute, Fast: 250 * time.Millisecond})
 		},
 	}
 	kill := &cobra.Command{
 		Use: "kill NODE", Short: "Kill a node's instance, as a host failure would; its group replaces it", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			d, f, err := labDeps(o.WorkDir)
-			if err != nil {
-				return err
-			}
-			_, ec, inv, err := d.inventory(cmd.Context(), &f)
-			if err != nil {
-				return err
-			}
-			snap, err := inv.Observe(cmd.Context(), f.selector(), inventory.Groups, nil)
+			_, _, ec, snap, err := labSnapshot(cmd.Context(), o.WorkDir)
 			if err != nil {
 				return err
 			}

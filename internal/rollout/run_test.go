@@ -10,16 +10,15 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/stateful-aws/stateful/internal/awsapi"
 	"github.com/stateful-aws/stateful/internal/clock"
 	"github.com/stateful-aws/stateful/internal/cluster"
 	"github.com/stateful-aws/stateful/internal/inventory"
 	"github.com/stateful-aws/stateful/internal/sim"
+	"github.com/stateful-aws/stateful/internal/sim/simtest"
 )
 
 const bootTime = 40 * time.Second
@@ -37,32 +36,14 @@ func newWorld(t *testing.T, n int, boot sim.BootFunc) *world {
 	if boot == nil {
 		boot = sim.ContinueAfter(bootTime)
 	}
-	e, err := sim.New(sim.Config{Clock: clock.Real{}, Seed: int64(n), Timings: sim.DefaultTimings(), Boot: boot})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = e.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	nodes, err := sim.Provision(ctx, e.AutoScaling(), e.EC2(), e.Region(), sim.ClusterSpec{Name: "c", Nodes: n, HookTimeout: 300})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, ctx := simtest.Start(t, sim.Config{Clock: clock.Real{}, Seed: int64(n), Timings: sim.DefaultTimings(), Boot: boot})
+	nodes := simtest.Cluster(t, ctx, e, sim.ClusterSpec{Name: "c", Nodes: n, HookTimeout: 300})
 	time.Sleep(5 * time.Minute)
 	return &world{t: t, e: e, nodes: nodes, ctx: ctx}
 }
 
 // newVersion makes version 2 of every node's launch template.
-func (w *world) newVersion() {
-	w.t.Helper()
-	for _, n := range w.nodes {
-		if _, err := w.e.EC2().CreateLaunchTemplateVersion(w.ctx, &ec2.CreateLaunchTemplateVersionInput{LaunchTemplateId: aws.String(n.LaunchTemplateID),
-			SourceVersion: aws.String("$Latest"), LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String("ami-0000000000000000b")}}); err != nil {
-			w.t.Fatal(err)
-		}
-	}
-}
+func (w *world) newVersion() { simtest.NewVersion(w.t, w.ctx, w.e, w.nodes) }
 
 func (w *world) config(as awsapi.AutoScaling, ec awsapi.EC2) Config {
 	inv, err := inventory.New(inventory.Config{AutoScaling: as, EC2: ec, Clock: clock.Real{}})

@@ -16,9 +16,9 @@ type Instance struct {
 }
 
 // BootFunc is what an instance does once it is running (for a group with a
-// launch hook: in Pending:Wait). It runs outside the engine's lock; scripted
-// boots schedule their effect with Engine.After, the lab starts real
-// processes.
+// launch hook: in Pending:Wait). It runs outside the engine's lock and must
+// not block: scripted boots schedule their effect with Engine.At from
+// Instance.Booted; the lab starts real processes.
 type BootFunc func(e *Engine, inst Instance)
 
 // ContinueAfter completes the launch hook with CONTINUE after d: a boot that

@@ -196,14 +196,6 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 }
 
-// After schedules f to run inside the engine (with the lock held) d from
-// now. Boot functions use it to script what an instance does.
-func (e *Engine) After(d time.Duration, f func()) {
-	e.mu.Lock()
-	e.after(d, f)
-	e.mu.Unlock()
-}
-
 // Do runs f with the world locked and due events processed, then runs the
 // deferred callbacks f caused.
 func (e *Engine) Do(f func()) {

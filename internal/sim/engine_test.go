@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -264,6 +265,50 @@ func TestTerminationReleasesVolumeAndENIAfterDelays(t *testing.T) {
 		time.Sleep(5 * time.Second) // +42s
 		if s, a := vol(); s != "available" || a != "" {
 			t.Fatalf("volume %s/%s at +12s after termination, want available", s, a)
+		}
+	})
+}
+
+func TestObserverHearsInstanceAndAttachmentChangesInOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var seen []string
+		var mu sync.Mutex
+		e, err := New(Config{Clock: clock.Real{}, Seed: 1, Timings: DefaultTimings(), Boot: ContinueAfter(time.Second),
+			Observe: func(c Change) {
+				mu.Lock()
+				defer mu.Unlock()
+				if c.State != "" {
+					seen = append(seen, c.State)
+				} else {
+					seen = append(seen, c.Attachment)
+				}
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() { _ = e.Run(ctx) }()
+		nodes, err := Provision(ctx, e.AutoScaling(), e.EC2(), e.Region(), ClusterSpec{Name: "o", Nodes: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Minute)
+		id, _ := e.InstanceByIP(nodes[0].IP)
+		if _, err := e.EC2().AttachVolume(ctx, &ec2.AttachVolumeInput{VolumeId: aws.String(nodes[0].Volume), InstanceId: aws.String(id), Device: aws.String("/dev/sdf")}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Second)
+		if _, err := e.EC2().TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{id}}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Minute + 30*time.Second)
+		cancel()
+		mu.Lock()
+		defer mu.Unlock()
+		want := "running attached shutting-down terminated detached"
+		if got := strings.Join(seen, " "); !strings.HasPrefix(got, want) {
+			t.Fatalf("changes %q, want them to start with %q", got, want)
 		}
 	})
 }
