@@ -227,3 +227,21 @@ func TestPlanCheckCommand(t *testing.T) {
 	}
 	_ = fmt.Sprint()
 }
+
+func TestRollByGroupNamesAsTheOriginalDid(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newSimWorld(t, 3, nil)
+		w.newVersion()
+		code, out, errOut := w.run("", "roll", "--asg", "demo-00", "--asg", "demo-01,demo-02", "--dry-run")
+		if code != ExitOK || !strings.Contains(out, "would replace 3 of 3 nodes") || !strings.Contains(out, "00 (v1 -> v2)") {
+			t.Fatalf("roll --asg: exit %d\n%s%s", code, out, errOut)
+		}
+		code, _, errOut = w.run("", "status", "--asg", "demo-00", "--asg", "demo-07")
+		if code != ExitError || !strings.Contains(errOut, "found no Auto Scaling groups demo-07") {
+			t.Fatalf("a missing group: exit %d %s", code, errOut)
+		}
+		if code, _, errOut := w.run("", "roll", "--asg", "demo-00", "--cluster", "demo"); code != ExitUsage || !strings.Contains(errOut, "one of the two") {
+			t.Fatalf("--asg with --cluster: exit %d %s", code, errOut)
+		}
+	})
+}
