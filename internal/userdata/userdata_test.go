@@ -2,6 +2,7 @@ package userdata
 
 import (
 	"bytes"
+	"encoding/base64"
 	"context"
 	"flag"
 	"fmt"
@@ -25,15 +26,21 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 
 const moduleDir = "../.."
 
-// exampleConfig is node 00 of examples/etcd as the module builds it.
+// exampleConfig is node 00 of examples/etcd as the module builds it;
+// tests/userdata_golden.tftest.hcl checks that Terraform renders the same
+// golden files from the same inputs.
 func exampleConfig() agent.Config {
+	script, err := os.ReadFile(filepath.Join(moduleDir, "examples/etcd/node.sh"))
+	if err != nil {
+		panic(err)
+	}
 	return agent.Config{
 		Version: 1, Cluster: "etcd", NodeID: "00", NodeIP: "10.0.0.10", Region: "eu-west-1",
 		ASGName: "etcd-00", LaunchHook: "etcd-00-launch", TerminateHook: "etcd-00-drain",
 		Volume: agent.Volume{DeviceHint: "/dev/sdf", MountPath: "/data", FileSystem: "ext4", MountOptions: []string{"noatime"}, Owner: "root", Group: "root"},
 		Files: []agent.File{{Path: "/etc/stateful/etcd-cluster.env", Mode: "0644",
 			ContentBase64: "RVRDRF9JTklUSUFMX0NMVVNURVI9bjAwPWh0dHA6Ly8xMC4wLjAuMTA6MjM4MCxuMDE9aHR0cDovLzEwLjAuMS4xMDoyMzgwLG4wMj1odHRwOi8vMTAuMC4yLjEwOjIzODAKRVRDRF9JTklUSUFMX0NMVVNURVJfVE9LRU49ZXRjZApFVENEX0RBVEFfUk9PVD0vZGF0YQo="}},
-		Script:    agent.Script{InlineBase64: "IyEvYmluL2Jhc2gK"},
+		Script:    agent.Script{InlineBase64: base64.StdEncoding.EncodeToString(script)},
 		Timeouts:  agent.Timeouts{Command: 1800, Volume: 900, Device: 300, Heartbeat: 1200},
 		OnFailure: "abandon",
 	}
