@@ -363,3 +363,34 @@ func TestDrainReleasesTheVolumeForTheReplacement(t *testing.T) {
 		time.Sleep(15 * time.Minute)
 	})
 }
+
+func TestARerunAfterRebootIsNotAnError(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, 1, nil, healthWait(5*time.Second, nil))
+		h.provision(1, 3600)
+		time.Sleep(2 * time.Minute)
+		node := h.nodes[0]
+		id := h.inService(node)
+		if id == "" {
+			t.Fatalf("not in service:\n%s", h.log())
+		}
+		// The same instance boots again and runs the agent again.
+		a, err := New(h.config(node), Deps{EC2: h.e.EC2(), AutoScaling: h.e.AutoScaling(), IMDS: sim.IMDS{Engine: h.e, InstanceID: id},
+			Clock: clock.Real{}, StateDir: t.TempDir(), Shell: healthWait(time.Second, nil)(id),
+			Disk: fakeDisk{e: h.e, instance: id, mu: &h.mu, formats: h.formats, releases: &h.releases}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Bootstrap(h.ctx); err != nil {
+			t.Fatalf("re-run: %v", err)
+		}
+		if h.inService(node) != id || h.e.CountCalls("AttachVolume") != 1 {
+			t.Fatalf("the re-run changed the node: in service %q, %d attaches", h.inService(node), h.e.CountCalls("AttachVolume"))
+		}
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if h.formats[node.Volume] != 2 { // prepared twice, formatted once (fakeDisk)
+			t.Fatalf("prepares %d", h.formats[node.Volume])
+		}
+	})
+}

@@ -70,10 +70,6 @@ func execute(ctx context.Context, args []string, io IO, d deps) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
-	if strings.Contains(err.Error(), "unknown flag") || strings.Contains(err.Error(), "unknown command") ||
-		strings.Contains(err.Error(), "invalid argument") || strings.Contains(err.Error(), "accepts ") {
-		return ExitUsage
-	}
 	return ExitError
 }
 
@@ -85,6 +81,32 @@ func newRoot(io IO, d deps) *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newRollCmd(io, d), newStatusCmd(io, d), newRecoverCmd(io, d), newPlanCheckCmd(io), newNodeCmd(io), newSimCmd(io), newLabCmd(io))
+	// Bad flags, arguments or subcommands are usage errors (exit 2) on
+	// every command.
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError("%v", err) })
+		if args := c.Args; args != nil {
+			c.Args = func(cmd *cobra.Command, a []string) error {
+				if err := args(cmd, a); err != nil {
+					return usageError("%v", err)
+				}
+				return nil
+			}
+		} else if c.HasSubCommands() && c.RunE == nil {
+			c.Args = cobra.ArbitraryArgs
+			c.RunE = func(cmd *cobra.Command, a []string) error {
+				if len(a) > 0 {
+					return usageError("unknown command %q for %q: see %s --help", a[0], cmd.CommandPath(), cmd.CommandPath())
+				}
+				return cmd.Help()
+			}
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
 	return root
 }
 

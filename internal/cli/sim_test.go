@@ -67,6 +67,11 @@ func TestSimServeRejectsBadFlags(t *testing.T) {
 		{"sim", "serve", "--timings", "slow"},
 		{"sim", "serve", "--boot-time", "-1s"},
 		{"sim", "serve", "--nodes", "many"},
+		{"sim", "serve", "extra"},
+		{"simulate"},
+		{"lab", "nope"},
+		{"plan-check"},
+		{"roll", "--bogus"},
 	} {
 		var out, errb bytes.Buffer
 		code := Execute(context.Background(), args, IO{In: strings.NewReader(""), Out: &out, Err: &errb})
