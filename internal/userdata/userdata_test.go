@@ -2,8 +2,8 @@ package userdata
 
 import (
 	"bytes"
-	"encoding/base64"
 	"context"
+	"encoding/base64"
 	"flag"
 	"fmt"
 	"net/http"
