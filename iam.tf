@@ -61,10 +61,15 @@ locals {
         Condition = local.this_cluster
       },
       {
+        # One pattern and a tag condition, not a list of groups: the policy
+        # stays the same size (IAM allows 10 KB inline) whatever the node count.
         Sid      = "ThisClustersLifecycleHooks"
         Effect   = "Allow"
         Action   = ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"]
-        Resource = [for id in sort(keys(local.nodes)) : "arn:${local.partition}:autoscaling:${local.region}:${local.account_id}:autoScalingGroup:*:autoScalingGroupName/${local.group_names[id]}"]
+        Resource = "arn:${local.partition}:autoscaling:${local.region}:${local.account_id}:autoScalingGroup:*:autoScalingGroupName/${var.app_name}-*"
+        Condition = {
+          StringEquals = { "autoscaling:ResourceTag/${local.cluster_tag_key}" = var.app_name }
+        }
       },
     ],
     length(local.s3_objects) == 0 ? [] : [{

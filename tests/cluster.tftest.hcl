@@ -123,7 +123,7 @@ run "instance_policy" {
     error_message = "Volume attach is limited to volumes tagged with this cluster."
   }
   assert {
-    condition     = jsondecode(aws_iam_role_policy.node.policy).Statement[3].Resource == [for g in ["kafka-00", "kafka-01", "kafka-02"] : "arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:*:autoScalingGroupName/${g}"]
+    condition     = jsondecode(aws_iam_role_policy.node.policy).Statement[3].Resource == "arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:*:autoScalingGroupName/kafka-*" && jsondecode(aws_iam_role_policy.node.policy).Statement[3].Condition == { StringEquals = { "autoscaling:ResourceTag/stateful:cluster" = "kafka" } }
     error_message = "Hooks can be completed only on this cluster's groups."
   }
   assert {
