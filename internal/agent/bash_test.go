@@ -13,9 +13,9 @@ import (
 	"github.com/stateful-aws/stateful/internal/clock"
 )
 
-// runScript runs the agent's runner over a script with real bash and the
+// runReal runs the agent's runner over a script with real bash and the
 // wall clock (these are real, short processes).
-func runReal(t *testing.T, script string, timeout int) (error, []string) {
+func runReal(t *testing.T, script string, timeout int) ([]string, error) {
 	t.Helper()
 	if _, err := exec.LookPath("bash"); err != nil {
 		t.Skip("bash is not installed")
@@ -32,12 +32,12 @@ func runReal(t *testing.T, script string, timeout int) (error, []string) {
 	err := a.runScript(context.Background())
 	mu.Lock()
 	defer mu.Unlock()
-	return err, append([]string(nil), lines...)
+	return append([]string(nil), lines...), err
 }
 
 func TestNodeScriptRunsBothFunctionsWithIDAndIP(t *testing.T) {
 	t.Parallel()
-	err, out := runReal(t, "configure_cluster_node() { echo configure $1 $2 $STATEFUL_CLUSTER; }\nwait_for_healthy_cluster() { echo healthy $1 $2; }\n", 30)
+	out, err := runReal(t, "configure_cluster_node() { echo configure $1 $2 $STATEFUL_CLUSTER; }\nwait_for_healthy_cluster() { echo healthy $1 $2; }\n", 30)
 	if err != nil || strings.Join(out, "|") != "configure 07 10.9.9.9 c|healthy 07 10.9.9.9" {
 		t.Fatalf("%v %q", err, out)
 	}
@@ -45,11 +45,11 @@ func TestNodeScriptRunsBothFunctionsWithIDAndIP(t *testing.T) {
 
 func TestNodeScriptFailuresAreReported(t *testing.T) {
 	t.Parallel()
-	err, out := runReal(t, "configure_cluster_node() { echo oops; return 3; }\nwait_for_healthy_cluster() { echo never; }\n", 30)
+	out, err := runReal(t, "configure_cluster_node() { echo oops; return 3; }\nwait_for_healthy_cluster() { echo never; }\n", 30)
 	if err == nil || !strings.Contains(err.Error(), "exit status 3") || strings.Contains(strings.Join(out, " "), "never") {
 		t.Fatalf("%v %q", err, out)
 	}
-	err, _ = runReal(t, "configure_cluster_node() { :; }\n", 30)
+	_, err = runReal(t, "configure_cluster_node() { :; }\n", 30)
 	if err == nil {
 		t.Fatal("a script without wait_for_healthy_cluster passed")
 	}
@@ -59,7 +59,7 @@ func TestNodeScriptTimeoutKillsItsProcesses(t *testing.T) {
 	t.Parallel()
 	marker := filepath.Join(t.TempDir(), "still-running")
 	start := time.Now()
-	err, _ := runReal(t, "configure_cluster_node() { (sleep 30; touch "+marker+") & wait; }\nwait_for_healthy_cluster() { :; }\n", 1)
+	_, err := runReal(t, "configure_cluster_node() { (sleep 30; touch "+marker+") & wait; }\nwait_for_healthy_cluster() { :; }\n", 1)
 	if err == nil || !strings.Contains(err.Error(), "did not finish within 1s") || time.Since(start) > 10*time.Second {
 		t.Fatalf("%v after %v", err, time.Since(start))
 	}
@@ -71,7 +71,7 @@ func TestNodeScriptTimeoutKillsItsProcesses(t *testing.T) {
 func TestDaemonsKeepingStdoutOpenDoNotBlock(t *testing.T) {
 	t.Parallel()
 	start := time.Now()
-	err, _ := runReal(t, "configure_cluster_node() { setsid sleep 20 & }\nwait_for_healthy_cluster() { echo up; }\n", 60)
+	_, err := runReal(t, "configure_cluster_node() { setsid sleep 20 & }\nwait_for_healthy_cluster() { echo up; }\n", 60)
 	if err != nil || time.Since(start) > 10*time.Second {
 		t.Fatalf("%v after %v: a daemon holding the output pipe must not hold the agent", err, time.Since(start))
 	}

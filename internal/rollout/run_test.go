@@ -264,7 +264,6 @@ func TestRollUnderThrottling(t *testing.T) {
 // killAfter cancels the roll right after its k-th API call returns.
 type killAfter struct {
 	awsapi.AutoScaling
-	ec     awsapi.EC2
 	k      int
 	calls  *int
 	cancel context.CancelFunc

@@ -69,14 +69,13 @@ type attachment struct {
 }
 
 type launchTemplate struct {
-	ID, Name        string
-	DefaultVersion  int64
-	LatestVersion   int64
-	Versions        map[int64]*templateVersion
-	CreateTime      time.Time
-	Tags            tags
-	CreatedBy       string
-	NextVersionSeed int64
+	ID, Name       string
+	DefaultVersion int64
+	LatestVersion  int64
+	Versions       map[int64]*templateVersion
+	CreateTime     time.Time
+	Tags           tags
+	CreatedBy      string
 }
 
 type templateVersion struct {
@@ -114,25 +113,24 @@ type lifecycleAction struct {
 }
 
 type group struct {
-	Name, ARN                  string
-	Min, Max, Desired          int32
-	Template                   templateRef
-	AZs                        []string
-	VPCZoneIdentifier          string
-	HealthCheckType            string
-	GracePeriod                int32
-	Hooks                      []hook
-	Tags                       []groupTag
-	Created                    time.Time
-	Instances                  []string // members, including those terminating
-	LaunchFailures             int
-	NextLaunch                 time.Time
-	LaunchScheduled            bool
-	HealthCheckScheduled       bool
-	InjectedLaunchFailures     int
-	InjectedLaunchFailureCode  string
-	InjectedLaunchFailureText  string
-	WaitingForTerminationHooks bool
+	Name, ARN                 string
+	Min, Max, Desired         int32
+	Template                  templateRef
+	AZs                       []string
+	VPCZoneIdentifier         string
+	HealthCheckType           string
+	GracePeriod               int32
+	Hooks                     []hook
+	Tags                      []groupTag
+	Created                   time.Time
+	Instances                 []string // members, including those terminating
+	LaunchFailures            int
+	NextLaunch                time.Time
+	LaunchScheduled           bool
+	HealthCheckScheduled      bool
+	InjectedLaunchFailures    int
+	InjectedLaunchFailureCode string
+	InjectedLaunchFailureText string
 }
 
 type templateRef struct{ ID, Name, Version string }

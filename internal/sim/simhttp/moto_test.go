@@ -78,14 +78,8 @@ func startMoto(t *testing.T) string {
 	return ""
 }
 
-// differentialScript runs the same set-up and calls against an endpoint and
-// returns each answer by name.
-func differentialScript(t *testing.T, url string, settle func()) map[string]any {
-	t.Helper()
-	answers, _ := differentialRun(t, url, settle)
-	return answers
-}
-
+// differentialRun runs the same set-up and calls against an endpoint and
+// returns each answer by name, and the ENI as the endpoint describes it.
 func differentialRun(t *testing.T, url string, settle func()) (map[string]any, *ec2.DescribeNetworkInterfacesOutput) {
 	t.Helper()
 	as, ec := sdkClients(url)
