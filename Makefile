@@ -23,6 +23,7 @@ test: test-go test-hcl lint-hcl
 
 test-go:
 	$(GO) vet ./...
+	@if command -v staticcheck >/dev/null; then staticcheck ./...; else echo "test-go: staticcheck not installed: skipped"; fi
 	$(GO) test -count=1 ./...
 
 # tofu validate in every module and tofu test, with whatever tofu is on the
