@@ -34,9 +34,10 @@ type writer struct {
 }
 
 type attempt struct {
-	at  time.Time
-	key string
-	ok  bool
+	at   time.Time
+	key  string
+	ok   bool // the write was acknowledged
+	read bool // and read back with its value right after
 }
 
 const writeEvery = 50 * time.Millisecond
@@ -46,11 +47,16 @@ func (w *writer) run(ctx context.Context) {
 		start := w.clock.Now()
 		key := fmt.Sprintf("demo/%06d", seq)
 		err := w.c.put(ctx, key, strconv.Itoa(seq))
+		read := false
+		if err == nil {
+			v, found, rerr := w.c.get(ctx, key)
+			read = rerr == nil && found && v == strconv.Itoa(seq)
+		}
 		if ctx.Err() != nil {
 			return
 		}
 		w.mu.Lock()
-		w.tries = append(w.tries, attempt{at: start, key: key, ok: err == nil})
+		w.tries = append(w.tries, attempt{at: start, key: key, ok: err == nil, read: read})
 		w.mu.Unlock()
 		if rest := writeEvery - w.clock.Now().Sub(start); rest > 0 {
 			_ = clock.Sleep(ctx, w.clock, rest)
@@ -58,8 +64,9 @@ func (w *writer) run(ctx context.Context) {
 	}
 }
 
-// availability is the share of writes acknowledged between from and to.
-func (w *writer) availability(from, to time.Time) (ok, total int) {
+// availability counts the attempts between from and to, the writes
+// acknowledged, and the writes read back right after.
+func (w *writer) availability(from, to time.Time) (ok, total, read int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, a := range w.tries {
@@ -68,9 +75,12 @@ func (w *writer) availability(from, to time.Time) (ok, total int) {
 			if a.ok {
 				ok++
 			}
+			if a.read {
+				read++
+			}
 		}
 	}
-	return ok, total
+	return ok, total, read
 }
 
 func (w *writer) acknowledged() []string {
@@ -89,8 +99,8 @@ func (w *writer) acknowledged() []string {
 type Report struct {
 	Timeline     []Event
 	Replacements []rollout.Replacement
-	RollWrites   [2]int // acknowledged, attempted during the roll
-	AllWrites    [2]int // acknowledged, attempted over the whole demo
+	RollWrites   [3]int // acknowledged, attempted, read back during the roll
+	AllWrites    [3]int // the same over the whole demo
 	KeysLost     []string
 	Formats      map[string]int // volume -> formats seen in the agents' logs
 	Agents       []AgentRun     // every bootstrap, from the agents' logs
@@ -186,7 +196,7 @@ func (l *Lab) Demo(ctx context.Context, sc Scenario, progress io.Writer) (*Repor
 	if res != nil {
 		r.Replacements = res.Replaced
 	}
-	r.RollWrites[0], r.RollWrites[1] = w.availability(rollStart, rollEnd)
+	r.RollWrites[0], r.RollWrites[1], r.RollWrites[2] = w.availability(rollStart, rollEnd)
 	if rollErr != nil {
 		note("roll stopped: %v", rollErr)
 		if err := l.awaitCluster(ctx, inv, etcd, 3*time.Minute); err != nil {
@@ -217,7 +227,7 @@ func (l *Lab) Demo(ctx context.Context, sc Scenario, progress io.Writer) (*Repor
 	stopWriter()
 	wg.Wait()
 
-	r.AllWrites[0], r.AllWrites[1] = w.availability(start, l.cfg.Clock.Now())
+	r.AllWrites[0], r.AllWrites[1], r.AllWrites[2] = w.availability(start, l.cfg.Clock.Now())
 	for _, k := range w.acknowledged() {
 		if _, found, err := etcd.get(ctx, k); err != nil || !found {
 			r.KeysLost = append(r.KeysLost, k)
@@ -363,14 +373,14 @@ func (r *Report) Print(w io.Writer) {
 	for _, rep := range r.Replacements {
 		fmt.Fprintf(w, "node %s replaced in %s (%s -> %s)\n", rep.Node, rep.Took.Round(100*time.Millisecond), rep.Old, rep.New)
 	}
-	pct := func(x [2]int) float64 {
+	pct := func(x [3]int) float64 {
 		if x[1] == 0 {
 			return 0
 		}
 		return 100 * float64(x[0]) / float64(x[1])
 	}
-	fmt.Fprintf(w, "write availability during the roll: %.2f%% (%d of %d writes every 50ms)\n", pct(r.RollWrites), r.RollWrites[0], r.RollWrites[1])
-	fmt.Fprintf(w, "write availability overall: %.2f%% (%d of %d)\n", pct(r.AllWrites), r.AllWrites[0], r.AllWrites[1])
+	fmt.Fprintf(w, "write availability during the roll: %.2f%% (%d of %d writes every 50ms; %d read back at once)\n", pct(r.RollWrites), r.RollWrites[0], r.RollWrites[1], r.RollWrites[2])
+	fmt.Fprintf(w, "write availability overall: %.2f%% (%d of %d; %d read back at once)\n", pct(r.AllWrites), r.AllWrites[0], r.AllWrites[1], r.AllWrites[2])
 	fmt.Fprintf(w, "acknowledged keys lost: %d\n", len(r.KeysLost))
 	fmt.Fprintf(w, "every node on its own IP: %v; every etcd member kept its data: %v\n", r.SameIPs, r.SameMembers)
 	var vols []string

@@ -158,7 +158,7 @@ func Up(ctx context.Context, cfg Config) (*Lab, error) {
 	if err := l.network(ctx); err != nil {
 		return nil, err
 	}
-	e, err := sim.New(sim.Config{Clock: cfg.Clock, Region: "us-east-1", Seed: time.Now().UnixNano(), Timings: cfg.Timings,
+	e, err := sim.New(sim.Config{Clock: cfg.Clock, Region: "us-east-1", Seed: cfg.Clock.Now().UnixNano(), Timings: cfg.Timings,
 		Boot: l.boot, Observe: l.observe, Logger: cfg.Logger})
 	if err != nil {
 		return nil, err

@@ -110,8 +110,8 @@ func TestDemoRollsWithoutDowntimeAndHealsANodeLoss(t *testing.T) {
 	if r.RollErr != nil || len(r.Replacements) != 3 {
 		t.Fatalf("roll: %v, %d replacements", r.RollErr, len(r.Replacements))
 	}
-	if ok, total := r.RollWrites[0], r.RollWrites[1]; total < 100 || float64(ok) < 0.99*float64(total) {
-		t.Errorf("write availability during the roll %d/%d, want at least 99%%", ok, total)
+	if ok, total, read := r.RollWrites[0], r.RollWrites[1], r.RollWrites[2]; total < 100 || float64(ok) < 0.99*float64(total) || float64(read) < 0.99*float64(total) {
+		t.Errorf("during the roll %d of %d writes acknowledged and %d read back; want at least 99%% of each", ok, total, read)
 	}
 	if len(r.KeysLost) > 0 {
 		t.Errorf("%d acknowledged writes lost, for example %s", len(r.KeysLost), r.KeysLost[0])
