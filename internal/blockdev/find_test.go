@@ -65,3 +65,16 @@ func TestFind(t *testing.T) {
 		}
 	}
 }
+
+func TestFormatNamesThePackageOfAMissingTool(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	for fs, pkg := range map[string]string{"xfs": "xfsprogs", "ext4": "e2fsprogs"} {
+		err := Format(t.Context(), "/dev/null", fs, "st-x")
+		if err == nil || err.Error() != "mkfs."+fs+" is not installed: install the "+pkg+" package in the image" {
+			t.Errorf("Format without mkfs.%s: %v", fs, err)
+		}
+	}
+	if err := Format(t.Context(), "/dev/null", "btrfs", "st-x"); err == nil {
+		t.Error("btrfs accepted")
+	}
+}

@@ -46,15 +46,36 @@ func exampleConfig() agent.Config {
 	}
 }
 
+// completeConfig is node 00 of examples/complete as the module builds it.
+func completeConfig() agent.Config {
+	script, err := os.ReadFile(filepath.Join(moduleDir, "examples/complete/node_config_script.sh"))
+	if err != nil {
+		panic(err)
+	}
+	return agent.Config{
+		Version: 1, Cluster: "stateful-complete", NodeID: "00", NodeIP: "10.42.0.10", Region: "eu-west-1",
+		ASGName: "stateful-complete-00", LaunchHook: "stateful-complete-00-launch",
+		Volume:    agent.Volume{DeviceHint: "/dev/sdf", MountPath: "/mydata", FileSystem: "xfs", MountOptions: []string{"noatime"}, Owner: "ec2-user", Group: "ec2-user"},
+		Files:     []agent.File{{Path: "/etc/app/node.conf", Mode: "0644", ContentBase64: base64.StdEncoding.EncodeToString([]byte("node=00\n"))}},
+		Script:    agent.Script{InlineBase64: base64.StdEncoding.EncodeToString(script)},
+		Timeouts:  agent.Timeouts{Command: 1800, Volume: 900, Device: 300, Heartbeat: 1200},
+		OnFailure: "abandon",
+	}
+}
+
 func TestGoldenUserData(t *testing.T) {
 	t.Parallel()
-	cases := map[string]Agent{
-		"etcd-url.sh":  {URL: "https://releases.example.com/stateful/v1.0.0/stateful-linux-{arch}", SHA256: strings.Repeat("ab", 32)},
-		"etcd-path.sh": {Path: "/usr/local/bin/stateful"},
-		"etcd-s3.sh":   {S3URI: "s3://artifacts-bucket/stateful/v1.0.0/stateful"},
+	cases := map[string]struct {
+		cfg agent.Config
+		a   Agent
+	}{
+		"etcd-url.sh":      {exampleConfig(), Agent{URL: "https://releases.example.com/stateful/v1.0.0/stateful-linux-{arch}", SHA256: strings.Repeat("ab", 32)}},
+		"etcd-path.sh":     {exampleConfig(), Agent{Path: "/usr/local/bin/stateful"}},
+		"etcd-s3.sh":       {exampleConfig(), Agent{S3URI: "s3://artifacts-bucket/stateful/v1.0.0/stateful"}},
+		"complete-path.sh": {completeConfig(), Agent{Path: "/usr/local/bin/stateful"}},
 	}
-	for name, a := range cases {
-		got, err := RenderFile(moduleDir, exampleConfig(), a)
+	for name, c := range cases {
+		got, err := RenderFile(moduleDir, c.cfg, c.a)
 		if err != nil {
 			t.Fatal(err)
 		}
