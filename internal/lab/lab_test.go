@@ -28,12 +28,31 @@ func agentBinary(t *testing.T) string {
 	return bin
 }
 
+// hostNetwork is the host namespace's addresses, routes and rules.
+func hostNetwork(t *testing.T) string {
+	t.Helper()
+	var b strings.Builder
+	for _, args := range [][]string{{"-o", "addr"}, {"route", "show", "table", "all"}, {"rule"}} {
+		out, err := exec.Command("ip", args...).Output()
+		if err != nil {
+			t.Fatalf("ip %v: %v", args, err)
+		}
+		b.Write(out)
+	}
+	return b.String()
+}
+
 func startLab(t *testing.T) *Lab {
 	t.Helper()
 	work := t.TempDir()
-	l, err := Up(context.Background(), Config{ModuleDir: "../..", WorkDir: work, Nodes: 3, Agent: agentBinary(t)})
+	agent := agentBinary(t)
+	before := hostNetwork(t)
+	l, err := Up(context.Background(), Config{ModuleDir: "../..", WorkDir: work, Nodes: 3, Agent: agent})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if now := hostNetwork(t); now != before {
+		t.Errorf("the lab changed the host's addresses, routes or rules:\nbefore:\n%s\nafter:\n%s", before, now)
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -44,6 +63,9 @@ func startLab(t *testing.T) *Lab {
 			t.Errorf("teardown: %v", err)
 		}
 		assertNothingLeft(t, l, work)
+		if now := hostNetwork(t); now != before {
+			t.Errorf("after teardown the host's network differs:\nbefore:\n%s\nafter:\n%s", before, now)
+		}
 	})
 	return l
 }

@@ -159,3 +159,35 @@ func TestErrorShapes(t *testing.T) {
 		}
 	}
 }
+
+func TestIMDSKnowsTheInstanceByItsSourceAddress(t *testing.T) {
+	t.Parallel()
+	e, _, nodes, _ := readyCluster(t, 2, sim.ContinueAfter(time.Second))
+	h := simhttp.New(e, nil)
+	call := func(method, path, from string, hdr map[string]string) (int, string) {
+		req := httptest.NewRequest(method, "http://169.254.169.254"+path, nil)
+		req.RemoteAddr = from + ":41234"
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code, rec.Body.String()
+	}
+	for i, n := range nodes {
+		code, tok := call("PUT", "/latest/api/token", n.IP, map[string]string{"X-aws-ec2-metadata-token-ttl-seconds": "60"})
+		if code != 200 {
+			t.Fatalf("token from %s: %d", n.IP, code)
+		}
+		if code, ip := call("GET", "/latest/meta-data/local-ipv4", n.IP, map[string]string{"X-aws-ec2-metadata-token": tok}); code != 200 || ip != n.IP {
+			t.Errorf("local-ipv4 asked from %s: %d %q", n.IP, code, ip)
+		}
+		other := nodes[1-i].IP
+		if code, _ := call("GET", "/latest/meta-data/instance-id", other, map[string]string{"X-aws-ec2-metadata-token": tok}); code != 401 {
+			t.Errorf("a token used from another instance's address: %d, want 401", code)
+		}
+	}
+	if code, _ := call("PUT", "/latest/api/token", "10.9.9.9", map[string]string{"X-aws-ec2-metadata-token-ttl-seconds": "60"}); code != 403 {
+		t.Errorf("a token asked from an address no instance holds: %d, want 403", code)
+	}
+}
