@@ -56,7 +56,7 @@ func TestStatusExitCodesAndJSON(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newSimWorld(t, 3, sim.Sequence(sim.ContinueAfter(30*time.Second), sim.ContinueAfter(30*time.Second), sim.ContinueAfter(30*time.Second), sim.Hang()))
 		code, out, _ := w.run("", "status", "--cluster", "demo")
-		if code != ExitOK {
+		if code != ExitOK || !strings.Contains(out, "3 of 3 nodes in service (a majority is 2: quorum holds); 0 on an old") {
 			t.Fatalf("status of a current cluster: exit %d\n%s", code, out)
 		}
 		for _, n := range w.nodes {
@@ -76,10 +76,15 @@ func TestStatusExitCodesAndJSON(t *testing.T) {
 			t.Fatalf("with a node stuck: exit %d, want %d", code, ExitNotInService)
 		}
 		var doc struct {
-			Nodes []nodeStatus `json:"nodes"`
+			Nodes     []nodeStatus `json:"nodes"`
+			InService int          `json:"in_service"`
+			Quorum    int          `json:"quorum"`
 		}
 		if err := json.Unmarshal([]byte(out), &doc); err != nil || len(doc.Nodes) != 3 {
 			t.Fatalf("JSON output: %v\n%s", err, out)
+		}
+		if doc.InService != 2 || doc.Quorum != 2 {
+			t.Fatalf("JSON summary: %d in service, quorum %d", doc.InService, doc.Quorum)
 		}
 		if n := doc.Nodes[1]; n.InService || n.Lifecycle != "Pending:Wait" || n.LastActivity == "" {
 			t.Fatalf("node 01 in JSON: %+v", n)
@@ -109,7 +114,7 @@ func TestStatusOf1000NodesTakesFewCalls(t *testing.T) {
 		clock: clock.Stepping{Fake: clk}, terminal: func(any) bool { return false }}
 	code := execute(context.Background(), []string{"status", "--cluster", "big"}, IO{In: strings.NewReader(""), Out: &out, Err: &out}, d)
 	calls := e.CountCalls("") - before
-	if code != ExitOK || strings.Count(out.String(), "\n") != 1001 {
+	if code != ExitOK || strings.Count(out.String(), "\n") != 1002 {
 		t.Fatalf("exit %d, %d lines\n%s", code, strings.Count(out.String(), "\n"), out.String()[:3000])
 	}
 	if calls > 25 {

@@ -109,15 +109,6 @@ func runStatus(ctx context.Context, io IO, d deps, o *statusOptions) error {
 	for i, n := range snap.Nodes {
 		rows[i] = rowOf(n)
 	}
-	if o.Output == "json" {
-		enc := json.NewEncoder(io.Out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(map[string]any{"observed_at": snap.At.UTC(), "nodes": rows}); err != nil {
-			return err
-		}
-	} else {
-		writeTable(io.Out, rows, snap.At)
-	}
 	var out, old int
 	for _, r := range rows {
 		switch {
@@ -126,6 +117,22 @@ func runStatus(ctx context.Context, io IO, d deps, o *statusOptions) error {
 		case !r.Current:
 			old++
 		}
+	}
+	quorum := cluster.Quorum(len(rows))
+	if o.Output == "json" {
+		enc := json.NewEncoder(io.Out)
+		enc.SetIndent("", "  ")
+		doc := map[string]any{"observed_at": snap.At.UTC(), "nodes": rows, "in_service": len(rows) - out, "quorum": quorum, "outdated": old}
+		if err := enc.Encode(doc); err != nil {
+			return err
+		}
+	} else {
+		writeTable(io.Out, rows, snap.At)
+		verdict := "quorum holds"
+		if len(rows)-out < quorum {
+			verdict = "QUORUM LOST"
+		}
+		fmt.Fprintf(io.Out, "%d of %d nodes in service (a majority is %d: %s); %d on an old launch-template version\n", len(rows)-out, len(rows), quorum, verdict, old)
 	}
 	switch {
 	case out > 0:
