@@ -1,7 +1,8 @@
 #!/bin/bash
-# etcd on stateful nodes. The agent sources this file (bash, set -euo
-# pipefail) and calls configure_cluster_node, then wait_for_healthy_cluster,
-# with the node id and IP; drain_cluster_node runs at termination.
+# etcd on stateful nodes. The agent sources this file in bash and calls
+# configure_cluster_node, then wait_for_healthy_cluster, with the node id
+# and IP; drain_cluster_node runs at termination. A function fails the
+# node by returning non-zero.
 # /etc/stateful/etcd-cluster.env (a node file) holds ETCD_INITIAL_CLUSTER,
 # ETCD_INITIAL_CLUSTER_TOKEN and ETCD_DATA_ROOT (the data volume).
 

@@ -2,6 +2,7 @@ package tfmodule
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -239,5 +240,22 @@ func TestTerraformFilesAreCanonical(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestScriptsPassShellcheck(t *testing.T) {
+	t.Parallel()
+	sc, err := exec.LookPath("shellcheck")
+	if err != nil {
+		t.Skip("shellcheck is not installed (.ci/run installs it)")
+	}
+	scripts, _ := filepath.Glob(filepath.Join(root, "examples", "*", "*.sh"))
+	scripts = append(scripts, filepath.Join(root, ".ci", "run"))
+	if len(scripts) < 3 {
+		t.Fatalf("found only %v", scripts)
+	}
+	out, err := exec.Command(sc, append([]string{"-s", "bash"}, scripts...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("shellcheck: %v\n%s", err, out)
 	}
 }
