@@ -141,13 +141,15 @@ func preCheck(command string, stderr io.Writer) func(context.Context, cluster.No
 	}
 }
 
-// eventWriter prints roll events: human lines on a terminal, key=value
-// lines otherwise, JSON lines for machines.
+// eventWriter prints roll events: human lines on a terminal, with a live
+// line showing the replacement under way; key=value lines otherwise; JSON
+// lines for machines. Progress events feed only the live line.
 type eventWriter struct {
 	mu    sync.Mutex
 	w     io.Writer
 	mode  string // human | line | json
 	start time.Time
+	live  bool // a live line is on screen
 }
 
 func newEventWriter(w io.Writer, output string, tty bool, start time.Time) *eventWriter {
@@ -164,6 +166,17 @@ func newEventWriter(w io.Writer, output string, tty bool, start time.Time) *even
 func (e *eventWriter) write(ev rollout.Event) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if ev.Kind == "progress" {
+		if e.mode == "human" {
+			fmt.Fprintf(e.w, "\r\033[K[%8s] %s", ev.At.Sub(e.start).Round(time.Second), ev.Message)
+			e.live = true
+		}
+		return
+	}
+	if e.live {
+		fmt.Fprint(e.w, "\r\033[K")
+		e.live = false
+	}
 	switch e.mode {
 	case "json":
 		b, _ := json.Marshal(ev)

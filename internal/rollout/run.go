@@ -57,7 +57,7 @@ func DefaultPoll() Poll { return Poll{Fast: time.Second, Slow: 15 * time.Second}
 // Event is one step of a roll.
 type Event struct {
 	At       time.Time `json:"at"`
-	Kind     string    `json:"event"` // waiting, ready, plan, pre-check, terminate, replaced, done, failed
+	Kind     string    `json:"event"` // waiting, ready, plan, pre-check, terminate, progress, replaced, done, failed
 	Node     string    `json:"node,omitempty"`
 	Instance string    `json:"instance,omitempty"`
 	Message  string    `json:"message"`
@@ -162,7 +162,9 @@ func (r *roller) now() time.Time { return r.cfg.Clock.Now() }
 
 func (r *roller) emit(ev Event) {
 	ev.At = r.now()
-	r.log.Info(ev.Message, "event", ev.Kind, "node_id", ev.Node, "instance_id", ev.Instance)
+	if ev.Kind != "progress" {
+		r.log.Info(ev.Message, "event", ev.Kind, "node_id", ev.Node, "instance_id", ev.Instance)
+	}
 	if r.cfg.Events != nil {
 		r.cfg.Events(ev)
 	}
@@ -378,6 +380,7 @@ func (r *roller) await(ctx context.Context, n cluster.Node, old string, start ti
 			}
 		}
 		cur, _ := r.snap.Node(n.ID)
+		r.emit(Event{Kind: "progress", Node: n.ID, Message: progress(cur, old, r.now().Sub(start))})
 		if i, ok := cur.Serving(); ok && i.ID != old {
 			if i.Version != cur.Target {
 				return Replacement{}, &Failure{Kind: WrongVersion, Node: n.ID, Instance: i.ID, Lifecycle: i.Lifecycle,
@@ -415,6 +418,22 @@ func (r *roller) await(ctx context.Context, n cluster.Node, old string, start ti
 			return Replacement{}, r.failNode(ctx, Timeout, cur, i, detail)
 		}
 	}
+}
+
+// progress says where a replacement stands, for a live view.
+func progress(n cluster.Node, old string, elapsed time.Duration) string {
+	var parts []string
+	for _, i := range n.Instances {
+		who := "new " + i.ID
+		if i.ID == old {
+			who = "old " + i.ID
+		}
+		parts = append(parts, who+" "+i.Lifecycle)
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "no instance yet")
+	}
+	return fmt.Sprintf("node %s: %s (%s)", n.ID, strings.Join(parts, ", "), elapsed.Round(time.Second))
 }
 
 // interval is the next poll's delay for a replacement running for elapsed.
