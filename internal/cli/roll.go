@@ -53,8 +53,9 @@ command to run. Re-running continues where the cluster is.
 --pre-check runs in bash with STATEFUL_NODE_ID, STATEFUL_NODE_IP,
 STATEFUL_INSTANCE_ID and STATEFUL_ASG_NAME set; exit 0 means go.
 
-Output: one line per event (human on a terminal, key=value otherwise), or
-JSON lines with --output json. Every flag also reads STATEFUL_<FLAG>.
+Output: one line per event (human on a terminal, with a live line showing
+the replacement under way; key=value otherwise), or JSON lines with
+--output json. Every flag also reads STATEFUL_<FLAG>.
 
 Exit codes:
   0  every node is in service on its target version
