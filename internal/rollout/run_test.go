@@ -345,3 +345,23 @@ func TestRollKilledAfterEachCallResumes(t *testing.T) {
 	}
 	t.Logf("killed and resumed at each of %d calls", total)
 }
+
+func TestRollUnderStaleReads(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, 3, nil)
+		w.newVersion()
+		w.e.SetStaleReads(5 * time.Second)
+		lowest := w.monitor()
+		res, err := Run(w.ctx, w.config(w.e.AutoScaling(), w.e.EC2()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.e.SetStaleReads(0)
+		if got := w.terminations(); strings.Join(got, " ") != "00 01 02" || len(res.Replaced) != 3 {
+			t.Fatalf("terminated %v; want each node once, in order", got)
+		}
+		if low := lowest(); low < 2 {
+			t.Fatalf("%d of 3 nodes in service at one point", low)
+		}
+	})
+}
