@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -230,7 +229,6 @@ func TestPlanCheckCommand(t *testing.T) {
 	if code := Execute(context.Background(), []string{"plan-check", "/no/such/plan.json"}, IO{In: strings.NewReader(""), Out: &out, Err: &errb}); code != ExitUsage {
 		t.Errorf("missing file: exit %d", code)
 	}
-	_ = fmt.Sprint()
 }
 
 func TestRollByGroupNamesAsTheOriginalDid(t *testing.T) {
