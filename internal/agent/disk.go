@@ -91,6 +91,9 @@ func checkStamp(mountPath string, want Stamp, formatted bool) error {
 	case err != nil && !errors.Is(err, os.ErrNotExist):
 		return err
 	}
+	if !formatted { // adopted: formatted elsewhere, by someone else
+		want.FormattedBy, want.FormattedAt = "", ""
+	}
 	b, _ = json.MarshalIndent(want, "", "  ")
 	return blockdev.WriteFileAtomic(path, append(b, '\n'), 0o644)
 }
