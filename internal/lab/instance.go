@@ -136,8 +136,28 @@ func mkdev(major, minor uint32) uint64 {
 	return uint64(minor&0xff) | uint64(major&0xfff)<<8 | uint64(minor&^0xff)<<12 | uint64(major&^0xfff)<<32
 }
 
-// observe makes the simulator's changes real.
+// observe is the simulator's observer: it queues the change and returns at
+// once.
 func (l *Lab) observe(c sim.Change) {
+	select {
+	case l.changes <- c:
+	case <-l.stopped:
+	}
+}
+
+// apply makes the simulator's changes real, one at a time, in order.
+func (l *Lab) apply(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case c := <-l.changes:
+			l.applyChange(c)
+		}
+	}
+}
+
+func (l *Lab) applyChange(c sim.Change) {
 	l.mu.Lock()
 	i := l.instances[c.Instance]
 	v := l.volumes[c.Volume]

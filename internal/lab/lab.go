@@ -78,6 +78,11 @@ type Lab struct {
 	done    sync.WaitGroup
 
 	ready chan struct{} // closed once provisioning is done: boots wait for it
+	// changes carries the simulator's changes to the goroutine that makes
+	// them real, in order, so the simulator never waits on processes,
+	// mounts or namespaces.
+	changes chan sim.Change
+	stopped chan struct{} // closed by Down
 
 	mu        sync.Mutex
 	instances map[string]*instance
@@ -144,7 +149,8 @@ func Up(ctx context.Context, cfg Config) (*Lab, error) {
 	}
 	b := make([]byte, 2)
 	_, _ = rand.Read(b)
-	l := &Lab{cfg: cfg, id: "stl" + hex.EncodeToString(b), instances: map[string]*instance{}, volumes: map[string]*volume{}, ready: make(chan struct{})}
+	l := &Lab{cfg: cfg, id: "stl" + hex.EncodeToString(b), instances: map[string]*instance{}, volumes: map[string]*volume{}, ready: make(chan struct{}),
+		changes: make(chan sim.Change, 1024), stopped: make(chan struct{})}
 	l.log = cfg.Logger.With("component", "lab", "lab", l.id)
 	if err := os.MkdirAll(l.dir(), 0o755); err != nil {
 		return nil, err
@@ -166,8 +172,9 @@ func Up(ctx context.Context, cfg Config) (*Lab, error) {
 	l.Engine = e
 	runCtx, cancel := context.WithCancel(context.Background())
 	l.cancel = cancel
-	l.done.Add(1)
+	l.done.Add(2)
 	go func() { defer l.done.Done(); _ = e.Run(runCtx) }()
+	go func() { defer l.done.Done(); l.apply(runCtx) }()
 	if err := l.serve(); err != nil {
 		return nil, err
 	}
@@ -187,6 +194,10 @@ func Timings() sim.Timings {
 	t.ENIReleaseDelay = 500 * time.Millisecond
 	t.VolumeReleaseDelay = time.Second
 	t.HealthCheckInterval = 2 * time.Second
+	// Launches fail while the old instance holds the ENI (during its drain
+	// and shutdown); a short backoff cap keeps the replacement from waiting
+	// long after the ENI is free.
+	t.LaunchRetryMax = 2 * time.Second
 	return t
 }
 
@@ -275,6 +286,7 @@ func (l *Lab) Down() error {
 		return nil
 	}
 	l.closed = true
+	close(l.stopped)
 	insts := make([]*instance, 0, len(l.instances))
 	for _, i := range l.instances {
 		insts = append(insts, i)
