@@ -31,8 +31,9 @@ type Config struct {
 	// instances do nothing, so launch hooks time out.
 	Boot BootFunc
 	// Observe, when set, hears of every instance state change and volume
-	// attachment change (outside the engine's lock, in order): the lab
-	// makes them real (processes, devices).
+	// attachment change, in order, outside the engine's lock but on the
+	// goroutine of the call or event that caused it: it must not block
+	// (the lab queues the change for a worker that makes it real).
 	Observe func(Change)
 	Logger  *slog.Logger
 }
