@@ -18,7 +18,15 @@ locals {
     throughput_mib_per_sec = n.data_volume.throughput_mib_per_sec != null ? n.data_volume.throughput_mib_per_sec : var.data_volume.throughput_mib_per_sec
   } }
 
-  node_files = { for f in var.node_files : f.node_id => f.node_files_toupload }
+  # Node files as the agent takes them. A bare base64 string (the original
+  # README's form) has no destination: it goes to node-files/<index>.
+  node_files = { for f in var.node_files : f.node_id => [
+    for i, x in try(f.node_files_toupload, []) : {
+      path           = try(tostring(x.destination), "/etc/stateful/node-files/${i}")
+      content_base64 = try(tostring(x), tostring(x.contents))
+      mode           = try(tostring(x.mode), "0644")
+    }
+  ] }
 
   group_names = { for id in keys(local.nodes) : id => "${var.app_name}-${id}" }
 
@@ -51,8 +59,8 @@ locals {
       recursive_chown = var.data_volume.recursive_chown
     }
     files = [for f in lookup(local.node_files, id, []) : {
-      path           = f.destination
-      content_base64 = f.contents
+      path           = f.path
+      content_base64 = f.content_base64
       mode           = f.mode
     }]
     script = {

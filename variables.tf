@@ -49,31 +49,34 @@ variable "nodes" {
 }
 
 variable "node_files" {
-  description = "Files to write on each node before its node script runs: for a `node_id`, a list of `node_files_toupload`, each with base64 `contents`, an absolute `destination` and an optional octal `mode` (default `0644`). Files count against the 16 KB user-data limit."
-  type = set(object({
-    node_id = string
-    node_files_toupload = optional(list(object({
-      contents    = string
-      destination = string
-      mode        = optional(string, "0644")
-    })), [])
-  }))
+  description = <<-EOT
+    Files to write on each node before its node script runs: a list of `{ node_id, node_files_toupload }`, where `node_files_toupload` lists `{ contents = <base64>, destination = "/absolute/path", mode = "0644" }` objects (`mode` optional). A bare base64 string instead of an object, as in the original module's README example, is written to `/etc/stateful/node-files/<index>`. Files count against the 16 KB user-data limit.
+  EOT
+  # Typed loosely on purpose: items may be objects or bare strings (the
+  # original README's form); the validations below check the shape.
+  type     = any
   nullable = false
 
   validation {
-    condition     = length(distinct([for n in var.node_files : n.node_id])) == length(var.node_files)
+    condition = try(alltrue([for n in var.node_files : can(tostring(n.node_id)) && alltrue([
+      for x in try(n.node_files_toupload, []) : can(tostring(x)) || (can(tostring(x.contents)) && can(tostring(x.destination)))
+    ])]), false)
+    error_message = "Each node_files entry needs a node_id and a node_files_toupload list of { contents = base64, destination = \"/path\", mode = \"0644\" } objects (or bare base64 strings)."
+  }
+  validation {
+    condition     = try(length(distinct([for n in var.node_files : n.node_id])) == length(var.node_files), true)
     error_message = "Two node_files entries name the same node_id: list all of a node's files in one entry."
   }
   validation {
-    condition     = alltrue(flatten([for n in var.node_files : [for f in n.node_files_toupload : startswith(f.destination, "/")]]))
+    condition     = try(alltrue(flatten([for n in var.node_files : [for x in try(n.node_files_toupload, []) : startswith(try(x.destination, "/"), "/")]])), true)
     error_message = "Every node file destination must be an absolute path such as /etc/app/app.conf."
   }
   validation {
-    condition     = alltrue(flatten([for n in var.node_files : [for f in n.node_files_toupload : can(base64decode(f.contents))]]))
+    condition     = try(alltrue(flatten([for n in var.node_files : [for x in try(n.node_files_toupload, []) : can(base64decode(try(tostring(x), tostring(x.contents))))]])), true)
     error_message = "Every node file's contents must be base64 (use filebase64 or base64encode)."
   }
   validation {
-    condition     = alltrue(flatten([for n in var.node_files : [for f in n.node_files_toupload : can(regex("^0?[0-7]{3,4}$", f.mode))]]))
+    condition     = try(alltrue(flatten([for n in var.node_files : [for x in try(n.node_files_toupload, []) : can(regex("^0?[0-7]{3,4}$", try(x.mode, "0644")))]])), true)
     error_message = "Every node file mode must be octal, such as 0644 or 0600."
   }
 }

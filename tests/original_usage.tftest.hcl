@@ -25,10 +25,11 @@ run "original_usage_example" {
       { node_ip = "10.0.1.11", node_id = "01", node_subnet_id = "subnet-0123456789abcdef0" },
       { node_ip = "10.0.1.12", node_id = "02", node_subnet_id = "subnet-0123456789abcdef0" },
     ]
+    # As the original README wrote it: bare base64 strings.
     node_files = [
-      { node_id = "00", node_files_toupload = [{ contents = "Y2ZnCg==", destination = "/etc/app/config_file.cfg" }] },
-      { node_id = "01", node_files_toupload = [{ contents = "Y2ZnCg==", destination = "/etc/app/config_file.cfg" }] },
-      { node_id = "02", node_files_toupload = [{ contents = "Y2ZnCg==", destination = "/etc/app/config_file.cfg" }] },
+      { node_id = "00", node_files_toupload = [filebase64("tests/config_file.cfg")] },
+      { node_id = "01", node_files_toupload = [filebase64("tests/config_file.cfg")] },
+      { node_id = "02", node_files_toupload = [filebase64("tests/config_file.cfg")] },
     ]
     node_config_script = "IyEvYmluL2Jhc2gK"
     security_groups    = ["sg-0123456789abcdef0"]
@@ -51,5 +52,9 @@ run "original_usage_example" {
   assert {
     condition     = length(output.node_id_to_node_userdata_script_map) == 3
     error_message = "The original's user-data map output is kept."
+  }
+  assert {
+    condition     = jsonencode(local.agent_config["01"].files) == jsonencode([{ path = "/etc/stateful/node-files/0", content_base64 = filebase64("tests/config_file.cfg"), mode = "0644" }])
+    error_message = "A bare base64 node file lands in /etc/stateful/node-files/<index>."
   }
 }

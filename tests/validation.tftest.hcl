@@ -109,6 +109,26 @@ run "duplicate_node_files" {
   expect_failures = [var.node_files]
 }
 
+run "node_file_without_destination" {
+  command = plan
+
+  variables {
+    node_files = [{ node_id = "00", node_files_toupload = [{ contents = "eA==" }] }]
+  }
+
+  expect_failures = [var.node_files]
+}
+
+run "node_files_without_node_id" {
+  command = plan
+
+  variables {
+    node_files = [{ node_files_toupload = [] }]
+  }
+
+  expect_failures = [var.node_files]
+}
+
 run "relative_node_file" {
   command = plan
 
