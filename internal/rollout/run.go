@@ -255,10 +255,12 @@ func (r *roller) preflight(ctx context.Context) error {
 	deadline := r.now().Add(r.cfg.Timeout)
 	r.started = r.now()
 	waited := false
+	depth := inventory.Full // then groups only: the rest carries over
 	for {
-		if err := r.observe(ctx, inventory.Full, deadline); err != nil {
+		if err := r.observe(ctx, depth, deadline); err != nil {
 			return err
 		}
+		depth = inventory.Groups
 		out := r.snap.NotServing()
 		if len(out) == 0 {
 			if waited {
@@ -290,6 +292,16 @@ func (r *roller) replace(ctx context.Context, n cluster.Node) (Replacement, erro
 	if r.cfg.PreCheck != nil {
 		if err := r.preCheck(ctx, n); err != nil {
 			return Replacement{}, err
+		}
+		// The pre-check may have taken a while: look again before acting.
+		if err := r.observe(ctx, inventory.Groups, r.now().Add(r.cfg.Timeout)); err != nil {
+			return Replacement{}, err
+		}
+		if out := r.snap.NotServing(); len(out) > 0 {
+			return Replacement{}, r.lost(ctx, out[0], "left service while node "+n.ID+"'s pre-check ran")
+		}
+		if cur, _ := r.snap.Node(n.ID); !stillServing(cur, old.ID) {
+			return Replacement{}, &Failure{Kind: NodeLost, Node: n.ID, Instance: old.ID, Detail: "its instance changed while the pre-check ran; nothing was terminated", Recover: r.cfg.RecoverCommand(n.ID)}
 		}
 	}
 	start := r.now()

@@ -365,3 +365,34 @@ func TestRollUnderStaleReads(t *testing.T) {
 		}
 	})
 }
+
+func TestANodeLostDuringThePreCheckStopsTheRoll(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, 3, sim.Sequence(sim.ContinueAfter(bootTime), sim.ContinueAfter(bootTime), sim.ContinueAfter(bootTime), sim.Hang()))
+		w.newVersion()
+		cfg := w.config(w.e.AutoScaling(), w.e.EC2())
+		calls := 0
+		// The pre-check fails for a minute (four tries, 15s apart); node 02
+		// is lost at the first and its group notices within 30s.
+		cfg.PreCheck = func(context.Context, cluster.Node) error {
+			calls++
+			if calls == 1 {
+				id, _ := w.e.InstanceByIP(w.nodes[2].IP)
+				_ = w.e.LoseInstance(id)
+			}
+			if calls < 5 {
+				return errors.New("not yet")
+			}
+			return nil
+		}
+		_, err := Run(w.ctx, cfg)
+		f, ok := IsFailure(err)
+		if !ok || f.Kind != NodeLost || f.Node != "02" {
+			t.Fatalf("err %v; want a stop because node 02 left service during the pre-check", err)
+		}
+		if got := w.terminations(); len(got) != 0 {
+			t.Fatalf("terminated %v; want nothing", got)
+		}
+		time.Sleep(30 * time.Minute)
+	})
+}
