@@ -329,6 +329,7 @@ func (l *Lab) Down() error {
 	if err := os.RemoveAll(l.dir()); err != nil {
 		errs = append(errs, err)
 	}
+	_ = os.Remove(l.cfg.WorkDir) // only when empty: other labs' files stay
 	return errors.Join(errs...)
 }
 
