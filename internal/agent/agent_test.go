@@ -18,6 +18,7 @@ import (
 	"github.com/stateful-aws/stateful/internal/blockdev"
 	"github.com/stateful-aws/stateful/internal/clock"
 	"github.com/stateful-aws/stateful/internal/sim"
+	"github.com/stateful-aws/stateful/internal/sim/simtest"
 )
 
 // fakeDisk stands in for the OS: a device appears once the simulator has
@@ -74,26 +75,12 @@ func newHarness(t *testing.T, nodes int, tune func(*sim.Timings), shell func(ins
 	if tune != nil {
 		tune(&tm)
 	}
-	e, err := sim.New(sim.Config{Clock: clock.Real{}, Seed: 3, Timings: tm, Boot: h.boot})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.e = e
-	ctx, cancel := context.WithCancel(context.Background())
-	h.ctx = ctx
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); _ = e.Run(ctx) }()
-	t.Cleanup(func() { cancel(); wg.Wait() })
+	h.e, h.ctx = simtest.Start(t, sim.Config{Clock: clock.Real{}, Seed: 3, Timings: tm, Boot: h.boot})
 	return h
 }
 
 func (h *harness) provision(n int, hookTimeout int32) {
-	nodes, err := sim.Provision(h.ctx, h.e.AutoScaling(), h.e.EC2(), h.e.Region(), sim.ClusterSpec{Name: "c", Nodes: n, HookTimeout: hookTimeout})
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	h.nodes = nodes
+	h.nodes = simtest.Cluster(h.t, h.ctx, h.e, sim.ClusterSpec{Name: "c", Nodes: n, HookTimeout: hookTimeout})
 }
 
 func (h *harness) config(n sim.NodeSpec) *Config {

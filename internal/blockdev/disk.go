@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // Probe is what blkid's low-level probe finds on a device.
@@ -82,7 +84,7 @@ func Format(ctx context.Context, dev, fsType, label string) error {
 		return err
 	}
 	if !p.Blank {
-		return fmt.Errorf("refusing to format %s: it holds %s", dev, p.describe())
+		return fmt.Errorf("refusing to format %s: it holds %s", dev, p.Describe())
 	}
 	var args []string
 	switch fsType {
@@ -99,7 +101,8 @@ func Format(ctx context.Context, dev, fsType, label string) error {
 	return nil
 }
 
-func (p Probe) describe() string {
+// Describe says what the probe found, for messages.
+func (p Probe) Describe() string {
 	switch {
 	case p.Blank:
 		return "nothing"
@@ -109,9 +112,6 @@ func (p Probe) describe() string {
 		return "a " + p.Type + " signature"
 	}
 }
-
-// Describe says what the probe found, for messages.
-func (p Probe) Describe() string { return p.describe() }
 
 // FstabEntry is the line the node's volume gets: by UUID, with nofail so a
 // missing volume never stops the instance from booting.
@@ -217,11 +217,8 @@ func DeviceNumber(dev string) (string, error) {
 	if err := syscall.Stat(dev, &st); err != nil {
 		return "", fmt.Errorf("stat %s: %w", dev, err)
 	}
-	return fmt.Sprintf("%d:%d", unixMajor(st.Rdev), unixMinor(st.Rdev)), nil
+	return fmt.Sprintf("%d:%d", unix.Major(st.Rdev), unix.Minor(st.Rdev)), nil
 }
-
-func unixMajor(dev uint64) uint64 { return ((dev >> 8) & 0xfff) | ((dev >> 32) & 0xfffff000) }
-func unixMinor(dev uint64) uint64 { return (dev & 0xff) | ((dev >> 12) & 0xffffff00) }
 
 // Mount mounts dev at mountPoint unless it already is, and checks the
 // result. It refuses when something else is mounted there.

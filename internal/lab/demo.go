@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -406,5 +407,5 @@ func (r *Report) Print(w io.Writer) {
 	if r.RollErr != nil {
 		fmt.Fprintf(w, "roll stopped: %v\n", r.RollErr)
 	}
-	fmt.Fprintf(w, "benchmark: demo finished in %s on %d cores\n", r.Total.Round(100*time.Millisecond), numCPU())
+	fmt.Fprintf(w, "benchmark: demo finished in %s on %d cores\n", r.Total.Round(100*time.Millisecond), runtime.NumCPU())
 }

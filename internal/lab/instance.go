@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/stateful-aws/stateful/internal/clock"
 	"github.com/stateful-aws/stateful/internal/sim"
 )
@@ -120,7 +122,7 @@ func populateDev(dev string) error {
 		major, minor uint32
 	}{{"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}}
 	for _, n := range nodes {
-		if err := syscall.Mknod(filepath.Join(dev, n.name), syscall.S_IFCHR|0o666, int(mkdev(n.major, n.minor))); err != nil && !os.IsExist(err) {
+		if err := syscall.Mknod(filepath.Join(dev, n.name), syscall.S_IFCHR|0o666, int(unix.Mkdev(n.major, n.minor))); err != nil && !os.IsExist(err) {
 			return fmt.Errorf("mknod %s: %w", n.name, err)
 		}
 	}
@@ -130,10 +132,6 @@ func populateDev(dev string) error {
 		}
 	}
 	return nil
-}
-
-func mkdev(major, minor uint32) uint64 {
-	return uint64(minor&0xff) | uint64(major&0xfff)<<8 | uint64(minor&^0xff)<<12 | uint64(major&^0xfff)<<32
 }
 
 // observe is the simulator's observer: it queues the change and returns at
@@ -191,7 +189,7 @@ func (l *Lab) plug(i *instance, v *volume) error {
 	name := fmt.Sprintf("nvme%dn1", i.devices)
 	l.mu.Unlock()
 	dev := filepath.Join(i.dir, "dev")
-	if err := syscall.Mknod(filepath.Join(dev, name), syscall.S_IFBLK|0o660, int(mkdev(v.major, v.minor))); err != nil {
+	if err := syscall.Mknod(filepath.Join(dev, name), syscall.S_IFBLK|0o660, int(v.rdev)); err != nil {
 		return fmt.Errorf("mknod %s: %w", name, err)
 	}
 	link := filepath.Join(dev, "disk/by-id", "nvme-Amazon_Elastic_Block_Store_"+strings.ReplaceAll(v.id, "-", ""))

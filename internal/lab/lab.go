@@ -22,7 +22,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -332,8 +331,6 @@ func (l *Lab) Down() error {
 	_ = os.Remove(l.cfg.WorkDir) // only when empty: other labs' files stay
 	return errors.Join(errs...)
 }
-
-func numCPU() int { return runtime.NumCPU() }
 
 // KeepLogs makes Down keep the instances' logs (after a failure).
 func (l *Lab) KeepLogs() {

@@ -12,7 +12,7 @@ import (
 // volume is a simulated EBS volume backed by a loop device.
 type volume struct {
 	id, backing, loop string
-	major, minor      uint32
+	rdev              uint64 // the loop device's number, for mknod
 }
 
 func (l *Lab) newVolume(ctx context.Context, id string) (*volume, error) {
@@ -39,7 +39,7 @@ func (l *Lab) newVolume(ctx context.Context, id string) (*volume, error) {
 		_ = v.release()
 		return nil, err
 	}
-	v.major, v.minor = uint32((st.Rdev>>8)&0xfff|(st.Rdev>>32)&^0xfff), uint32(st.Rdev&0xff|(st.Rdev>>12)&^0xff)
+	v.rdev = st.Rdev
 	l.mu.Lock()
 	l.volumes[id] = v
 	l.mu.Unlock()

@@ -6,13 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
-
 	"github.com/stateful-aws/stateful/internal/clock"
 	"github.com/stateful-aws/stateful/internal/inventory"
 	"github.com/stateful-aws/stateful/internal/sim"
+	"github.com/stateful-aws/stateful/internal/sim/simtest"
 )
 
 // BenchmarkRoll rolls 3, 9 and 99 nodes in simulated time, each
@@ -60,12 +57,7 @@ func measureRoll(b *testing.B, n int) rollFigures {
 		b.Fatal(err)
 	}
 	clk.Advance(10 * time.Minute)
-	for _, nd := range nodes {
-		if _, err := e.EC2().CreateLaunchTemplateVersion(ctx, &ec2.CreateLaunchTemplateVersionInput{LaunchTemplateId: aws.String(nd.LaunchTemplateID),
-			SourceVersion: aws.String("1"), LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String("ami-0000000000000000d")}}); err != nil {
-			b.Fatal(err)
-		}
-	}
+	simtest.NewVersion(b, ctx, e, nodes)
 	inv, _ := inventory.New(inventory.Config{AutoScaling: e.AutoScaling(), EC2: e.EC2(), Clock: clk})
 	before := e.CountCalls("")
 	start := clk.Now()

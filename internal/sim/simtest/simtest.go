@@ -15,7 +15,7 @@ import (
 
 // Start builds an engine and runs it until the test ends. Inside a
 // testing/synctest bubble, with clock.Real, it runs in virtual time.
-func Start(t *testing.T, cfg sim.Config) (*sim.Engine, context.Context) {
+func Start(t testing.TB, cfg sim.Config) (*sim.Engine, context.Context) {
 	t.Helper()
 	e, err := sim.New(cfg)
 	if err != nil {
@@ -29,7 +29,7 @@ func Start(t *testing.T, cfg sim.Config) (*sim.Engine, context.Context) {
 }
 
 // Cluster provisions a cluster the module's way.
-func Cluster(t *testing.T, ctx context.Context, e *sim.Engine, spec sim.ClusterSpec) []sim.NodeSpec {
+func Cluster(t testing.TB, ctx context.Context, e *sim.Engine, spec sim.ClusterSpec) []sim.NodeSpec {
 	t.Helper()
 	nodes, err := sim.Provision(ctx, e.AutoScaling(), e.EC2(), e.Region(), spec)
 	if err != nil {
@@ -40,7 +40,7 @@ func Cluster(t *testing.T, ctx context.Context, e *sim.Engine, spec sim.ClusterS
 
 // NewVersion makes a new version of every node's launch template (a new
 // image), as a Terraform change would.
-func NewVersion(t *testing.T, ctx context.Context, e *sim.Engine, nodes []sim.NodeSpec) {
+func NewVersion(t testing.TB, ctx context.Context, e *sim.Engine, nodes []sim.NodeSpec) {
 	t.Helper()
 	for _, n := range nodes {
 		if _, err := e.EC2().CreateLaunchTemplateVersion(ctx, &ec2.CreateLaunchTemplateVersionInput{LaunchTemplateId: aws.String(n.LaunchTemplateID),
