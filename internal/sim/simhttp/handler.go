@@ -98,12 +98,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := newRequestID()
 	w.Header().Set("X-Amzn-Requestid", reqID)
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
-		writeEC2Error(w, reqID, &sim.APIError{Code: "InvalidHttpRequest", Message: "Only GET and POST requests are supported.", Status: http.StatusMethodNotAllowed})
+		writeError(w, ec2Query, reqID, &sim.APIError{Code: "InvalidHttpRequest", Message: "Only GET and POST requests are supported.", Status: http.StatusMethodNotAllowed})
 		return
 	}
 	form, err := readForm(r)
 	if err != nil {
-		writeEC2Error(w, reqID, &sim.APIError{Code: "MalformedQueryString", Message: "The query string or body is malformed.", Status: 400})
+		writeError(w, ec2Query, reqID, &sim.APIError{Code: "MalformedQueryString", Message: "The query string or body is malformed.", Status: 400})
 		return
 	}
 	p := serviceOf(r, form)
@@ -115,7 +115,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case ec2Query:
 		ops = h.ec2Ops
 	default:
-		writeEC2Error(w, reqID, &sim.APIError{Code: "InvalidAction", Message: fmt.Sprintf("The action %s is not valid for this web service.", action), Status: 400})
+		writeError(w, ec2Query, reqID, &sim.APIError{Code: "InvalidAction", Message: fmt.Sprintf("The action %s is not valid for this web service.", action), Status: 400})
 		return
 	}
 	if action == "" {
@@ -209,34 +209,33 @@ func serviceOf(r *http.Request, form url.Values) *protocol {
 	return nil
 }
 
+// writeError answers with AWS's error shape: awsQuery's ErrorResponse for
+// Auto Scaling, ec2Query's Response/Errors otherwise (also when the service
+// is unknown).
 func writeError(w http.ResponseWriter, p *protocol, reqID string, e *sim.APIError) {
+	var b strings.Builder
+	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
 	if p == awsQuery {
 		kind := "Sender"
 		if e.Status >= 500 {
 			kind = "Receiver"
 		}
-		var b strings.Builder
-		fmt.Fprintf(&b, `<?xml version="1.0" encoding="UTF-8"?>`+"\n"+`<ErrorResponse xmlns="%s"><Error><Type>%s</Type><Code>`, p.namespace, kind)
-		escape(&b, e.Code)
-		b.WriteString("</Code><Message>")
-		escape(&b, e.Message)
-		b.WriteString("</Message></Error><RequestId>" + reqID + "</RequestId></ErrorResponse>")
-		w.Header().Set("Content-Type", "text/xml")
-		w.WriteHeader(e.Status)
-		_, _ = io.WriteString(w, b.String())
-		return
+		fmt.Fprintf(&b, `<ErrorResponse xmlns="%s"><Error><Type>%s</Type>`, p.namespace, kind)
+	} else {
+		b.WriteString("<Response><Errors><Error>")
 	}
-	writeEC2Error(w, reqID, e)
-}
-
-func writeEC2Error(w http.ResponseWriter, reqID string, e *sim.APIError) {
-	var b strings.Builder
-	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n" + `<Response><Errors><Error><Code>`)
+	b.WriteString("<Code>")
 	escape(&b, e.Code)
 	b.WriteString("</Code><Message>")
 	escape(&b, e.Message)
-	b.WriteString("</Message></Error></Errors><RequestID>" + reqID + "</RequestID></Response>")
-	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
+	b.WriteString("</Message></Error>")
+	if p == awsQuery {
+		b.WriteString("<RequestId>" + reqID + "</RequestId></ErrorResponse>")
+		w.Header().Set("Content-Type", "text/xml")
+	} else {
+		b.WriteString("</Errors><RequestID>" + reqID + "</RequestID></Response>")
+		w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
+	}
 	w.WriteHeader(e.Status)
 	_, _ = io.WriteString(w, b.String())
 }
