@@ -9,7 +9,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 )
@@ -98,10 +97,4 @@ func New(ctx context.Context, c Config) (*Clients, error) {
 		}
 	})
 	return &Clients{AutoScaling: asg, EC2: ec, Region: cfg.Region}, nil
-}
-
-// NewIMDS builds the metadata client; endpoint "" means the SDK default
-// (http://169.254.169.254, or AWS_EC2_METADATA_SERVICE_ENDPOINT).
-func NewIMDS(endpoint string) IMDS {
-	return imds.New(imds.Options{Endpoint: endpoint})
 }

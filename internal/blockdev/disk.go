@@ -113,9 +113,9 @@ func (p Probe) Describe() string {
 	}
 }
 
-// FstabEntry is the line the node's volume gets: by UUID, with nofail so a
+// fstabEntry is the line the node's volume gets: by UUID, with nofail so a
 // missing volume never stops the instance from booting.
-func FstabEntry(uuid, mountPoint, fsType string, options []string) string {
+func fstabEntry(uuid, mountPoint, fsType string, options []string) string {
 	opts := slices.Clone(options)
 	if !slices.Contains(opts, "nofail") {
 		opts = append(opts, "nofail")
@@ -130,7 +130,7 @@ func FstabEntry(uuid, mountPoint, fsType string, options []string) string {
 // the UUID: the wanted one. Other lines are kept as they are. It writes
 // atomically and reports whether it changed anything.
 func EnsureFstab(path, uuid, mountPoint, fsType string, options []string) (bool, error) {
-	want := FstabEntry(uuid, mountPoint, fsType, options)
+	want := fstabEntry(uuid, mountPoint, fsType, options)
 	old, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return false, fmt.Errorf("reading %s: %w", path, err)
@@ -284,7 +284,7 @@ func GrowUnmounted(ctx context.Context, dev, fsType string) (bool, error) {
 	if fsType != "ext4" {
 		return false, nil
 	}
-	devSize, err := DeviceSize(dev)
+	devSize, err := deviceSize(dev)
 	if err != nil {
 		return false, err
 	}
@@ -314,8 +314,8 @@ func GrowUnmounted(ctx context.Context, dev, fsType string) (bool, error) {
 	return true, nil
 }
 
-// DeviceSize is a block device's size in bytes.
-func DeviceSize(dev string) (uint64, error) {
+// deviceSize is a block device's size in bytes.
+func deviceSize(dev string) (uint64, error) {
 	f, err := os.Open(dev)
 	if err != nil {
 		return 0, err

@@ -185,3 +185,23 @@ func TestTerminateRules(t *testing.T) {
 		}
 	})
 }
+
+func TestAnInstanceThatDiesWhileBootingIsReplaced(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := startWorld(t, 1, 600, Sequence(DieAfter(10*time.Second), ContinueAfter(5*time.Second)), nil)
+		time.Sleep(5 * time.Minute)
+		g := w.group(w.nodes[0].Group)
+		if _, ok := inService(g); !ok {
+			t.Fatalf("no instance in service after the first died while booting: %+v", g.Instances)
+		}
+		var launches int
+		for _, a := range w.activities(w.nodes[0].Group) {
+			if strings.HasPrefix(*a.Description, "Launching a new EC2 instance: ") {
+				launches++
+			}
+		}
+		if launches != 2 {
+			t.Fatalf("%d launches, want 2 (the dead one and its replacement)", launches)
+		}
+	})
+}
