@@ -41,11 +41,6 @@ func (i *instance) terminating() bool {
 	return strings.HasPrefix(i.Lifecycle, Terminating) || i.Lifecycle == Terminated
 }
 
-func (e *Engine) setLifecycle(i *instance, state string) {
-	i.Lifecycle = state
-	i.LifecycleSince = e.now()
-}
-
 func (g *group) hook(transition string) (hook, bool) {
 	for _, h := range g.Hooks {
 		if h.Transition == transition {
@@ -159,7 +154,7 @@ func (e *Engine) launch(g *group, have int32) error {
 	data := v.Data
 	i := &instance{
 		ID: e.newID("i"), ImageID: deref(data.ImageId), Type: string(data.InstanceType), KeyName: deref(data.KeyName),
-		UserData: deref(data.UserData), State: ec2Pending, LaunchTime: now, StateSince: now,
+		UserData: deref(data.UserData), State: ec2Pending, LaunchTime: now,
 		TemplateID: lt.ID, TemplateName: lt.Name, TemplateVersion: v.Number, Group: g.Name,
 		Health: "Healthy", Target: InService, Tags: tags{}, HopLimit: 1,
 	}
@@ -227,7 +222,7 @@ func (e *Engine) launch(g *group, have int32) error {
 	e.w.instances[i.ID] = i
 	e.w.order = append(e.w.order, i.ID)
 	g.Instances = append(g.Instances, i.ID)
-	e.setLifecycle(i, Pending)
+	i.Lifecycle = Pending
 	a := e.addActivity(g.Name, "Launching a new EC2 instance: "+i.ID, cause)
 	a.Status, a.Progress = "PreInService", 30
 	a.Details = fmt.Sprintf(`{"Subnet ID":%q,"Availability Zone":%q}`, i.SubnetID, i.AZ)
@@ -243,7 +238,7 @@ func (e *Engine) running(id string) {
 	if i == nil || i.State != ec2Pending {
 		return
 	}
-	i.State, i.StateSince = ec2Running, e.now()
+	i.State = ec2Running
 	e.notify(Change{Instance: i.ID, State: ec2Running})
 	g := e.w.groups[i.Group]
 	if g == nil || i.Lifecycle != Pending {
@@ -252,7 +247,7 @@ func (e *Engine) running(id string) {
 	info := Instance{ID: i.ID, Group: g.Name, AZ: i.AZ, SubnetID: i.SubnetID, IP: i.IP, ENI: i.ENI,
 		UserData: i.UserData, LaunchTemplateID: i.TemplateID, LaunchTemplateVersion: i.TemplateVersion, Booted: e.now()}
 	if h, ok := g.hook(HookLaunching); ok {
-		e.setLifecycle(i, PendingWait)
+		i.Lifecycle = PendingWait
 		e.startAction(i, h)
 		e.activity(g.Name, i.LaunchActivity).Status = "MidLifecycleAction"
 		info.LaunchHook = h.Name
@@ -269,7 +264,7 @@ func (e *Engine) startAction(i *instance, h hook) {
 	hb := time.Duration(h.Heartbeat) * time.Second
 	i.Action = &lifecycleAction{
 		Hook: h.Name, Transition: h.Transition, Token: e.newUUID(), DefaultResult: h.DefaultResult,
-		Heartbeat: hb, Started: now, Deadline: now.Add(hb), GlobalDeadline: now.Add(globalTimeout(h.Heartbeat)),
+		Heartbeat: hb, Deadline: now.Add(hb), GlobalDeadline: now.Add(globalTimeout(h.Heartbeat)),
 	}
 	e.scheduleActionTimeout(i)
 }
@@ -339,14 +334,14 @@ func (e *Engine) finishAction(i *instance, result, timeout string) {
 }
 
 func (e *Engine) proceedLaunch(i *instance) {
-	e.setLifecycle(i, PendingProceed)
+	i.Lifecycle = PendingProceed
 	id := i.ID
 	e.after(e.cfg.Timings.ProceedToInService, func() {
 		i := e.w.instances[id]
 		if i == nil || i.Lifecycle != PendingProceed {
 			return
 		}
-		e.setLifecycle(i, InService)
+		i.Lifecycle = InService
 		i.InServiceAt = e.now()
 		if g := e.w.groups[i.Group]; g != nil {
 			a := e.activity(g.Name, i.LaunchActivity)
@@ -370,9 +365,9 @@ func (e *Engine) terminateInGroup(i *instance, cause string, runHooks bool) *act
 	i.TerminateActivity = a.ID
 	i.Action = nil
 	i.Target = Terminated
-	e.setLifecycle(i, Terminating)
+	i.Lifecycle = Terminating
 	if h, ok := g.hook(HookTerminating); ok && runHooks && i.State == ec2Running {
-		e.setLifecycle(i, TerminatingWait)
+		i.Lifecycle = TerminatingWait
 		e.startAction(i, h) // the node's drain agent completes it, or it times out
 	} else {
 		e.proceedTermination(i)
@@ -382,7 +377,7 @@ func (e *Engine) terminateInGroup(i *instance, cause string, runHooks bool) *act
 }
 
 func (e *Engine) proceedTermination(i *instance) {
-	e.setLifecycle(i, TerminatingProceed)
+	i.Lifecycle = TerminatingProceed
 	if i.State == ec2Pending || i.State == ec2Running {
 		e.shutdown(i, "User initiated")
 	} else if i.State == ec2Terminated {
@@ -392,7 +387,7 @@ func (e *Engine) proceedTermination(i *instance) {
 
 // shutdown moves an EC2 instance to shutting-down, then terminated.
 func (e *Engine) shutdown(i *instance, reason string) {
-	i.State, i.StateSince = ec2ShuttingDown, e.now()
+	i.State = ec2ShuttingDown
 	e.notify(Change{Instance: i.ID, State: ec2ShuttingDown})
 	i.StateReason = fmt.Sprintf("%s (%s GMT)", reason, e.now().Format("2006-01-02 15:04:05"))
 	id := i.ID
@@ -404,7 +399,7 @@ func (e *Engine) terminated(id string) {
 	if i == nil || i.State == ec2Terminated {
 		return
 	}
-	i.State, i.StateSince = ec2Terminated, e.now()
+	i.State = ec2Terminated
 	e.notify(Change{Instance: id, State: ec2Terminated})
 	e.log.Info("instance terminated", "instance_id", id)
 	if n := e.w.enis[i.ENI]; n != nil && n.InstanceID == id {
@@ -447,7 +442,7 @@ func (e *Engine) leaveGroup(i *instance) {
 	if g == nil {
 		return
 	}
-	e.setLifecycle(i, Terminated)
+	i.Lifecycle = Terminated
 	g.Instances = slices.DeleteFunc(g.Instances, func(s string) bool { return s == i.ID })
 	if a := e.activity(g.Name, i.TerminateActivity); a != nil {
 		a.Status, a.Progress, a.End = "Successful", 100, e.now()

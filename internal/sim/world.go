@@ -90,12 +90,11 @@ type instance struct {
 	ImageID, Type, KeyName, UserData      string
 	State                                 string // pending | running | shutting-down | terminated
 	StateReason                           string
-	LaunchTime, StateSince                time.Time
+	LaunchTime                            time.Time
 	TemplateID, TemplateName              string
 	TemplateVersion                       int64
 	Group                                 string
 	Lifecycle                             string // Auto Scaling lifecycle state; "" outside a group
-	LifecycleSince                        time.Time
 	Health                                string // Healthy | Unhealthy
 	Target                                string // IMDS autoscaling/target-lifecycle-state
 	InServiceAt                           time.Time
@@ -109,7 +108,7 @@ type instance struct {
 type lifecycleAction struct {
 	Hook, Transition, Token, DefaultResult string
 	Heartbeat                              time.Duration
-	Started, Deadline, GlobalDeadline      time.Time
+	Deadline, GlobalDeadline               time.Time
 }
 
 type group struct {
