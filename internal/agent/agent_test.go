@@ -17,6 +17,7 @@ import (
 
 	"github.com/stateful-aws/stateful/internal/blockdev"
 	"github.com/stateful-aws/stateful/internal/clock"
+	"github.com/stateful-aws/stateful/internal/cluster"
 	"github.com/stateful-aws/stateful/internal/sim"
 	"github.com/stateful-aws/stateful/internal/sim/simtest"
 )
@@ -88,7 +89,7 @@ func (h *harness) config(n sim.NodeSpec) *Config {
 		Volume: Volume{MountPath: "/data", FileSystem: "xfs"}, Script: Script{InlineBase64: "Cg=="},
 		Timeouts: Timeouts{Heartbeat: 60}}
 	if h.drain {
-		c.TerminateHook = n.Group + "-drain"
+		c.TerminateHook = cluster.DrainHookName(c.Cluster)
 	}
 	if err := c.Validate(); err != nil {
 		h.t.Fatal(err)
@@ -315,7 +316,7 @@ func TestDrainReleasesTheVolumeForTheReplacement(t *testing.T) {
 		h.provision(1, 3600)
 		node := h.nodes[0]
 		if _, err := h.e.AutoScaling().PutLifecycleHook(h.ctx, &autoscaling.PutLifecycleHookInput{AutoScalingGroupName: aws.String(node.Group),
-			LifecycleHookName: aws.String(node.Group + "-drain"), LifecycleTransition: aws.String(sim.HookTerminating), HeartbeatTimeout: aws.Int32(600), DefaultResult: aws.String("CONTINUE")}); err != nil {
+			LifecycleHookName: aws.String(cluster.DrainHookName("c")), LifecycleTransition: aws.String(sim.HookTerminating), HeartbeatTimeout: aws.Int32(600), DefaultResult: aws.String("CONTINUE")}); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(2 * time.Minute)

@@ -179,7 +179,7 @@ func TestRecoverCommand(t *testing.T) {
 		_ = w.e.LoseInstance(id)
 		time.Sleep(3 * time.Minute)
 		code, out, _ := w.run("", "recover", "02", "--cluster", "demo")
-		if code != ExitOK || !strings.Contains(out, "Pending:Wait") || !strings.Contains(out, "waits for its launch hook demo-02-launch") {
+		if code != ExitOK || !strings.Contains(out, "Pending:Wait") || !strings.Contains(out, "waits for its launch hook demo-node-asg-hook") {
 			t.Fatalf("explain: exit %d\n%s", code, out)
 		}
 		if code, _, errOut := w.run("", "recover", "02", "--cluster", "demo", "--abandon"); code != ExitUsage || !strings.Contains(errOut, "--yes") {
@@ -235,15 +235,15 @@ func TestRollByGroupNamesAsTheOriginalDid(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newSimWorld(t, 3, nil)
 		w.newVersion()
-		code, out, errOut := w.run("", "roll", "--asg", "demo-00", "--asg", "demo-01,demo-02", "--dry-run")
+		code, out, errOut := w.run("", "roll", "--asg", "demo-node-00", "--asg", "demo-node-01,demo-node-02", "--dry-run")
 		if code != ExitOK || !strings.Contains(out, "would replace 3 of 3 nodes") || !strings.Contains(out, "00 (v1 -> v2)") {
 			t.Fatalf("roll --asg: exit %d\n%s%s", code, out, errOut)
 		}
-		code, _, errOut = w.run("", "status", "--asg", "demo-00", "--asg", "demo-07")
-		if code != ExitError || !strings.Contains(errOut, "found no Auto Scaling groups demo-07") {
+		code, _, errOut = w.run("", "status", "--asg", "demo-node-00", "--asg", "demo-node-07")
+		if code != ExitError || !strings.Contains(errOut, "found no Auto Scaling groups demo-node-07") {
 			t.Fatalf("a missing group: exit %d %s", code, errOut)
 		}
-		if code, _, errOut := w.run("", "roll", "--asg", "demo-00", "--cluster", "demo"); code != ExitUsage || !strings.Contains(errOut, "one of the two") {
+		if code, _, errOut := w.run("", "roll", "--asg", "demo-node-00", "--cluster", "demo"); code != ExitUsage || !strings.Contains(errOut, "one of the two") {
 			t.Fatalf("--asg with --cluster: exit %d %s", code, errOut)
 		}
 	})

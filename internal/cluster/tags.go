@@ -12,3 +12,21 @@ const (
 	// TagNodeID holds the node id (the module's node_id).
 	TagNodeID = "stateful:node-id"
 )
+
+// Names the Terraform module gives a node's resources. They are the
+// original module's (v0.8.0), kept so that a cluster built by it upgrades
+// without replacing a group or launch template: AWS replaces both when
+// their name changes. The launch hook has one name in every group, as the
+// original's had. modules/node declares the same patterns; a test checks
+// that the two agree.
+func GroupName(clusterName, nodeID string) string { return clusterName + "-node-" + nodeID }
+
+// LaunchTemplateName is the node's launch template: the group's name.
+func LaunchTemplateName(clusterName, nodeID string) string { return GroupName(clusterName, nodeID) }
+
+// LaunchHookName is the launch lifecycle hook of every group of the cluster.
+func LaunchHookName(clusterName string) string { return clusterName + "-node-asg-hook" }
+
+// DrainHookName is the termination lifecycle hook of every group of the
+// cluster, present when the module's drain_on_termination is set.
+func DrainHookName(clusterName string) string { return clusterName + "-node-drain-hook" }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 
+	"github.com/stateful-aws/stateful/internal/cluster"
 	"github.com/stateful-aws/stateful/internal/rollout"
 )
 
@@ -114,7 +115,7 @@ func (l *Lab) nodeOfInstance(id string) string {
 	}
 	for _, c := range l.Engine.Calls() { // terminated already: by its hook calls
 		if in, ok := c.Input.(*autoscaling.CompleteLifecycleActionInput); ok && *in.InstanceId == id {
-			return strings.TrimPrefix(strings.Split(*in.AutoScalingGroupName, "-")[1], "")
+			return strings.TrimPrefix(*in.AutoScalingGroupName, cluster.GroupName(ClusterName, ""))
 		}
 	}
 	return "?"
@@ -161,9 +162,9 @@ func TestDemoRollsWithoutDowntimeAndHealsANodeLoss(t *testing.T) {
 	launch, drain := 0, 0
 	for _, c := range l.nodesOfCalls("CompleteLifecycleAction") {
 		switch {
-		case strings.HasSuffix(c, "-launch/CONTINUE"):
+		case c == cluster.LaunchHookName(ClusterName)+"/CONTINUE":
 			launch++
-		case strings.HasSuffix(c, "-drain/CONTINUE"):
+		case c == cluster.DrainHookName(ClusterName)+"/CONTINUE":
 			drain++
 		default:
 			t.Errorf("unexpected completion %s", c)

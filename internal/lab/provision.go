@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 
 	"github.com/stateful-aws/stateful/internal/agent"
+	"github.com/stateful-aws/stateful/internal/cluster"
 	"github.com/stateful-aws/stateful/internal/sim"
 	"github.com/stateful-aws/stateful/internal/userdata"
 )
@@ -35,7 +36,7 @@ func NodeConfig(n sim.NodeSpec, all []sim.NodeSpec, script []byte) agent.Config 
 	env := "ETCD_INITIAL_CLUSTER=" + strings.Join(peers, ",") + "\nETCD_INITIAL_CLUSTER_TOKEN=" + ClusterName + "\nETCD_DATA_ROOT=/data\n"
 	return agent.Config{
 		Version: agent.ConfigVersion, Cluster: ClusterName, NodeID: n.ID, NodeIP: n.IP, Region: "us-east-1",
-		ASGName: n.Group, LaunchHook: n.LaunchHook, TerminateHook: n.Group + "-drain",
+		ASGName: n.Group, LaunchHook: n.LaunchHook, TerminateHook: cluster.DrainHookName(ClusterName),
 		Volume:    agent.Volume{DeviceHint: "/dev/sdf", MountPath: "/data", FileSystem: "ext4", MountOptions: []string{"noatime"}, Owner: "root", Group: "root"},
 		Files:     []agent.File{{Path: "/etc/stateful/etcd-cluster.env", ContentBase64: base64.StdEncoding.EncodeToString([]byte(env)), Mode: "0644"}},
 		Script:    agent.Script{InlineBase64: base64.StdEncoding.EncodeToString(script)},
@@ -79,7 +80,7 @@ func (l *Lab) provision(ctx context.Context) error {
 			return fmt.Errorf("the loop device of volume %s: %w", n.Volume, err)
 		}
 		if _, err := as.PutLifecycleHook(ctx, &autoscaling.PutLifecycleHookInput{AutoScalingGroupName: aws.String(n.Group),
-			LifecycleHookName: aws.String(n.Group + "-drain"), LifecycleTransition: aws.String(sim.HookTerminating),
+			LifecycleHookName: aws.String(cluster.DrainHookName(ClusterName)), LifecycleTransition: aws.String(sim.HookTerminating),
 			HeartbeatTimeout: aws.Int32(60), DefaultResult: aws.String("CONTINUE")}); err != nil {
 			return err
 		}

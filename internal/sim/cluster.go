@@ -54,9 +54,10 @@ func PlanNodes(clusterName string, n int, azs []string) []NodeSpec {
 	for i := range n {
 		k := i % len(azs)
 		host := 10 + i/len(azs)
-		name := clusterName + "-" + nodeID(i)
-		nodes[i] = NodeSpec{ID: nodeID(i), AZ: azs[k], IP: netip.AddrFrom4([4]byte{10, 0, byte(16*k + host/256), byte(host % 256)}).String(),
-			Group: name, LaunchHook: name + "-launch", LaunchTemplateName: name}
+		id := nodeID(i)
+		nodes[i] = NodeSpec{ID: id, AZ: azs[k], IP: netip.AddrFrom4([4]byte{10, 0, byte(16*k + host/256), byte(host % 256)}).String(),
+			Group: cluster.GroupName(clusterName, id), LaunchHook: cluster.LaunchHookName(clusterName),
+			LaunchTemplateName: cluster.LaunchTemplateName(clusterName, id)}
 	}
 	return nodes
 }
@@ -100,9 +101,8 @@ func Provision(ctx context.Context, as awsapi.AutoScaling, ec awsapi.EC2, region
 	for n := range nodes {
 		node := nodes[n]
 		node.SubnetID = subnets[node.AZ]
-		name := spec.Name + "-" + node.ID
 		eniOut, err := ec.CreateNetworkInterface(ctx, &ec2.CreateNetworkInterfaceInput{SubnetId: aws.String(node.SubnetID),
-			PrivateIpAddress: aws.String(node.IP), Description: aws.String("stateful node " + name),
+			PrivateIpAddress: aws.String(node.IP), Description: aws.String("stateful node " + node.Group),
 			TagSpecifications: tagSpec("network-interface", spec.Name, node.ID)})
 		if err != nil {
 			return nil, fmt.Errorf("creating ENI of node %s: %w", node.ID, err)
@@ -125,13 +125,13 @@ func Provision(ctx context.Context, as awsapi.AutoScaling, ec awsapi.EC2, region
 		if spec.UserData != nil {
 			data.UserData = aws.String(spec.UserData(node))
 		}
-		ltOut, err := ec.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{LaunchTemplateName: aws.String(name), LaunchTemplateData: data,
+		ltOut, err := ec.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{LaunchTemplateName: aws.String(node.LaunchTemplateName), LaunchTemplateData: data,
 			TagSpecifications: tagSpec("launch-template", spec.Name, node.ID)})
 		if err != nil {
 			return nil, fmt.Errorf("creating launch template of node %s: %w", node.ID, err)
 		}
 		node.LaunchTemplateID = *ltOut.LaunchTemplate.LaunchTemplateId
-		_, err = as.CreateAutoScalingGroup(ctx, &autoscaling.CreateAutoScalingGroupInput{AutoScalingGroupName: aws.String(name),
+		_, err = as.CreateAutoScalingGroup(ctx, &autoscaling.CreateAutoScalingGroupInput{AutoScalingGroupName: aws.String(node.Group),
 			MinSize: aws.Int32(1), MaxSize: aws.Int32(1), DesiredCapacity: aws.Int32(1), AvailabilityZones: []string{node.AZ},
 			HealthCheckType: aws.String("EC2"),
 			LaunchTemplate:  &astypes.LaunchTemplateSpecification{LaunchTemplateId: aws.String(node.LaunchTemplateID), Version: aws.String("$Latest")},
