@@ -1,5 +1,34 @@
+# The role, its profile and its policy keep the original module's (v0.8.0)
+# names, and the moved blocks below its addresses: an upgraded cluster
+# updates them in place, so no running instance loses its profile or its
+# role's credentials during the apply (its agent needs them to drain).
+moved {
+  from = aws_iam_role.node_role
+  to   = aws_iam_role.node
+}
+
+moved {
+  from = aws_iam_instance_profile.node_instance_profile
+  to   = aws_iam_instance_profile.node
+}
+
+moved {
+  from = aws_iam_role_policy_attachment.ssm_policy
+  to   = aws_iam_role_policy_attachment.ssm
+}
+
+moved {
+  from = aws_iam_policy.node_policy
+  to   = aws_iam_policy.node
+}
+
+moved {
+  from = aws_iam_role_policy_attachment.instance_userdata_policy
+  to   = aws_iam_role_policy_attachment.node
+}
+
 resource "aws_iam_role" "node" {
-  name        = "${var.app_name}-node"
+  name        = "${var.app_name}-role"
   description = "Nodes of stateful cluster ${var.app_name}"
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
@@ -13,7 +42,7 @@ resource "aws_iam_role" "node" {
 }
 
 resource "aws_iam_instance_profile" "node" {
-  name = "${var.app_name}-node"
+  name = "${var.app_name}-instance-profile"
   role = aws_iam_role.node.name
   tags = local.tags
 }
@@ -66,7 +95,7 @@ locals {
         Sid      = "ThisClustersLifecycleHooks"
         Effect   = "Allow"
         Action   = ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"]
-        Resource = "arn:${local.partition}:autoscaling:${local.region}:${local.account_id}:autoScalingGroup:*:autoScalingGroupName/${var.app_name}-*"
+        Resource = "arn:${local.partition}:autoscaling:${local.region}:${local.account_id}:autoScalingGroup:*:autoScalingGroupName/${var.app_name}-node-*"
         Condition = {
           StringEquals = { "autoscaling:ResourceTag/${local.cluster_tag_key}" = var.app_name }
         }
@@ -90,11 +119,20 @@ locals {
   )
 }
 
-resource "aws_iam_role_policy" "node" {
-  name = "stateful-node"
-  role = aws_iam_role.node.id
+# A managed policy, as the original's, so that an upgrade updates its
+# document in place (a new version) instead of detaching one policy and
+# attaching another. Its description is left unset: AWS cannot change a
+# policy's description, so setting one would replace the policy.
+resource "aws_iam_policy" "node" {
+  name = "${var.app_name}-node-policy"
   policy = jsonencode({
     Version   = "2012-10-17"
     Statement = local.node_policy_statements
   })
+  tags = local.tags
+}
+
+resource "aws_iam_role_policy_attachment" "node" {
+  role       = aws_iam_role.node.name
+  policy_arn = aws_iam_policy.node.arn
 }

@@ -9,14 +9,45 @@ locals {
 
   nodes = { for n in var.nodes : n.node_id => n }
 
-  # Per-node data volume: the cluster-wide settings with the node's
-  # overrides on top.
+  # The cluster-wide data volume: default_data_volume (the original
+  # v0.8.0's name) or data_volume (its older README's). When neither or
+  # both are set, the precondition on data.aws_caller_identity.current says
+  # so; the stand-in below only keeps the rest of the plan from failing
+  # with a less helpful message first.
+  data_volume_inputs = [for v in [var.default_data_volume, var.data_volume] : v if v != null]
+  data_volume = length(local.data_volume_inputs) > 0 ? local.data_volume_inputs[0] : {
+    device_name  = "/dev/sdf", size_in_gibs = 1, type = "gp3", iops = null, throughput_mib_per_sec = null, mount_path = "/data", file_system_type = "xfs",
+    mount_params = [], mount_path_owner_user = "root", mount_path_owner_group = "root", tags = {}, recursive_chown = false, final_snapshot = true
+  }
+
+  # Per node: the cluster-wide data volume with the node's node_data_disk
+  # (strings, as in the original) on top.
   data_volumes = { for id, n in local.nodes : id => {
-    size_in_gibs           = coalesce(n.data_volume.size_in_gibs, var.data_volume.size_in_gibs)
-    type                   = coalesce(n.data_volume.type, var.data_volume.type)
-    iops                   = n.data_volume.iops != null ? n.data_volume.iops : var.data_volume.iops
-    throughput_mib_per_sec = n.data_volume.throughput_mib_per_sec != null ? n.data_volume.throughput_mib_per_sec : var.data_volume.throughput_mib_per_sec
+    device_name            = lookup(n.node_data_disk, "device_name", local.data_volume.device_name)
+    size_in_gibs           = tonumber(lookup(n.node_data_disk, "size_in_gibs", local.data_volume.size_in_gibs))
+    type                   = lookup(n.node_data_disk, "type", local.data_volume.type)
+    iops                   = try(tonumber(n.node_data_disk["iops"]), local.data_volume.iops)
+    throughput_mib_per_sec = try(tonumber(n.node_data_disk["throughput_mib_per_sec"]), local.data_volume.throughput_mib_per_sec)
+    mount_path             = lookup(n.node_data_disk, "mount_path", local.data_volume.mount_path)
+    file_system_type       = lookup(n.node_data_disk, "file_system_type", local.data_volume.file_system_type)
+    mount_params           = local.data_volume.mount_params
+    mount_path_owner_user  = lookup(n.node_data_disk, "mount_path_owner_user", local.data_volume.mount_path_owner_user)
+    mount_path_owner_group = lookup(n.node_data_disk, "mount_path_owner_group", local.data_volume.mount_path_owner_group)
+    tags                   = local.data_volume.tags
+    recursive_chown        = local.data_volume.recursive_chown
+    final_snapshot         = local.data_volume.final_snapshot
   } }
+
+  # The nodes whose data volume breaks each rule, for the preconditions on
+  # data.aws_caller_identity.current: one sentence per rule, naming them.
+  volume_problems = {
+    type        = [for id, v in local.data_volumes : id if !contains(["gp2", "gp3", "io1", "io2", "st1", "sc1"], v.type)]
+    size        = [for id, v in local.data_volumes : id if !(v.size_in_gibs >= 1 && v.size_in_gibs <= 65536 && floor(v.size_in_gibs) == v.size_in_gibs)]
+    iops        = [for id, v in local.data_volumes : id if(v.iops != null && !contains(["gp3", "io1", "io2"], v.type)) || (v.iops == null && contains(["io1", "io2"], v.type))]
+    throughput  = [for id, v in local.data_volumes : id if v.throughput_mib_per_sec != null && v.type != "gp3"]
+    file_system = [for id, v in local.data_volumes : id if !contains(["ext4", "xfs"], v.file_system_type)]
+    mount_path  = [for id, v in local.data_volumes : id if !(startswith(v.mount_path, "/") && v.mount_path != "/")]
+  }
 
   # Node files as the agent takes them. A bare base64 string (the original
   # README's form) has no destination: it goes to node-files/<index>.
@@ -28,7 +59,13 @@ locals {
     }
   ] }
 
-  group_names = { for id in keys(local.nodes) : id => "${var.app_name}-${id}" }
+  # The original module's names (v0.8.0): AWS replaces a group or a launch
+  # template whose name changes, so an upgraded cluster keeps them.
+  # internal/cluster/tags.go declares the same patterns; a Go test checks
+  # that the two agree.
+  group_names      = { for id in keys(local.nodes) : id => "${var.app_name}-node-${id}" }
+  launch_hook_name = "${var.app_name}-node-asg-hook"
+  drain_hook_name  = "${var.app_name}-node-drain-hook"
 
   # Region, partition and account come from the node subnets' ARNs, so the
   # module needs no data source that calls AWS beyond the subnets.
@@ -46,17 +83,17 @@ locals {
     node_ip        = n.node_ip
     region         = local.region
     asg_name       = local.group_names[id]
-    launch_hook    = "${local.group_names[id]}-launch"
-    terminate_hook = var.drain_on_termination ? "${local.group_names[id]}-drain" : ""
+    launch_hook    = local.launch_hook_name
+    terminate_hook = var.drain_on_termination ? local.drain_hook_name : ""
     volume = {
       id              = ""
-      device_hint     = var.data_volume.device_name
-      mount_path      = var.data_volume.mount_path
-      file_system     = var.data_volume.file_system_type
-      mount_options   = var.data_volume.mount_params
-      owner           = var.data_volume.mount_path_owner_user
-      group           = var.data_volume.mount_path_owner_group
-      recursive_chown = var.data_volume.recursive_chown
+      device_hint     = local.data_volumes[id].device_name
+      mount_path      = local.data_volumes[id].mount_path
+      file_system     = local.data_volumes[id].file_system_type
+      mount_options   = local.data_volumes[id].mount_params
+      owner           = local.data_volumes[id].mount_path_owner_user
+      group           = local.data_volumes[id].mount_path_owner_group
+      recursive_chown = local.data_volumes[id].recursive_chown
     }
     files = [for f in lookup(local.node_files, id, []) : {
       path           = f.path
@@ -64,7 +101,7 @@ locals {
       mode           = f.mode
     }]
     script = {
-      inline_base64 = var.node_config_script
+      inline_base64 = var.node_config_script == null ? "" : var.node_config_script
       s3_url        = var.node_config_script_s3_url == null ? "" : var.node_config_script_s3_url
     }
     timeouts = {
@@ -90,9 +127,61 @@ data "aws_subnet" "node" {
   for_each = local.nodes
 
   id = each.value.node_subnet_id
+
+  lifecycle {
+    # AWS reserves the first four addresses and the last one of a subnet.
+    # A subnet without a readable IPv4 CIDR is left to AWS to refuse.
+    postcondition {
+      condition = try(cidrhost("${each.value.node_ip}/${split("/", self.cidr_block)[1]}", 0) == cidrhost(self.cidr_block, 0) && !contains(
+        [for i in [0, 1, 2, 3, -1] : cidrhost(self.cidr_block, i)], each.value.node_ip
+      ), true)
+      error_message = "Node ${each.key}'s node_ip ${each.value.node_ip} is not a usable address of its subnet ${each.value.node_subnet_id} (${self.cidr_block}): it must lie inside the subnet and not be one of the five addresses AWS reserves."
+    }
+  }
 }
 
-data "aws_caller_identity" "current" {}
+# Checks of inputs that span several variables or the merged per-node
+# settings; each names the nodes it concerns.
+data "aws_caller_identity" "current" {
+  lifecycle {
+    precondition {
+      condition     = length(local.data_volume_inputs) == 1
+      error_message = length(local.data_volume_inputs) == 0 ? "Set default_data_volume (the data volume of every node)." : "Set default_data_volume or its older name data_volume, not both."
+    }
+    precondition {
+      condition     = var.node_config_script != null || var.node_config_script_s3_url != null
+      error_message = "Set node_config_script, node_config_script_s3_url, or both (the S3 object is tried first)."
+    }
+    precondition {
+      condition     = length(local.volume_problems.type) == 0
+      error_message = "The data volume type of node(s) ${join(", ", local.volume_problems.type)} must be one of gp2, gp3, io1, io2, st1 or sc1."
+    }
+    precondition {
+      condition     = length(local.volume_problems.size) == 0
+      error_message = "The data volume size_in_gibs of node(s) ${join(", ", local.volume_problems.size)} must be a whole number between 1 and 65536."
+    }
+    precondition {
+      condition     = length(local.volume_problems.iops) == 0
+      error_message = "The data volume of node(s) ${join(", ", local.volume_problems.iops)}: iops may be set only for types gp3, io1 and io2, and io1 and io2 require it."
+    }
+    precondition {
+      condition     = length(local.volume_problems.throughput) == 0
+      error_message = "The data volume of node(s) ${join(", ", local.volume_problems.throughput)}: throughput_mib_per_sec may be set only for type gp3."
+    }
+    precondition {
+      condition     = length(local.volume_problems.file_system) == 0
+      error_message = "The data volume file_system_type of node(s) ${join(", ", local.volume_problems.file_system)} must be ext4 or xfs."
+    }
+    precondition {
+      condition     = length(local.volume_problems.mount_path) == 0
+      error_message = "The data volume mount_path of node(s) ${join(", ", local.volume_problems.mount_path)} must be an absolute path other than /, such as /data."
+    }
+    precondition {
+      condition     = alltrue([for p in local.data_volume.mount_params : can(regex("^[^, ]+$", p))])
+      error_message = "Each data volume mount_params entry must be one mount option without commas or spaces, such as noatime."
+    }
+  }
+}
 
 module "cluster_nodes" {
   source   = "./modules/node"
@@ -109,7 +198,9 @@ module "cluster_nodes" {
   key_name               = var.node_key_name
   instance_profile_name  = aws_iam_instance_profile.node.name
   user_data              = local.user_data[each.key]
-  data_volume            = merge(local.data_volumes[each.key], { final_snapshot = var.data_volume.final_snapshot, tags = var.data_volume.tags })
+  data_volume            = local.data_volumes[each.key]
+  launch_hook_name       = local.launch_hook_name
+  drain_hook_name        = local.drain_hook_name
   root_volume            = var.root_volume
   kms_key_id             = var.kms_key_id
   http_put_hop_limit     = var.http_put_response_hop_limit

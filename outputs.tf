@@ -14,10 +14,6 @@ output "node_id_to_node_userdata_script_map" {
   sensitive   = true
 
   precondition {
-    condition     = alltrue([for id, u in local.user_data : length(u) <= 16384])
-    error_message = "The rendered user data of a node is over 16 KB, the EC2 limit: move the node script to node_config_script_s3_url or shrink the node files."
-  }
-  precondition {
     condition     = length(setsubtract(keys(local.node_files), keys(local.nodes))) == 0
     error_message = "The node_files name a node_id that is not in nodes: every node_files entry must belong to one of the cluster's nodes."
   }

@@ -10,6 +10,10 @@ resource "terraform_data" "roll" {
     agent_version            = var.agent.version
   }
 
+  # Every node's hooks, groups and templates exist before the roll starts
+  # (the triggers alone only order it after the templates).
+  depends_on = [module.cluster_nodes]
+
   provisioner "local-exec" {
     command = coalesce(var.roll.command, "stateful roll")
     environment = {

@@ -10,19 +10,14 @@ variable "app_name" {
 
 variable "nodes" {
   description = <<-EOT
-    The cluster's nodes. Each has a `node_id` (unique, stable, not an index: it keys the node's resources), a fixed private `node_ip` inside `node_subnet_id`, and optionally its own `node_image` and `data_volume` overrides (`size_in_gibs`, `type`, `iops`, `throughput_mib_per_sec`) on top of the cluster-wide `data_volume`.
+    The cluster's nodes. Each has a `node_id` (unique, stable, not an index: it keys the node's resources), a fixed private `node_ip` inside `node_subnet_id` (not one of the five addresses AWS reserves in every subnet), and optionally its own `node_image` and `node_data_disk`: overrides of the cluster-wide data volume for this node, as strings (the original module's form), among `size_in_gibs`, `type`, `iops`, `throughput_mib_per_sec`, `device_name`, `mount_path`, `file_system_type`, `mount_path_owner_user` and `mount_path_owner_group`; for example `{ size_in_gibs = "100" }`.
   EOT
   type = set(object({
     node_id        = string
     node_ip        = string
     node_image     = optional(string)
     node_subnet_id = string
-    data_volume = optional(object({
-      size_in_gibs           = optional(number)
-      type                   = optional(string)
-      iops                   = optional(number)
-      throughput_mib_per_sec = optional(number)
-    }), {})
+    node_data_disk = optional(map(string), {})
   }))
   nullable = false
 
@@ -45,6 +40,18 @@ variable "nodes" {
   validation {
     condition     = alltrue([for n in var.nodes : can(cidrnetmask("${n.node_ip}/32"))])
     error_message = "Every node_ip must be an IPv4 address such as 10.0.1.10."
+  }
+  validation {
+    condition = alltrue([for n in var.nodes : length(setsubtract(keys(n.node_data_disk), [
+      "size_in_gibs", "type", "iops", "throughput_mib_per_sec", "device_name", "mount_path", "file_system_type", "mount_path_owner_user", "mount_path_owner_group",
+    ])) == 0])
+    error_message = "A node_data_disk may override only size_in_gibs, type, iops, throughput_mib_per_sec, device_name, mount_path, file_system_type, mount_path_owner_user and mount_path_owner_group."
+  }
+  validation {
+    condition = alltrue(flatten([for n in var.nodes : [
+      for k in ["size_in_gibs", "iops", "throughput_mib_per_sec"] : can(tonumber(n.node_data_disk[k])) if contains(keys(n.node_data_disk), k)
+    ]]))
+    error_message = "A node_data_disk's size_in_gibs, iops and throughput_mib_per_sec must be whole numbers written as strings, such as \"100\"."
   }
 }
 
@@ -82,11 +89,12 @@ variable "node_files" {
 }
 
 variable "node_config_script" {
-  description = "Base64 of the node script (`filebase64(\"node.sh\")`): bash defining `configure_cluster_node NODE_ID NODE_IP` and `wait_for_healthy_cluster NODE_ID NODE_IP`, and optionally `drain_cluster_node NODE_ID NODE_IP`. It is the fallback when `node_config_script_s3_url` is set."
+  description = "Base64 of the node script (`filebase64(\"node.sh\")`): bash defining `configure_cluster_node NODE_ID NODE_IP` and `wait_for_healthy_cluster NODE_ID NODE_IP`, and optionally `drain_cluster_node NODE_ID NODE_IP`. Optional when `node_config_script_s3_url` is set, and then the fallback; at least one of the two is required."
   type        = string
+  default     = null
 
   validation {
-    condition     = can(base64decode(var.node_config_script))
+    condition     = var.node_config_script == null || can(base64decode(var.node_config_script))
     error_message = "The node_config_script must be base64: pass filebase64(\"your_script.sh\")."
   }
 }
@@ -102,9 +110,9 @@ variable "node_config_script_s3_url" {
   }
 }
 
-variable "data_volume" {
+variable "default_data_volume" {
   description = <<-EOT
-    Each node's EBS data volume: `size_in_gibs`; `type` (`gp2`, `gp3`, `io1`, `io2`, `st1`, `sc1`); `iops` and `throughput_mib_per_sec` (gp3, io1, io2); `device_name` asked for at attach (default `/dev/sdf`; Nitro instances ignore it); `mount_path`; `file_system_type` (`ext4` or `xfs`, used only to format a blank volume); `mount_params` (mount options such as `noatime`); `mount_path_owner_user` and `mount_path_owner_group` (chown of the mount root); `recursive_chown` (default false); `tags`; `final_snapshot` (default true: a snapshot is taken when Terraform deletes the volume).
+    Each node's EBS data volume (the original module's name; `data_volume` is accepted instead, not both). `size_in_gibs`; `type` (`gp2`, `gp3`, `io1`, `io2`, `st1`, `sc1`); `iops` (gp3, io1, io2; required by io1 and io2) and `throughput_mib_per_sec` (gp3 only); `device_name` asked for at attach (default `/dev/sdf`; Nitro instances ignore it); `mount_path`; `file_system_type` (`ext4` or `xfs`, used only to format a blank volume); `mount_params` (mount options such as `noatime`); `mount_path_owner_user` and `mount_path_owner_group` (chown of the mount root); `tags`; and, beyond the original, `recursive_chown` (default false) and `final_snapshot` (default true: a snapshot is taken when Terraform deletes the volume). A node's `node_data_disk` overrides these settings for that node.
   EOT
   type = object({
     device_name            = optional(string, "/dev/sdf")
@@ -121,27 +129,27 @@ variable "data_volume" {
     recursive_chown        = optional(bool, false)
     final_snapshot         = optional(bool, true)
   })
+  default = null
+}
 
-  validation {
-    condition     = contains(["ext4", "xfs"], var.data_volume.file_system_type)
-    error_message = "The data_volume.file_system_type must be ext4 or xfs."
-  }
-  validation {
-    condition     = contains(["gp2", "gp3", "io1", "io2", "st1", "sc1"], var.data_volume.type)
-    error_message = "The data_volume.type must be one of gp2, gp3, io1, io2, st1 or sc1."
-  }
-  validation {
-    condition     = var.data_volume.size_in_gibs >= 1 && var.data_volume.size_in_gibs <= 65536
-    error_message = "The data_volume.size_in_gibs must be between 1 and 65536."
-  }
-  validation {
-    condition     = startswith(var.data_volume.mount_path, "/") && var.data_volume.mount_path != "/"
-    error_message = "The data_volume.mount_path must be an absolute path other than /, such as /data."
-  }
-  validation {
-    condition     = alltrue([for p in var.data_volume.mount_params : can(regex("^[^, ]+$", p))])
-    error_message = "Each data_volume.mount_params entry must be one mount option without commas or spaces, such as noatime."
-  }
+variable "data_volume" {
+  description = "The older name of `default_data_volume` (the original module's README before v0.6.0), with the same type and meaning. Set one of the two, not both."
+  type = object({
+    device_name            = optional(string, "/dev/sdf")
+    size_in_gibs           = number
+    type                   = string
+    iops                   = optional(number)
+    throughput_mib_per_sec = optional(number)
+    mount_path             = string
+    file_system_type       = string
+    mount_params           = optional(list(string), [])
+    mount_path_owner_user  = string
+    mount_path_owner_group = string
+    tags                   = optional(map(string), {})
+    recursive_chown        = optional(bool, false)
+    final_snapshot         = optional(bool, true)
+  })
+  default = null
 }
 
 variable "node_image" {
@@ -250,13 +258,13 @@ variable "tags" {
 }
 
 variable "kms_key_id" {
-  description = "Optional ARN of a KMS key for the data and root volumes (default: the account's EBS key). The node role may use only this key."
+  description = "Optional KMS key for the data and root volumes (default: the account's EBS key), as a key ARN (`arn:aws:kms:REGION:ACCOUNT:key/ID`) or a key ID. Not an alias: EC2 records the key an alias points to, so an alias would replace every volume on every apply. The node role may use only this key, and the key's policy must let the Auto Scaling service-linked role (`AWSServiceRoleForAutoScaling`) use it, or launches fail with `Client.InternalError` (see examples/complete)."
   type        = string
   default     = null
 
   validation {
-    condition     = var.kms_key_id == null || can(regex("^arn:aws[a-z-]*:kms:", var.kms_key_id))
-    error_message = "The kms_key_id must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)."
+    condition     = var.kms_key_id == null || can(regex("^(arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/)?(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$", var.kms_key_id))
+    error_message = "The kms_key_id must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID) or key ID, not an alias: an alias would make every volume replace on every apply."
   }
 }
 

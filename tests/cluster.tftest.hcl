@@ -5,6 +5,7 @@ mock_provider "aws" {
     defaults = {
       arn               = "arn:aws:ec2:eu-west-1:123456789012:subnet/subnet-0aaaaaaaaaaaaaaaa"
       availability_zone = "eu-west-1a"
+      cidr_block        = "10.0.0.0/16"
     }
   }
   mock_data "aws_caller_identity" {
@@ -18,7 +19,7 @@ variables {
   instance_type = "m6i.large"
   nodes = [
     { node_id = "00", node_ip = "10.0.1.10", node_subnet_id = "subnet-0aaaaaaaaaaaaaaaa" },
-    { node_id = "01", node_ip = "10.0.2.10", node_subnet_id = "subnet-0bbbbbbbbbbbbbbbb", node_image = "ami-0fedcba9876543210", data_volume = { size_in_gibs = 64, type = "io2", iops = 4000 } },
+    { node_id = "01", node_ip = "10.0.2.10", node_subnet_id = "subnet-0bbbbbbbbbbbbbbbb", node_image = "ami-0fedcba9876543210", node_data_disk = { size_in_gibs = "64", type = "io2", iops = "4000" } },
     { node_id = "02", node_ip = "10.0.3.10", node_subnet_id = "subnet-0cccccccccccccccc" },
   ]
   node_files = [
@@ -27,7 +28,7 @@ variables {
   ]
   node_config_script = "IyEvYmluL2Jhc2gKY29uZmlndXJlX2NsdXN0ZXJfbm9kZSgpIHsgOjsgfQp3YWl0X2Zvcl9oZWFsdGh5X2NsdXN0ZXIoKSB7IDo7IH0K"
   security_groups    = ["sg-0123456789abcdef0"]
-  data_volume = {
+  default_data_volume = {
     file_system_type       = "xfs"
     mount_path             = "/data"
     mount_path_owner_user  = "kafka"
@@ -43,15 +44,15 @@ run "three_nodes" {
   command = plan
 
   assert {
-    condition     = length(module.cluster_nodes) == 3 && output.asg_names == ["kafka-00", "kafka-01", "kafka-02"]
-    error_message = "One node module per node, groups named <app_name>-<node_id> in node-id order."
+    condition     = length(module.cluster_nodes) == 3 && output.asg_names == ["kafka-node-00", "kafka-node-01", "kafka-node-02"]
+    error_message = "One node module per node, groups named <app_name>-node-<node_id> (the original's names) in node-id order."
   }
   assert {
     condition     = output.cluster_tag == { key = "stateful:cluster", value = "kafka" }
     error_message = "The cluster tag output."
   }
   assert {
-    condition     = output.nodes["01"].ip == "10.0.2.10" && output.nodes["01"].asg_name == "kafka-01"
+    condition     = output.nodes["01"].ip == "10.0.2.10" && output.nodes["01"].asg_name == "kafka-node-01"
     error_message = "The per-node output map."
   }
   assert {
@@ -89,10 +90,10 @@ run "agent_config_and_user_data" {
       id    = "", device_hint = "/dev/sdf", mount_path = "/data", file_system = "xfs", mount_options = ["noatime"],
       owner = "kafka", group = "kafka", recursive_chown = false
     })
-    error_message = "The agent's volume settings come from data_volume."
+    error_message = "The agent's volume settings come from default_data_volume."
   }
   assert {
-    condition     = local.agent_config["02"].asg_name == "kafka-02" && local.agent_config["02"].launch_hook == "kafka-02-launch" && local.agent_config["02"].terminate_hook == ""
+    condition     = local.agent_config["02"].asg_name == "kafka-node-02" && local.agent_config["02"].launch_hook == "kafka-node-asg-hook" && local.agent_config["02"].terminate_hook == ""
     error_message = "The agent knows its group and hooks."
   }
   assert {
@@ -109,21 +110,21 @@ run "instance_policy" {
   command = plan
 
   assert {
-    condition = [for s in jsondecode(aws_iam_role_policy.node.policy).Statement : s.Sid] == [
+    condition = [for s in jsondecode(aws_iam_policy.node.policy).Statement : s.Sid] == [
       "Describe", "AttachThisClustersVolumes", "ToThisClustersInstances", "ThisClustersLifecycleHooks",
     ]
     error_message = "Without S3 objects or a KMS key the policy has four statements."
   }
   assert {
-    condition     = alltrue([for s in jsondecode(aws_iam_role_policy.node.policy).Statement : s.Resource != "*" || alltrue([for a in s.Action : can(regex("^(ec2|autoscaling):Describe", a))])])
+    condition     = alltrue([for s in jsondecode(aws_iam_policy.node.policy).Statement : s.Resource != "*" || alltrue([for a in s.Action : can(regex("^(ec2|autoscaling):Describe", a))])])
     error_message = "Only Describe calls are unscoped."
   }
   assert {
-    condition     = jsondecode(aws_iam_role_policy.node.policy).Statement[1].Condition == { StringEquals = { "aws:ResourceTag/stateful:cluster" = "kafka" } }
+    condition     = jsondecode(aws_iam_policy.node.policy).Statement[1].Condition == { StringEquals = { "aws:ResourceTag/stateful:cluster" = "kafka" } }
     error_message = "Volume attach is limited to volumes tagged with this cluster."
   }
   assert {
-    condition     = jsondecode(aws_iam_role_policy.node.policy).Statement[3].Resource == "arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:*:autoScalingGroupName/kafka-*" && jsondecode(aws_iam_role_policy.node.policy).Statement[3].Condition == { StringEquals = { "autoscaling:ResourceTag/stateful:cluster" = "kafka" } }
+    condition     = jsondecode(aws_iam_policy.node.policy).Statement[3].Resource == "arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:*:autoScalingGroupName/kafka-node-*" && jsondecode(aws_iam_policy.node.policy).Statement[3].Condition == { StringEquals = { "autoscaling:ResourceTag/stateful:cluster" = "kafka" } }
     error_message = "Hooks can be completed only on this cluster's groups."
   }
   assert {
@@ -142,11 +143,11 @@ run "policy_with_s3_and_kms" {
   }
 
   assert {
-    condition     = jsondecode(aws_iam_role_policy.node.policy).Statement[4] == { Sid = "ReadNodeScriptAndAgent", Effect = "Allow", Action = ["s3:GetObject"], Resource = ["arn:aws:s3:::my-bucket/scripts/node.sh", "arn:aws:s3:::my-bucket/bin/stateful"] }
+    condition     = jsondecode(aws_iam_policy.node.policy).Statement[4] == { Sid = "ReadNodeScriptAndAgent", Effect = "Allow", Action = ["s3:GetObject"], Resource = ["arn:aws:s3:::my-bucket/scripts/node.sh", "arn:aws:s3:::my-bucket/bin/stateful"] }
     error_message = "s3:GetObject only on the configured objects."
   }
   assert {
-    condition     = jsondecode(aws_iam_role_policy.node.policy).Statement[5].Resource == "arn:aws:kms:eu-west-1:123456789012:key/0b5f0a5c-1111-2222-3333-444455556666"
+    condition     = jsondecode(aws_iam_policy.node.policy).Statement[5].Resource == "arn:aws:kms:eu-west-1:123456789012:key/0b5f0a5c-1111-2222-3333-444455556666"
     error_message = "KMS use only on the configured key."
   }
   assert {

@@ -10,7 +10,9 @@ mock_provider "aws" {
 }
 
 variables {
-  name                   = "kafka-01"
+  name                   = "kafka-node-01"
+  launch_hook_name       = "kafka-node-asg-hook"
+  drain_hook_name        = "kafka-node-drain-hook"
   node_id                = "01"
   node_ip                = "10.0.2.10"
   subnet_id              = "subnet-0bbbbbbbbbbbbbbbb"
@@ -47,12 +49,12 @@ run "group_of_one_in_the_node_az" {
   }
   assert {
     condition = [for h in aws_autoscaling_group.node.initial_lifecycle_hook : [h.name, h.lifecycle_transition, h.default_result, h.heartbeat_timeout]] == [
-      ["kafka-01-launch", "autoscaling:EC2_INSTANCE_LAUNCHING", "ABANDON", 900],
+      ["kafka-node-asg-hook", "autoscaling:EC2_INSTANCE_LAUNCHING", "ABANDON", 900],
     ]
     error_message = "The launch hook exists from the group's creation, ABANDON by default."
   }
   assert {
-    condition     = aws_autoscaling_lifecycle_hook.launch.name == "kafka-01-launch" && aws_autoscaling_lifecycle_hook.launch.heartbeat_timeout == 900 && length(aws_autoscaling_lifecycle_hook.drain) == 0
+    condition     = aws_autoscaling_lifecycle_hook.launch.name == "kafka-node-asg-hook" && aws_autoscaling_lifecycle_hook.launch.heartbeat_timeout == 900 && length(aws_autoscaling_lifecycle_hook.drain) == 0
     error_message = "The same hook is managed in place; no drain hook by default."
   }
 }
@@ -99,7 +101,36 @@ run "drain_hook" {
   }
 
   assert {
-    condition     = aws_autoscaling_lifecycle_hook.drain[0].lifecycle_transition == "autoscaling:EC2_INSTANCE_TERMINATING" && aws_autoscaling_lifecycle_hook.drain[0].name == "kafka-01-drain"
+    condition     = aws_autoscaling_lifecycle_hook.drain[0].lifecycle_transition == "autoscaling:EC2_INSTANCE_TERMINATING" && aws_autoscaling_lifecycle_hook.drain[0].name == "kafka-node-drain-hook"
     error_message = "drain_on_termination adds the termination hook."
+  }
+}
+
+# EC2 counts user data in bytes (16384 at most): 5466 three-byte characters
+# are 16398 bytes, though only 5466 characters.
+run "user_data_over_16k_bytes" {
+  command = plan
+  module {
+    source = "./modules/node"
+  }
+  variables {
+    user_data = join("", [for i in range(911) : "€€€€€€"])
+  }
+
+  expect_failures = [aws_launch_template.node]
+}
+
+run "user_data_at_16k_bytes" {
+  command = plan
+  module {
+    source = "./modules/node"
+  }
+  variables {
+    user_data = join("", concat([for i in range(910) : "€€€€€€"], ["€", "a"]))
+  }
+
+  assert {
+    condition     = local.user_data_bytes == 16384
+    error_message = "16384 bytes of user data are allowed."
   }
 }

@@ -46,7 +46,7 @@ run "original_usage_example" {
   }
 
   assert {
-    condition     = output.asg_names == ["cluster-test-setup-00", "cluster-test-setup-01", "cluster-test-setup-02"]
+    condition     = output.asg_names == ["cluster-test-setup-node-00", "cluster-test-setup-node-01", "cluster-test-setup-node-02"]
     error_message = "The original usage example plans three groups."
   }
   assert {

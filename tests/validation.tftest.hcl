@@ -5,6 +5,7 @@ mock_provider "aws" {
     defaults = {
       arn               = "arn:aws:ec2:eu-west-1:123456789012:subnet/subnet-0aaaaaaaaaaaaaaaa"
       availability_zone = "eu-west-1a"
+      cidr_block        = "10.0.0.0/16"
     }
   }
   mock_data "aws_caller_identity" {
@@ -18,7 +19,7 @@ variables {
   instance_type = "m6i.large"
   nodes = [
     { node_id = "00", node_ip = "10.0.1.10", node_subnet_id = "subnet-0aaaaaaaaaaaaaaaa" },
-    { node_id = "01", node_ip = "10.0.2.10", node_subnet_id = "subnet-0bbbbbbbbbbbbbbbb", node_image = "ami-0fedcba9876543210", data_volume = { size_in_gibs = 64, type = "io2", iops = 4000 } },
+    { node_id = "01", node_ip = "10.0.2.10", node_subnet_id = "subnet-0bbbbbbbbbbbbbbbb", node_image = "ami-0fedcba9876543210", node_data_disk = { size_in_gibs = "64", type = "io2", iops = "4000" } },
     { node_id = "02", node_ip = "10.0.3.10", node_subnet_id = "subnet-0cccccccccccccccc" },
   ]
   node_files = [
@@ -27,7 +28,7 @@ variables {
   ]
   node_config_script = "IyEvYmluL2Jhc2gKY29uZmlndXJlX2NsdXN0ZXJfbm9kZSgpIHsgOjsgfQp3YWl0X2Zvcl9oZWFsdGh5X2NsdXN0ZXIoKSB7IDo7IH0K"
   security_groups    = ["sg-0123456789abcdef0"]
-  data_volume = {
+  default_data_volume = {
     file_system_type       = "xfs"
     mount_path             = "/data"
     mount_path_owner_user  = "kafka"
@@ -169,16 +170,6 @@ run "node_files_unknown_node" {
   expect_failures = [output.node_id_to_node_userdata_script_map]
 }
 
-run "user_data_over_16k" {
-  command = plan
-
-  variables {
-    node_files = [{ node_id = "00", node_files_toupload = [{ contents = base64encode(join("", [for i in range(1000) : "01234567890123456789"])), destination = "/etc/big" }] }]
-  }
-
-  expect_failures = [output.node_id_to_node_userdata_script_map]
-}
-
 run "script_not_base64" {
   command = plan
 
@@ -203,50 +194,182 @@ run "bad_file_system" {
   command = plan
 
   variables {
-    data_volume = { file_system_type = "btrfs", mount_path = "/data", mount_path_owner_user = "u", mount_path_owner_group = "g", size_in_gibs = 16, type = "gp3" }
+    default_data_volume = { file_system_type = "btrfs", mount_path = "/data", mount_path_owner_user = "u", mount_path_owner_group = "g", size_in_gibs = 16, type = "gp3" }
   }
 
-  expect_failures = [var.data_volume]
+  expect_failures = [data.aws_caller_identity.current]
 }
 
 run "bad_volume_type" {
   command = plan
 
   variables {
-    data_volume = { file_system_type = "xfs", mount_path = "/data", mount_path_owner_user = "u", mount_path_owner_group = "g", size_in_gibs = 16, type = "magnetic" }
+    default_data_volume = { file_system_type = "xfs", mount_path = "/data", mount_path_owner_user = "u", mount_path_owner_group = "g", size_in_gibs = 16, type = "magnetic" }
   }
 
-  expect_failures = [var.data_volume]
+  expect_failures = [data.aws_caller_identity.current]
 }
 
 run "bad_volume_size" {
   command = plan
 
   variables {
-    data_volume = { file_system_type = "xfs", mount_path = "/data", mount_path_owner_user = "u", mount_path_owner_group = "g", size_in_gibs = 0, type = "gp3" }
+    default_data_volume = { file_system_type = "xfs", mount_path = "/data", mount_path_owner_user = "u", mount_path_owner_group = "g", size_in_gibs = 0, type = "gp3" }
   }
 
-  expect_failures = [var.data_volume]
+  expect_failures = [data.aws_caller_identity.current]
 }
 
 run "bad_mount_path" {
   command = plan
 
   variables {
-    data_volume = { file_system_type = "xfs", mount_path = "/", mount_path_owner_user = "u", mount_path_owner_group = "g", size_in_gibs = 16, type = "gp3" }
+    default_data_volume = { file_system_type = "xfs", mount_path = "/", mount_path_owner_user = "u", mount_path_owner_group = "g", size_in_gibs = 16, type = "gp3" }
   }
 
-  expect_failures = [var.data_volume]
+  expect_failures = [data.aws_caller_identity.current]
 }
 
 run "bad_mount_params" {
   command = plan
 
   variables {
-    data_volume = { file_system_type = "xfs", mount_path = "/data", mount_path_owner_user = "u", mount_path_owner_group = "g", size_in_gibs = 16, type = "gp3", mount_params = ["noatime,nodev"] }
+    default_data_volume = { file_system_type = "xfs", mount_path = "/data", mount_path_owner_user = "u", mount_path_owner_group = "g", size_in_gibs = 16, type = "gp3", mount_params = ["noatime,nodev"] }
   }
 
-  expect_failures = [var.data_volume]
+  expect_failures = [data.aws_caller_identity.current]
+}
+
+# The original's default_data_volume and its older README's data_volume: one or the other.
+run "both_data_volume_names" {
+  command = plan
+
+  variables {
+    data_volume = { file_system_type = "xfs", mount_path = "/data", mount_path_owner_user = "u", mount_path_owner_group = "g", size_in_gibs = 16, type = "gp3" }
+  }
+
+  expect_failures = [data.aws_caller_identity.current]
+}
+
+run "no_data_volume" {
+  command = plan
+
+  variables {
+    default_data_volume = null
+  }
+
+  expect_failures = [data.aws_caller_identity.current]
+}
+
+run "iops_on_gp2" {
+  command = plan
+
+  variables {
+    default_data_volume = { file_system_type = "xfs", mount_path = "/data", mount_path_owner_user = "u", mount_path_owner_group = "g", size_in_gibs = 16, type = "gp2", iops = 3000 }
+  }
+
+  expect_failures = [data.aws_caller_identity.current]
+}
+
+run "io2_without_iops" {
+  command = plan
+
+  variables {
+    node_files = []
+    nodes = [
+      { node_id = "00", node_ip = "10.0.1.10", node_subnet_id = "subnet-0aaaaaaaaaaaaaaaa", node_data_disk = { type = "io2" } },
+    ]
+  }
+
+  expect_failures = [data.aws_caller_identity.current]
+}
+
+run "throughput_on_io1" {
+  command = plan
+
+  variables {
+    node_files = []
+    nodes = [
+      { node_id = "00", node_ip = "10.0.1.10", node_subnet_id = "subnet-0aaaaaaaaaaaaaaaa", node_data_disk = { type = "io1", iops = "3000", throughput_mib_per_sec = "500" } },
+    ]
+  }
+
+  expect_failures = [data.aws_caller_identity.current]
+}
+
+run "node_data_disk_bad_size" {
+  command = plan
+
+  variables {
+    node_files = []
+    nodes = [
+      { node_id = "00", node_ip = "10.0.1.10", node_subnet_id = "subnet-0aaaaaaaaaaaaaaaa", node_data_disk = { size_in_gibs = "a lot" } },
+    ]
+  }
+
+  expect_failures = [var.nodes]
+}
+
+run "node_data_disk_unknown_key" {
+  command = plan
+
+  variables {
+    node_files = []
+    nodes = [
+      { node_id = "00", node_ip = "10.0.1.10", node_subnet_id = "subnet-0aaaaaaaaaaaaaaaa", node_data_disk = { sise_in_gibs = "100" } },
+    ]
+  }
+
+  expect_failures = [var.nodes]
+}
+
+run "node_data_disk_bad_file_system" {
+  command = plan
+
+  variables {
+    node_files = []
+    nodes = [
+      { node_id = "00", node_ip = "10.0.1.10", node_subnet_id = "subnet-0aaaaaaaaaaaaaaaa", node_data_disk = { file_system_type = "zfs" } },
+    ]
+  }
+
+  expect_failures = [data.aws_caller_identity.current]
+}
+
+run "no_node_script" {
+  command = plan
+
+  variables {
+    node_config_script = null
+  }
+
+  expect_failures = [data.aws_caller_identity.current]
+}
+
+run "node_ip_outside_its_subnet" {
+  command = plan
+
+  variables {
+    node_files = []
+    nodes = [
+      { node_id = "00", node_ip = "10.1.0.10", node_subnet_id = "subnet-0aaaaaaaaaaaaaaaa" },
+    ]
+  }
+
+  expect_failures = [data.aws_subnet.node["00"]]
+}
+
+run "node_ip_reserved_by_aws" {
+  command = plan
+
+  variables {
+    node_files = []
+    nodes = [
+      { node_id = "00", node_ip = "10.0.0.3", node_subnet_id = "subnet-0aaaaaaaaaaaaaaaa" },
+    ]
+  }
+
+  expect_failures = [data.aws_subnet.node["00"]]
 }
 
 run "bad_image" {
@@ -314,6 +437,16 @@ run "bad_kms_key" {
 
   variables {
     kms_key_id = "alias/ebs"
+  }
+
+  expect_failures = [var.kms_key_id]
+}
+
+run "kms_alias_arn" {
+  command = plan
+
+  variables {
+    kms_key_id = "arn:aws:kms:eu-west-1:123456789012:alias/ebs"
   }
 
   expect_failures = [var.kms_key_id]

@@ -6,8 +6,9 @@ data "aws_availability_zones" "available" {
 }
 
 locals {
-  name = "stateful-complete"
-  azs  = slice(data.aws_availability_zones.available.names, 0, 3)
+  name             = "stateful-complete"
+  autoscaling_role = "arn:aws:iam::${data.aws_caller_identity.current.account_id}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+  azs              = slice(data.aws_availability_zones.available.names, 0, 3)
 }
 
 resource "aws_vpc" "this" {
@@ -79,6 +80,27 @@ resource "aws_kms_key" "this" {
         Action    = "kms:*"
         Resource  = "*"
       },
+      # Auto Scaling launches the instances, so its service-linked role
+      # must be able to use the key for their encrypted root volumes, or
+      # every launch fails with Client.InternalError. (The role exists once
+      # the account has used Auto Scaling; in a fresh account create it
+      # first: aws iam create-service-linked-role --aws-service-name
+      # autoscaling.amazonaws.com.)
+      {
+        Sid       = "AutoScalingUsesTheKey"
+        Effect    = "Allow"
+        Principal = { AWS = local.autoscaling_role }
+        Action    = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
+        Resource  = "*"
+      },
+      {
+        Sid       = "AutoScalingGrantsForVolumes"
+        Effect    = "Allow"
+        Principal = { AWS = local.autoscaling_role }
+        Action    = "kms:CreateGrant"
+        Resource  = "*"
+        Condition = { Bool = { "kms:GrantIsForAWSResource" = "true" } }
+      },
       {
         Sid       = "Logs"
         Effect    = "Allow"
@@ -127,7 +149,7 @@ module "cluster" {
   }]
   node_config_script = filebase64("${path.module}/node_config_script.sh")
   security_groups    = [aws_security_group.cluster.id]
-  data_volume = {
+  default_data_volume = {
     file_system_type       = "xfs"
     mount_path             = "/mydata"
     mount_path_owner_user  = "ec2-user"

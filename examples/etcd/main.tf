@@ -37,7 +37,7 @@ module "etcd" {
   node_config_script   = filebase64("${path.module}/node.sh")
   security_groups      = var.security_group_ids
   drain_on_termination = true
-  data_volume = {
+  default_data_volume = {
     file_system_type       = "ext4"
     mount_path             = "/data"
     mount_path_owner_user  = "root"

@@ -22,14 +22,19 @@ func newPlanCheckCmd(io IO) *cobra.Command {
 		Use:   "plan-check PLAN.json",
 		Short: "Refuse Terraform plans that would lose data or take several nodes down",
 		Long: `Read a plan as JSON (terraform show -json PLANFILE > PLAN.json; "-" reads
-stdin) and fail, listing the addresses, when it deletes or replaces a data
-volume or a node ENI of the module, or replaces the Auto Scaling groups of
-more than one node at once. Each refusal has an --allow-... flag for the
-deliberate case.
+stdin) and fail, listing the addresses, when it would lose a node of the
+module: a node's data volume deleted (alone, with a volume created at
+another address, or replaced: moved to another AZ or KMS key), a volume
+shrunk (AWS refuses, half-way through the apply), a node's ENI deleted or
+replaced or its IP changed, or the Auto Scaling groups of more than one
+node deleted or replaced at once (a group deleted at one address and
+created at another counts). Each refusal names its --allow-... flag for
+the deliberate case. A binary plan file or state JSON is refused with the
+command that makes plan JSON.
 
 Exit codes:
   0  the plan is safe for the cluster
-  1  the plan could not be read
+  1  the input is not plan JSON, or could not be read
   2  bad flags
   3  refused: the message lists what and why`,
 		Args: cobra.ExactArgs(1),
@@ -42,8 +47,9 @@ Exit codes:
 	}
 	f := cmd.Flags()
 	f.BoolVar(&o.Allow.VolumeLoss, "allow-volume-loss", false, "let the plan delete or replace data volumes")
-	f.BoolVar(&o.Allow.ENIReplacement, "allow-eni-replacement", false, "let the plan delete or replace node ENIs (nodes get new IPs)")
-	f.BoolVar(&o.Allow.MultiNodeReplaces, "allow-multi-node-replacement", false, "let the plan replace several nodes' groups at once")
+	f.BoolVar(&o.Allow.VolumeShrink, "allow-volume-shrink", false, "let the plan shrink data volumes (AWS refuses it during the apply)")
+	f.BoolVar(&o.Allow.ENIReplacement, "allow-eni-replacement", false, "let the plan delete or replace node ENIs or change their IPs (nodes get new IPs)")
+	f.BoolVar(&o.Allow.MultiNodeReplaces, "allow-multi-node-replacement", false, "let the plan delete or replace several nodes' groups at once")
 	f.StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
 	return cmd
 }
@@ -81,7 +87,7 @@ func runPlanCheck(_ context.Context, io IO, o *planCheckOptions, path string) er
 			fmt.Fprintf(io.Out, "  if this is deliberate, pass %s\n", f.Flag)
 		}
 		if len(findings) == 0 {
-			fmt.Fprintf(io.Out, "plan is safe for the cluster: %d resource changes, no data volume or node ENI lost, at most one node's group replaced\n", len(plan.ResourceChanges))
+			fmt.Fprintf(io.Out, "plan is safe for the cluster: %d resource changes, no data volume or node IP lost, no volume shrunk, at most one node's group deleted or replaced\n", len(plan.ResourceChanges))
 		}
 	}
 	if len(findings) > 0 {

@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/zclconf/go-cty/cty"
 
 	"github.com/stateful-aws/stateful/internal/agent"
 	"github.com/stateful-aws/stateful/internal/cluster"
@@ -73,6 +74,38 @@ func TestTagKeysAgree(t *testing.T) {
 	}
 	if got := literal(t, local(t, "main.tf", "node_id_tag_key")); got != cluster.TagNodeID {
 		t.Errorf("HCL node-id tag %q, Go %q", got, cluster.TagNodeID)
+	}
+}
+
+// TestNamesAgree evaluates the module's name expressions for one cluster
+// and node and compares them with the Go side's (the simulator, the lab and
+// the tests build clusters with those).
+func TestNamesAgree(t *testing.T) {
+	t.Parallel()
+	ctx := &hcl.EvalContext{Variables: map[string]cty.Value{
+		"var": cty.ObjectVal(map[string]cty.Value{"app_name": cty.StringVal("kafka-prod")}),
+		"id":  cty.StringVal("07"),
+	}}
+	eval := func(e hclsyntax.Expression) string {
+		t.Helper()
+		v, diags := e.Value(ctx)
+		if diags.HasErrors() {
+			t.Fatalf("evaluating %s: %s", e.Range(), diags.Error())
+		}
+		return v.AsString()
+	}
+	group, ok := local(t, "main.tf", "group_names").(*hclsyntax.ForExpr)
+	if !ok {
+		t.Fatal("local.group_names is not a for expression")
+	}
+	for _, c := range []struct{ what, hcl, goName string }{
+		{"group", eval(group.ValExpr), cluster.GroupName("kafka-prod", "07")},
+		{"launch hook", eval(local(t, "main.tf", "launch_hook_name")), cluster.LaunchHookName("kafka-prod")},
+		{"drain hook", eval(local(t, "main.tf", "drain_hook_name")), cluster.DrainHookName("kafka-prod")},
+	} {
+		if c.hcl != c.goName {
+			t.Errorf("%s name: HCL %q, Go %q", c.what, c.hcl, c.goName)
+		}
 	}
 }
 

@@ -36,7 +36,7 @@ func exampleConfig() agent.Config {
 	}
 	return agent.Config{
 		Version: 1, Cluster: "etcd", NodeID: "00", NodeIP: "10.0.0.10", Region: "eu-west-1",
-		ASGName: "etcd-00", LaunchHook: "etcd-00-launch", TerminateHook: "etcd-00-drain",
+		ASGName: "etcd-node-00", LaunchHook: "etcd-node-asg-hook", TerminateHook: "etcd-node-drain-hook",
 		Volume: agent.Volume{DeviceHint: "/dev/sdf", MountPath: "/data", FileSystem: "ext4", MountOptions: []string{"noatime"}, Owner: "root", Group: "root"},
 		Files: []agent.File{{Path: "/etc/stateful/etcd-cluster.env", Mode: "0644",
 			ContentBase64: "RVRDRF9JTklUSUFMX0NMVVNURVI9bjAwPWh0dHA6Ly8xMC4wLjAuMTA6MjM4MCxuMDE9aHR0cDovLzEwLjAuMS4xMDoyMzgwLG4wMj1odHRwOi8vMTAuMC4yLjEwOjIzODAKRVRDRF9JTklUSUFMX0NMVVNURVJfVE9LRU49ZXRjZApFVENEX0RBVEFfUk9PVD0vZGF0YQo="}},
@@ -54,7 +54,7 @@ func completeConfig() agent.Config {
 	}
 	return agent.Config{
 		Version: 1, Cluster: "stateful-complete", NodeID: "00", NodeIP: "10.42.0.10", Region: "eu-west-1",
-		ASGName: "stateful-complete-00", LaunchHook: "stateful-complete-00-launch",
+		ASGName: "stateful-complete-node-00", LaunchHook: "stateful-complete-node-asg-hook",
 		Volume:    agent.Volume{DeviceHint: "/dev/sdf", MountPath: "/mydata", FileSystem: "xfs", MountOptions: []string{"noatime"}, Owner: "ec2-user", Group: "ec2-user"},
 		Files:     []agent.File{{Path: "/etc/app/node.conf", Mode: "0644", ContentBase64: base64.StdEncoding.EncodeToString([]byte("node=00\n"))}},
 		Script:    agent.Script{InlineBase64: base64.StdEncoding.EncodeToString(script)},

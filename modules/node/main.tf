@@ -1,7 +1,17 @@
 locals {
-  tags        = merge(var.tags, { (var.node_id_tag_key) = var.node_id, Name = var.name })
-  launch_hook = "${var.name}-launch"
-  drain_hook  = "${var.name}-drain"
+  tags = merge(var.tags, { (var.node_id_tag_key) = var.node_id, Name = var.name })
+
+  # The user data's size in bytes, from its base64 form (EC2 counts the raw
+  # bytes, 16 KB at most; length() would count characters).
+  user_data_base64 = base64encode(var.user_data)
+  user_data_bytes  = length(local.user_data_base64) / 4 * 3 - length(regex("=*$", local.user_data_base64))
+}
+
+# Addresses of the original module (v0.8.0) that this module names
+# differently; the volume, ENI and launch template kept theirs.
+moved {
+  from = aws_autoscaling_group.node_asg
+  to   = aws_autoscaling_group.node
 }
 
 # The node's identity: a fixed IP that moves from instance to instance.
@@ -24,6 +34,12 @@ resource "aws_ebs_volume" "node_data" {
   kms_key_id        = var.kms_key_id
   final_snapshot    = var.data_volume.final_snapshot
   tags              = merge(local.tags, var.data_volume.tags)
+
+  # Deleting the volume first takes its final snapshot, which can take
+  # hours for a large volume written for the first time.
+  timeouts {
+    delete = var.volume_delete_timeout
+  }
 }
 
 resource "aws_launch_template" "node" {
@@ -32,7 +48,7 @@ resource "aws_launch_template" "node" {
   image_id               = var.image_id
   instance_type          = var.instance_type
   key_name               = var.key_name
-  user_data              = base64encode(var.user_data)
+  user_data              = local.user_data_base64
   update_default_version = true
 
   iam_instance_profile {
@@ -77,6 +93,13 @@ resource "aws_launch_template" "node" {
   }
 
   tags = local.tags
+
+  lifecycle {
+    precondition {
+      condition     = local.user_data_bytes <= 16384
+      error_message = "The user data of node ${var.node_id} is ${local.user_data_bytes} bytes, over EC2's 16384: move the node script to node_config_script_s3_url or shrink the node files."
+    }
+  }
 }
 
 # A group of exactly one, in the ENI's AZ (a group naming an existing ENI
@@ -91,6 +114,12 @@ resource "aws_autoscaling_group" "node" {
   health_check_grace_period = 0
   # The roll (terraform_data.roll in the root module) waits for service.
   wait_for_capacity_timeout = "0"
+  # The original module's group metrics, kept for the dashboards built on them.
+  enabled_metrics = [
+    "GroupDesiredCapacity", "GroupInServiceInstances", "GroupMaxSize", "GroupMinSize", "GroupPendingInstances",
+    "GroupStandbyInstances", "GroupTerminatingInstances", "GroupTotalInstances",
+  ]
+  metrics_granularity = "1Minute"
 
   launch_template {
     id      = aws_launch_template.node.id
@@ -100,7 +129,7 @@ resource "aws_autoscaling_group" "node" {
   # Present from the group's creation, so the very first instance waits in
   # Pending:Wait for its agent.
   initial_lifecycle_hook {
-    name                 = local.launch_hook
+    name                 = var.launch_hook_name
     lifecycle_transition = "autoscaling:EC2_INSTANCE_LAUNCHING"
     default_result       = "ABANDON"
     heartbeat_timeout    = var.hook_heartbeat_timeout
@@ -121,12 +150,19 @@ resource "aws_autoscaling_group" "node" {
     # replace every node's group at once.
     ignore_changes = [initial_lifecycle_hook]
   }
+
+  # Destroyed before the volume, so the instance that mounts the volume is
+  # gone before Terraform deletes it (the agent finds the volume by its
+  # tags, so nothing else orders the two).
+  depends_on = [aws_ebs_volume.node_data]
 }
 
 # The same launch hook, managed on its own so that later changes of its
-# timeout update the existing hook in place.
+# timeout update the existing hook in place. Its name is the original
+# module's, so on an upgrade it updates the group's existing hook
+# (PutLifecycleHook) rather than adding a second one.
 resource "aws_autoscaling_lifecycle_hook" "launch" {
-  name                   = local.launch_hook
+  name                   = var.launch_hook_name
   autoscaling_group_name = aws_autoscaling_group.node.name
   lifecycle_transition   = "autoscaling:EC2_INSTANCE_LAUNCHING"
   default_result         = "ABANDON"
@@ -136,7 +172,7 @@ resource "aws_autoscaling_lifecycle_hook" "launch" {
 resource "aws_autoscaling_lifecycle_hook" "drain" {
   count = var.drain_on_termination ? 1 : 0
 
-  name                   = local.drain_hook
+  name                   = var.drain_hook_name
   autoscaling_group_name = aws_autoscaling_group.node.name
   lifecycle_transition   = "autoscaling:EC2_INSTANCE_TERMINATING"
   default_result         = "CONTINUE"

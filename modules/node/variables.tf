@@ -1,5 +1,15 @@
 variable "name" {
-  description = "Name of the node's group, launch template and hooks: `<app_name>-<node_id>`."
+  description = "Name of the node's group and launch template: `<app_name>-node-<node_id>`, the original module's."
+  type        = string
+}
+
+variable "launch_hook_name" {
+  description = "Name of the group's launch lifecycle hook (the original module's: `<app_name>-node-asg-hook`, the same in every group)."
+  type        = string
+}
+
+variable "drain_hook_name" {
+  description = "Name of the group's termination lifecycle hook, when `drain_on_termination` is set."
   type        = string
 }
 
@@ -56,7 +66,7 @@ variable "user_data" {
 }
 
 variable "data_volume" {
-  description = "The node's data volume: `size_in_gibs`, `type`, `iops`, `throughput_mib_per_sec`, `final_snapshot`, `tags`."
+  description = "The node's data volume: `size_in_gibs`, `type`, `iops`, `throughput_mib_per_sec`, `final_snapshot`, `tags` (other attributes are ignored)."
   type = object({
     size_in_gibs           = number
     type                   = string
@@ -109,4 +119,10 @@ variable "tags" {
 variable "node_id_tag_key" {
   description = "Key of the node-id tag."
   type        = string
+}
+
+variable "volume_delete_timeout" {
+  description = "How long Terraform waits for the data volume's deletion, final snapshot included (a duration such as `4h`)."
+  type        = string
+  default     = "4h"
 }
