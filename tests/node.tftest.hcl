@@ -74,6 +74,10 @@ run "eni_and_volume" {
     error_message = "The volume is encrypted, in the node's AZ, snapshotted on deletion."
   }
   assert {
+    condition     = one(flatten([aws_ebs_volume.node_data.timeouts])).delete == "4h"
+    error_message = "Terraform waits long enough for the final snapshot when it deletes the volume."
+  }
+  assert {
     condition     = aws_ebs_volume.node_data.tags["stateful:cluster"] == "kafka" && aws_ebs_volume.node_data.tags["stateful:node-id"] == "01"
     error_message = "The volume is tagged with cluster and node id (the agent finds it by them)."
   }

@@ -251,3 +251,50 @@ func copyOriginal(t *testing.T, to string) {
 		t.Fatalf("copying the original module: %v", err)
 	}
 }
+
+// TestDestroyTerminatesBeforeDeletingTheVolume applies the module offline,
+// plans its destruction and reads the destroy graph: each node's volume is
+// deleted only after its group (and so the instance that mounts the
+// volume) is gone. Nothing else orders the two: the agent finds the
+// volume by its tags.
+func TestDestroyTerminatesBeforeDeletingTheVolume(t *testing.T) {
+	t.Parallel()
+	tofu := tofuOrSkip(t)
+	work := t.TempDir()
+	repo, err := filepath.Abs(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel, err := filepath.Rel(work, repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := fmt.Sprintf(`module "cluster" {
+  source             = %q
+  app_name           = "kafka"
+  node_image         = "ami-0123456789abcdef0"
+  instance_type      = "m6i.large"
+  security_groups    = ["sg-0123456789abcdef0"]
+  node_config_script = base64encode("configure_cluster_node() { :; }\n")
+  nodes = [for i in range(2) : { node_id = "0${i}", node_ip = "10.0.${i}.10", node_subnet_id = "subnet-0aaaaaaaaaaaaaaa${i}" }]
+  node_files = []
+  default_data_volume = { file_system_type = "xfs", mount_path = "/data", mount_path_owner_user = "u", mount_path_owner_group = "g", size_in_gibs = 16, type = "gp3" }
+  roll = { enabled = false }
+}
+`, rel)
+	if err := os.WriteFile(filepath.Join(work, "main.tf"), []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run(t, work, tofu, "init", "-input=false", "-no-color")
+	run(t, work, tofu, "apply", "-auto-approve", "-input=false", "-no-color")
+	run(t, work, tofu, "plan", "-destroy", "-input=false", "-no-color", "-out", "destroy.bin")
+	graph := string(run(t, work, tofu, "graph", "-plan=destroy.bin"))
+	for _, id := range []string{"00", "01"} {
+		node := `[root] module.cluster.module.cluster_nodes[\"` + id + `\"]`
+		// In the DOT graph, "A" -> "B" means A waits for B.
+		edge := fmt.Sprintf(`"%s.aws_ebs_volume.node_data (destroy)" -> "%s.aws_autoscaling_group.node (destroy)"`, node, node)
+		if !strings.Contains(graph, edge) {
+			t.Errorf("node %s: the volume's deletion does not wait for the group's; want the edge %s in:\n%s", id, edge, graph)
+		}
+	}
+}
