@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/stateful-aws/stateful/internal/blockdev"
 	"github.com/stateful-aws/stateful/internal/clock"
@@ -22,33 +24,64 @@ type OSDisk struct {
 
 func (d OSDisk) Find(volumeID, hint string) (string, error) { return d.Finder.Find(volumeID, hint) }
 
-// Prepare formats a blank device (and stamps it), refuses anything that is
-// not this node's filesystem, then fstab, mount, grow and chown. It
+// VolumeAction is what bootstrap does with the node's device.
+type VolumeAction string
+
+const (
+	VolumeFormat VolumeAction = "format" // proven blank: format, label and stamp it
+	VolumeMount  VolumeAction = "mount"  // an ext4 or xfs filesystem of this node, or one to adopt
+	VolumeRefuse VolumeAction = "refuse" // anything else: never formatted, never mounted
+)
+
+// DecideVolume decides from an inspection alone what bootstrap does with a
+// device, and says why. Only a device proven blank is formatted. A mounted
+// filesystem is decided on as any other (after a reboot the node's own
+// volume is mounted already); the stamp at its root is checked once it is
+// mounted.
+func DecideVolume(insp blockdev.Inspection, want Stamp) (VolumeAction, string) {
+	p := insp.Probe
+	switch {
+	case insp.Blank():
+		return VolumeFormat, "blank: no signature, no partition table, zeros at both ends, not in use"
+	case p.NoSignature:
+		return VolumeRefuse, fmt.Sprintf("%s holds %s; a device is formatted only when proven blank", insp.Device, insp.Describe())
+	case p.PTType != "":
+		return VolumeRefuse, fmt.Sprintf("%s holds %s; the agent mounts whole-device ext4 or xfs filesystems only", insp.Device, p.Describe())
+	case p.Type != "ext4" && p.Type != "xfs":
+		return VolumeRefuse, fmt.Sprintf("%s holds %s, not an ext4 or xfs filesystem", insp.Device, p.Describe())
+	case strings.HasPrefix(p.Label, "st-") && p.Label != want.Label():
+		return VolumeRefuse, fmt.Sprintf("%s is labelled for another node (label %s; node %s of cluster %s has %s)", insp.Device, p.Label, want.NodeID, want.Cluster, want.Label())
+	case p.Label == want.Label():
+		return VolumeMount, fmt.Sprintf("this node's %s filesystem (label %s)", p.Type, p.Label)
+	default:
+		return VolumeMount, fmt.Sprintf("an %s filesystem formatted elsewhere (label %q): adopted, unless its stamp names another node", p.Type, p.Label)
+	}
+}
+
+// Prepare formats a proven-blank device (and stamps it), refuses anything
+// that is not this node's filesystem, then fstab, mount, grow and chown. It
 // reports whether it formatted.
 func (d OSDisk) Prepare(ctx context.Context, dev string, want Stamp, v Volume) (bool, error) {
-	p, err := blockdev.ProbeDevice(ctx, dev)
+	insp, err := blockdev.Inspect(ctx, dev)
 	if err != nil {
 		return false, err
 	}
 	formatted := false
-	if p.Blank {
+	switch action, why := DecideVolume(insp, want); action {
+	case VolumeRefuse:
+		return false, fmt.Errorf("%w: %s", ErrRefused, why)
+	case VolumeFormat:
 		if err := blockdev.Format(ctx, dev, v.FileSystem, want.Label()); err != nil {
 			return false, err
 		}
 		formatted = true
-		if p, err = blockdev.ProbeDevice(ctx, dev); err != nil {
-			return false, err
-		}
 	}
-	switch {
-	case p.PTType != "":
-		return false, fmt.Errorf("%w: %s holds %s; the agent mounts whole-device ext4 or xfs filesystems only", ErrRefused, dev, p.Describe())
-	case p.Type != "ext4" && p.Type != "xfs":
-		return false, fmt.Errorf("%w: %s holds %s, not an ext4 or xfs filesystem", ErrRefused, dev, p.Describe())
-	case strings.HasPrefix(p.Label, "st-") && p.Label != want.Label():
-		return false, fmt.Errorf("%w: %s is stamped for another node (label %s; node %s of cluster %s has %s)", ErrRefused, dev, p.Label, want.NodeID, want.Cluster, want.Label())
-	case p.UUID == "":
-		return false, fmt.Errorf("%s holds %s without a UUID; cannot add it to fstab", dev, p.Type)
+	p, err := blockdev.ProbeDevice(ctx, dev)
+	if err != nil {
+		return formatted, err
+	}
+	if p.UUID == "" || (p.Type != "ext4" && p.Type != "xfs") {
+		return formatted, fmt.Errorf("%s holds %s without a UUID; cannot add it to fstab", dev, p.Describe())
 	}
 	if _, err := blockdev.GrowUnmounted(ctx, dev, p.Type); err != nil {
 		return formatted, err
@@ -77,7 +110,7 @@ func (d OSDisk) Prepare(ctx context.Context, dev string, want Stamp, v Volume) (
 // adopted: it gets this node's stamp.
 func checkStamp(mountPath string, want Stamp, formatted bool) error {
 	path := filepath.Join(mountPath, StampFile)
-	b, err := os.ReadFile(path)
+	b, err := readSmall(path, maxStampBytes)
 	switch {
 	case err == nil && !formatted:
 		var got Stamp
@@ -103,4 +136,33 @@ func (d OSDisk) Release(ctx context.Context, mountPath string) error {
 	stopWriters(d.Clock, mountPath)
 	syncAll()
 	return blockdev.Unmount(ctx, mountPath)
+}
+
+// maxStampBytes bounds the stamp the agent reads from the volume.
+const maxStampBytes = 64 << 10
+
+// readSmall reads a regular file of at most max bytes from the data volume,
+// which the application's user may write to: it never follows a symbolic
+// link at the last step, never blocks on a FIFO or device, and refuses
+// anything but a regular file of bounded size.
+func readSmall(path string, max int64) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, syscall.ELOOP) {
+			return nil, fmt.Errorf("%w: %s is a symbolic link", ErrRefused, path)
+		}
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: %s is not a regular file (%s)", ErrRefused, path, st.Mode().Type())
+	}
+	if st.Size() > max {
+		return nil, fmt.Errorf("%w: %s is %d bytes, more than a stamp's %d", ErrRefused, path, st.Size(), max)
+	}
+	return io.ReadAll(io.LimitReader(f, max))
 }

@@ -8,7 +8,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stateful-aws/stateful/internal/blockdev"
 	"github.com/stateful-aws/stateful/internal/blockdev/looptest"
@@ -51,7 +53,7 @@ func TestPrepareStampsAndRefusesOtherNodesVolumes(t *testing.T) {
 	}
 	// Another node's agent is given this volume: refused before mounting.
 	other := Stamp{Cluster: "kafka", NodeID: "02", VolumeID: "vol-1"}
-	if _, err := disk.Prepare(ctx, dev, other, v); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "stamped for another node") {
+	if _, err := disk.Prepare(ctx, dev, other, v); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "labelled for another node") {
 		t.Fatalf("another node's prepare: %v", err)
 	}
 	if _, mounted, _ := blockdev.Mounted(mnt); mounted {
@@ -105,3 +107,44 @@ func TestPrepareAdoptsAForeignFilesystemAndRefusesTheRest(t *testing.T) {
 		t.Fatalf("partition table: %v", err)
 	}
 }
+
+// The application's user owns the volume's root: a stamp replaced by a
+// FIFO must not hang bootstrap, one replaced by a symbolic link must not
+// make root read the file it points to.
+func TestPlantedStampsAreRefused(t *testing.T) {
+	ctx := context.Background()
+	for name, plant := range map[string]func(path string) error{
+		"fifo":    func(p string) error { return syscallMkfifo(p) },
+		"symlink": func(p string) error { return os.Symlink("/etc/shadow", p) },
+		"huge":    func(p string) error { return os.WriteFile(p, make([]byte, maxStampBytes+1), 0o644) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			dev, _ := looptest.Device(t, 300*looptest.MiB)
+			mnt := looptest.MountDir(t)
+			disk := OSDisk{Fstab: filepath.Join(t.TempDir(), "fstab"), Clock: clock.Real{}}
+			v := Volume{MountPath: mnt, FileSystem: "xfs"}
+			me := Stamp{Cluster: "kafka", NodeID: "01", VolumeID: "vol-1"}
+			if _, err := disk.Prepare(ctx, dev, me, v); err != nil {
+				t.Fatal(err)
+			}
+			stamp := filepath.Join(mnt, StampFile)
+			if err := os.Remove(stamp); err != nil {
+				t.Fatal(err)
+			}
+			if err := plant(stamp); err != nil {
+				t.Fatal(err)
+			}
+			if err := disk.Release(ctx, mnt); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(ctx, time.Minute)
+			defer cancel()
+			_, err := disk.Prepare(ctx, dev, me, v)
+			if !errors.Is(err, ErrRefused) || strings.Contains(err.Error(), "root:") {
+				t.Fatalf("prepare with a planted %s stamp: %v; want a refusal that leaks nothing", name, err)
+			}
+		})
+	}
+}
+
+func syscallMkfifo(path string) error { return syscall.Mkfifo(path, 0o644) }

@@ -22,11 +22,13 @@ import (
 
 // Probe is what blkid's low-level probe finds on a device.
 type Probe struct {
-	Blank  bool   // no filesystem signature and no partition table
-	Type   string // filesystem (or other) signature: ext4, xfs, crypto_LUKS, swap...
-	UUID   string
-	Label  string
-	PTType string // partition table: dos, gpt...
+	// NoSignature: blkid found no filesystem signature and no partition
+	// table. That alone does not make a device blank (see Inspection).
+	NoSignature bool
+	Type        string // filesystem (or other) signature: ext4, xfs, crypto_LUKS, swap...
+	UUID        string
+	Label       string
+	PTType      string // partition table: dos, gpt...
 }
 
 // mkfsPackages says which package provides each mkfs tool, for the error
@@ -34,14 +36,16 @@ type Probe struct {
 var mkfsPackages = map[string]string{"ext4": "e2fsprogs", "xfs": "xfsprogs"}
 
 // ProbeDevice runs `blkid -p` (low-level probing, no cache). Exit status 2
-// with no output is the only answer that means blank; any other failure is
-// an error, never "blank".
+// with no output is the only answer that means "no signature"; any other
+// failure is an error. blkid also exits 2 on a device it cannot open or
+// read, which is why blankness is proven by Inspect, which opens and reads
+// the device itself first.
 func ProbeDevice(ctx context.Context, dev string) (Probe, error) {
 	out, err := exec.CommandContext(ctx, "blkid", "-p", "-s", "TYPE", "-s", "PTTYPE", "-s", "UUID", "-s", "LABEL", "-o", "export", dev).Output()
 	var ee *exec.ExitError
 	switch {
 	case errors.As(err, &ee) && ee.ExitCode() == 2 && len(bytes.TrimSpace(out)) == 0:
-		return Probe{Blank: true}, nil
+		return Probe{NoSignature: true}, nil
 	case errors.Is(err, exec.ErrNotFound):
 		return Probe{}, fmt.Errorf("blkid is not installed (package util-linux): cannot tell whether %s is blank", dev)
 	case err != nil:
@@ -68,8 +72,8 @@ func ProbeDevice(ctx context.Context, dev string) (Probe, error) {
 	return p, nil
 }
 
-// Format makes a filesystem on dev, but only after a fresh probe says the
-// device is blank, with the mkfs tools' own overwrite protection left on.
+// Format makes a filesystem on dev, but only after a fresh inspection, made
+// immediately before mkfs, proves the device blank.
 func Format(ctx context.Context, dev, fsType, label string) error {
 	pkg, ok := mkfsPackages[fsType]
 	if !ok {
@@ -79,19 +83,22 @@ func Format(ctx context.Context, dev, fsType, label string) error {
 	if _, err := exec.LookPath(tool); err != nil {
 		return fmt.Errorf("%s is not installed: install the %s package in the image", tool, pkg)
 	}
-	p, err := ProbeDevice(ctx, dev)
+	insp, err := Inspect(ctx, dev)
 	if err != nil {
-		return err
+		return fmt.Errorf("refusing to format %s: %w", dev, err)
 	}
-	if !p.Blank {
-		return fmt.Errorf("refusing to format %s: it holds %s", dev, p.Describe())
+	if !insp.Blank() {
+		return fmt.Errorf("refusing to format %s: it holds %s", dev, insp.Describe())
 	}
+	// The inspection is the protection: mke2fs run without a terminal does
+	// not refuse an existing filesystem. mkfs.xfs (no -f) would, a second
+	// line of defence.
 	var args []string
 	switch fsType {
 	case "ext4":
-		args = []string{"-q", "-m", "0", "-L", label, dev} // no -F: mke2fs keeps its own check
+		args = []string{"-q", "-m", "0", "-L", label, dev}
 	case "xfs":
-		args = []string{"-q", "-L", label, dev} // no -f: mkfs.xfs refuses a device with a signature
+		args = []string{"-q", "-L", label, dev}
 	}
 	cmd := exec.CommandContext(ctx, tool, args...)
 	cmd.Stdin = nil
@@ -104,8 +111,8 @@ func Format(ctx context.Context, dev, fsType, label string) error {
 // Describe says what the probe found, for messages.
 func (p Probe) Describe() string {
 	switch {
-	case p.Blank:
-		return "nothing"
+	case p.NoSignature:
+		return "no signature"
 	case p.PTType != "":
 		return "a " + p.PTType + " partition table"
 	default:

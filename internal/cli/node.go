@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -20,6 +21,7 @@ import (
 
 type nodeOptions struct {
 	Config string
+	Output string
 }
 
 func newNodeCmd(io IO) *cobra.Command {
@@ -62,22 +64,88 @@ unmounts and detaches the volume, and completes the termination hook.`,
 			return runNode(cmd.Context(), io, o, true)
 		},
 	}
-	for _, c := range []*cobra.Command{boot, drain} {
+	probe := &cobra.Command{
+		Use:   "probe DEVICE",
+		Short: "Say what the agent sees on a device and whether bootstrap would format, mount or refuse it",
+		Long: `For an operator debugging a node: inspect DEVICE as bootstrap does (it opens
+and reads the device, probes it with blkid -p, checks that its first and
+last MiB read back as zeros and that nothing uses it: a mount, /, partitions,
+device-mapper) and print what it found, the stamp at the root of its
+filesystem when it is mounted, and the decision bootstrap would take for
+this node (from --config). It never writes to the device.
+
+Exit codes:
+  0  bootstrap would mount it: this node's filesystem, or one it adopts
+  1  the device could not be inspected (see the message)
+  2  bad flags or config
+  3  bootstrap would format it: proven blank
+  4  bootstrap refuses it: the message says why`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := envDefaults(cmd); err != nil {
+				return err
+			}
+			return runNodeProbe(cmd.Context(), io, o, args[0])
+		},
+	}
+	for _, c := range []*cobra.Command{boot, drain, probe} {
 		c.Flags().StringVar(&o.Config, "config", "/etc/stateful/node.json", "the node config the user data wrote")
 		node.AddCommand(c)
 	}
+	probe.Flags().StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
 	return node
 }
 
-func runNode(ctx context.Context, io IO, o *nodeOptions, drain bool) error {
-	f, err := os.Open(o.Config)
-	if err != nil {
-		return usageError("--config %s: %v", o.Config, err)
+// Exit codes of stateful node probe.
+const (
+	ExitProbeWouldFormat = 3
+	ExitProbeRefuses     = 4
+)
+
+func runNodeProbe(ctx context.Context, io IO, o *nodeOptions, dev string) error {
+	if o.Output != "text" && o.Output != "json" {
+		return usageError("--output must be text or json, got %q", o.Output)
 	}
-	cfg, err := agent.ParseConfig(f)
-	f.Close()
+	cfg, err := readNodeConfig(o.Config)
 	if err != nil {
-		return usageError("%s: %v", o.Config, err)
+		return err
+	}
+	r, err := agent.ProbeVolume(ctx, dev, cfg)
+	if err != nil {
+		return err
+	}
+	if o.Output == "json" {
+		b, _ := json.MarshalIndent(r, "", "  ")
+		fmt.Fprintf(io.Out, "%s\n", b)
+	} else {
+		fmt.Fprint(io.Out, r.Text())
+	}
+	switch r.Action {
+	case agent.VolumeFormat:
+		return &exitError{code: ExitProbeWouldFormat, err: fmt.Errorf("bootstrap would format %s", dev)}
+	case agent.VolumeRefuse:
+		return &exitError{code: ExitProbeRefuses, err: fmt.Errorf("bootstrap refuses %s: %s", dev, r.Why)}
+	}
+	return nil
+}
+
+func readNodeConfig(path string) (*agent.Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, usageError("--config %s: %v", path, err)
+	}
+	defer f.Close()
+	cfg, err := agent.ParseConfig(f)
+	if err != nil {
+		return nil, usageError("%s: %v", path, err)
+	}
+	return cfg, nil
+}
+
+func runNode(ctx context.Context, io IO, o *nodeOptions, drain bool) error {
+	cfg, err := readNodeConfig(o.Config)
+	if err != nil {
+		return err
 	}
 	awsCfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(cfg.Region))
 	if err != nil {
