@@ -51,7 +51,7 @@ type Deps struct {
 // Disk is the OS side of the data volume: find the device and prepare it.
 // The real one is blockdev; agent tests in virtual time use a fake.
 type Disk interface {
-	Find(volumeID, hint string) (string, error)
+	Find(volumeID, hint string, sizeBytes int64) (string, error)
 	Prepare(ctx context.Context, dev string, want Stamp, v Volume) (formatted bool, err error)
 	Release(ctx context.Context, mountPath string) error
 }
@@ -63,6 +63,7 @@ type Agent struct {
 	log *slog.Logger
 
 	instanceID, az string
+	volumeBytes    int64 // the claimed volume's size, to check a Xen device by
 
 	mu         sync.Mutex
 	output     []string      // last lines of the node script, for the failure summary

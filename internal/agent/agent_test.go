@@ -32,7 +32,7 @@ type fakeDisk struct {
 	releases *int
 }
 
-func (f fakeDisk) Find(vol, _ string) (string, error) {
+func (f fakeDisk) Find(vol, _ string, _ int64) (string, error) {
 	if inst, state := f.e.Attachment(vol); inst == f.instance && state == "attached" {
 		return "/dev/nvme1n1", nil
 	}

@@ -22,7 +22,9 @@ type OSDisk struct {
 	Clock  clock.Clock
 }
 
-func (d OSDisk) Find(volumeID, hint string) (string, error) { return d.Finder.Find(volumeID, hint) }
+func (d OSDisk) Find(volumeID, hint string, sizeBytes int64) (string, error) {
+	return d.Finder.Find(volumeID, hint, sizeBytes)
+}
 
 // VolumeAction is what bootstrap does with the node's device.
 type VolumeAction string

@@ -70,6 +70,7 @@ func (a *Agent) claimVolume(ctx context.Context) (string, error) {
 				return "", err
 			}
 			if done {
+				a.volumeBytes = int64(aws.ToInt32(vol.Size)) << 30
 				return id, nil
 			}
 			if why != waitingFor {
@@ -155,7 +156,7 @@ func (a *Agent) predecessor(ctx context.Context, vol, holder, attachState string
 func (a *Agent) findDevice(ctx context.Context, vol string) (string, error) {
 	deadline := a.d.Clock.Now().Add(time.Duration(a.cfg.Timeouts.Device) * time.Second)
 	for {
-		dev, err := a.d.Disk.Find(vol, a.cfg.Volume.DeviceHint)
+		dev, err := a.d.Disk.Find(vol, a.cfg.Volume.DeviceHint, a.volumeBytes)
 		if err == nil {
 			a.log.Info("device found", "volume_id", vol, "device", dev)
 			return dev, nil

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -28,10 +29,12 @@ var DefaultFinder = Finder{Dev: "/dev", SysBlock: "/sys/block"}
 //  1. the udev link /dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_<vol id without dash>;
 //  2. an NVMe device whose controller serial is that id (sysfs);
 //  3. on an instance without NVMe devices (Xen), the requested name (hint,
-//     such as /dev/sdf) or its renamed /dev/xvdf.
+//     such as /dev/sdf) or its renamed /dev/xvdf, but only when its size
+//     is the volume's: Xen devices carry no serial, and on older kernels an
+//     instance-store disk can sit at that name.
 //
 // It never picks a device by position.
-func (f Finder) Find(volumeID, hint string) (string, error) {
+func (f Finder) Find(volumeID, hint string, sizeBytes int64) (string, error) {
 	serial := strings.ReplaceAll(volumeID, "-", "")
 	link := filepath.Join(f.Dev, "disk", "by-id", "nvme-Amazon_Elastic_Block_Store_"+serial)
 	if target, err := filepath.EvalSymlinks(link); err == nil {
@@ -65,9 +68,18 @@ func (f Finder) Find(volumeID, hint string) (string, error) {
 	}
 	for _, c := range candidates {
 		p := filepath.Join(f.Dev, c)
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
+		if _, err := os.Stat(p); err != nil {
+			continue
 		}
+		b, err := os.ReadFile(filepath.Join(f.SysBlock, c, "size"))
+		if err != nil {
+			return "", fmt.Errorf("%w: %s exists but its size is unknown (%v): not using it", ErrNotFound, p, err)
+		}
+		sectors, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+		if err != nil || sectors*512 != sizeBytes {
+			return "", fmt.Errorf("%w: %s is %d bytes, not the volume's %d: another disk (an instance store?) sits at that name", ErrNotFound, p, sectors*512, sizeBytes)
+		}
+		return p, nil
 	}
 	return "", ErrNotFound
 }

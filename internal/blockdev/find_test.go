@@ -47,13 +47,15 @@ func TestFind(t *testing.T) {
 		{"sysfs serial, space padded, no udev", map[string]string{"dev/nvme0n1": "", "dev/nvme1n1": "", "sys/block/nvme0n1/device/serial": "vol0aaaaaaaaaaaaaaaa  \n",
 			"sys/block/nvme1n1/device/serial": "vol0123456789abcdef0      \n"}, nil, "/dev/sdf", "nvme1n1"},
 		{"nitro, not attached yet: never the hint", map[string]string{"dev/nvme0n1": "", "dev/sdf": "", "sys/block/nvme0n1/device/serial": "vol0aaaaaaaaaaaaaaaa"}, nil, "/dev/sdf", ""},
-		{"xen, requested name", map[string]string{"dev/sdf": "", "sys/block/sdf/dev": "8:80"}, nil, "/dev/sdf", "sdf"},
-		{"xen, renamed to xvd", map[string]string{"dev/xvdf": "", "sys/block/xvdf/dev": "202:80"}, nil, "/dev/sdf", "xvdf"},
+		{"xen, requested name", map[string]string{"dev/sdf": "", "sys/block/sdf/dev": "8:80", "sys/block/sdf/size": "33554432\n"}, nil, "/dev/sdf", "sdf"},
+		{"xen, renamed to xvd", map[string]string{"dev/xvdf": "", "sys/block/xvdf/dev": "202:80", "sys/block/xvdf/size": "33554432\n"}, nil, "/dev/sdf", "xvdf"},
+		{"xen, another disk at the name", map[string]string{"dev/xvdf": "", "sys/block/xvdf/dev": "202:80", "sys/block/xvdf/size": "157286400\n"}, nil, "/dev/sdf", ""},
+		{"xen, size unknown", map[string]string{"dev/xvdf": ""}, nil, "/dev/sdf", ""},
 		{"xen, not there", map[string]string{"dev/xvda": ""}, nil, "/dev/sdf", ""},
 	}
 	for _, c := range cases {
 		f := tree(t, c.files, c.links)
-		got, err := f.Find(vol, c.hint)
+		got, err := f.Find(vol, c.hint, 16<<30)
 		if c.want == "" {
 			if !errors.Is(err, ErrNotFound) {
 				t.Errorf("%s: Find = %q, %v; want ErrNotFound", c.name, got, err)
