@@ -66,6 +66,8 @@ locals {
   group_names      = { for id in keys(local.nodes) : id => "${var.app_name}-node-${id}" }
   launch_hook_name = "${var.app_name}-node-asg-hook"
   drain_hook_name  = "${var.app_name}-node-drain-hook"
+  # Seconds the termination hook waits for a heartbeat from the drain.
+  drain_hook_timeout = 600
 
   # Region, partition and account come from the node subnets' ARNs, so the
   # module needs no data source that calls AWS beyond the subnets.
@@ -109,6 +111,8 @@ locals {
       volume_seconds    = 900
       device_seconds    = 300
       heartbeat_seconds = max(10, floor(var.asg_lifecycle_hook_heartbeat_timeout / 3))
+      # The termination hook has its own timeout (modules/node).
+      drain_heartbeat_seconds = floor(local.drain_hook_timeout / 3)
     }
     on_failure = var.node_failure_policy
   } }
@@ -201,6 +205,7 @@ module "cluster_nodes" {
   data_volume            = local.data_volumes[each.key]
   launch_hook_name       = local.launch_hook_name
   drain_hook_name        = local.drain_hook_name
+  drain_hook_timeout     = local.drain_hook_timeout
   root_volume            = var.root_volume
   kms_key_id             = var.kms_key_id
   http_put_hop_limit     = var.http_put_response_hop_limit

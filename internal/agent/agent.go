@@ -163,9 +163,9 @@ func (a *Agent) identity(ctx context.Context) error {
 }
 
 // heartbeat records lifecycle-action heartbeats for hook every interval
-// until ctx ends or AWS says the action is over.
-func (a *Agent) heartbeat(ctx context.Context, hook string) {
-	every := time.Duration(a.cfg.Timeouts.Heartbeat) * time.Second
+// (a third of that hook's own timeout) until ctx ends or AWS says the
+// action is over.
+func (a *Agent) heartbeat(ctx context.Context, hook string, every time.Duration) {
 	for {
 		if clock.Sleep(ctx, a.d.Clock, every) != nil {
 			return
@@ -178,30 +178,47 @@ func (a *Agent) heartbeat(ctx context.Context, hook string) {
 		case ctx.Err() != nil:
 			return
 		case awsapi.Classify(err) == awsapi.KindNoActiveLifecycleAction:
-			a.log.Info("lifecycle action no longer active; heartbeats stop", "lifecycle_hook", hook)
-			return
+			if over, state, _ := a.actionOver(ctx); over {
+				a.log.Info("lifecycle action no longer active; heartbeats stop", "lifecycle_hook", hook, "lifecycle_state", state)
+				return
+			}
 		default:
 			a.log.Warn("heartbeat failed", "lifecycle_hook", hook, "error", err.Error())
 		}
 	}
 }
 
-// complete ends the hook's wait. An action that is no longer active (a
-// re-run after a reboot, or completed by an operator) is not an error.
+// complete ends the hook's wait. Transient failures (a network error,
+// throttling) are retried for up to the command timeout, while the
+// caller keeps heartbeating, so a healthy node is not abandoned for a lost
+// connection. "No active Lifecycle Action" is success only when the
+// instance's lifecycle state says the action is over (a re-run after a
+// reboot, or completed by an operator); before the hook's wait has begun
+// (Pending) it is retried.
 func (a *Agent) complete(ctx context.Context, hook, result string) error {
+	deadline := a.d.Clock.Now().Add(time.Duration(a.cfg.Timeouts.Command) * time.Second)
 	wait := a.d.Poll
-	for attempt := 0; ; attempt++ {
+	for {
 		_, err := a.d.AutoScaling.CompleteLifecycleAction(ctx, &autoscaling.CompleteLifecycleActionInput{
 			AutoScalingGroupName: aws.String(a.cfg.ASGName), LifecycleHookName: aws.String(hook),
 			InstanceId: aws.String(a.instanceID), LifecycleActionResult: aws.String(result)})
+		retry := false
 		switch {
 		case err == nil:
 			a.log.Info("lifecycle action completed", "lifecycle_hook", hook, "result", result)
 			return nil
 		case awsapi.Classify(err) == awsapi.KindNoActiveLifecycleAction:
-			a.log.Info("lifecycle action already over; nothing to complete", "lifecycle_hook", hook, "result", result)
-			return nil
-		case !awsapi.Transient(err) || attempt == 9:
+			over, state, lerr := a.actionOver(ctx)
+			if lerr == nil && over {
+				a.log.Info("lifecycle action already over; nothing to complete", "lifecycle_hook", hook, "result", result, "lifecycle_state", state)
+				return nil
+			}
+			a.log.Info("lifecycle action not active yet", "lifecycle_hook", hook, "lifecycle_state", state)
+			retry = true
+		case awsapi.Transient(err), awsapi.Classify(err) == awsapi.KindNetwork:
+			retry = true
+		}
+		if !retry || !a.d.Clock.Now().Before(deadline) {
 			return fmt.Errorf("completing lifecycle hook %s with %s: %w", hook, result, err)
 		}
 		if err := clock.Sleep(ctx, a.d.Clock, wait); err != nil {
@@ -209,6 +226,25 @@ func (a *Agent) complete(ctx context.Context, hook, result string) error {
 		}
 		wait = min(2*wait, 10*time.Second)
 	}
+}
+
+// actionOver reports whether this instance's lifecycle action can no
+// longer be completed: it has left Pending and Pending:Wait (InService,
+// Terminating..., or gone). A transient failure to look is "not over".
+func (a *Agent) actionOver(ctx context.Context) (bool, string, error) {
+	out, err := a.d.AutoScaling.DescribeAutoScalingInstances(ctx, &autoscaling.DescribeAutoScalingInstancesInput{InstanceIds: []string{a.instanceID}})
+	if err != nil {
+		return false, "", err
+	}
+	if len(out.AutoScalingInstances) == 0 {
+		return true, "not in a group", nil
+	}
+	state := aws.ToString(out.AutoScalingInstances[0].LifecycleState)
+	switch state {
+	case "Pending", "Pending:Wait", "Terminating", "Terminating:Wait":
+		return false, state, nil
+	}
+	return true, state, nil
 }
 
 // Stamp ties a filesystem to its node: its label is derived from it, and

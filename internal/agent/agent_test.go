@@ -2,8 +2,10 @@ package agent
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -30,6 +32,8 @@ type fakeDisk struct {
 	mu       *sync.Mutex
 	formats  map[string]int // formats per volume, shared by every instance
 	releases *int
+	// busy makes Release fail as umount does with "target is busy".
+	busy bool
 }
 
 func (f fakeDisk) Find(vol, _ string, _ int64) (string, error) {
@@ -46,10 +50,13 @@ func (f fakeDisk) Prepare(_ context.Context, _ string, want Stamp, _ Volume) (bo
 	return f.formats[want.VolumeID] == 1, nil
 }
 
-func (f fakeDisk) Release(context.Context, string) error {
+func (f fakeDisk) Release(_ context.Context, mountPath string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	*f.releases++
+	if f.busy {
+		return fmt.Errorf("umount %s: exit status 32: target is busy", mountPath)
+	}
 	return nil
 }
 
@@ -67,6 +74,9 @@ type harness struct {
 	logs     bytes.Buffer
 	shell    func(instance string) Shell
 	drain    bool
+	busy     bool // every unmount fails
+	// heartbeats of the launch and termination hooks (default 60s each)
+	heartbeat, drainHeartbeat int
 }
 
 func newHarness(t *testing.T, nodes int, tune func(*sim.Timings), shell func(instance string) Shell) *harness {
@@ -87,7 +97,7 @@ func (h *harness) provision(n int, hookTimeout int32) {
 func (h *harness) config(n sim.NodeSpec) *Config {
 	c := &Config{Version: 1, Cluster: "c", NodeID: n.ID, NodeIP: n.IP, Region: "us-east-1", ASGName: n.Group, LaunchHook: n.LaunchHook,
 		Volume: Volume{MountPath: "/data", FileSystem: "xfs"}, Script: Script{InlineBase64: "Cg=="},
-		Timeouts: Timeouts{Heartbeat: 60}}
+		Timeouts: Timeouts{Heartbeat: cmp.Or(h.heartbeat, 60), DrainHeartbeat: cmp.Or(h.drainHeartbeat, 60)}}
 	if h.drain {
 		c.TerminateHook = cluster.DrainHookName(c.Cluster)
 	}
@@ -108,7 +118,7 @@ func (h *harness) boot(e *sim.Engine, inst sim.Instance) {
 	var a *Agent
 	d := Deps{EC2: e.EC2(), AutoScaling: e.AutoScaling(), IMDS: sim.IMDS{Engine: e, InstanceID: inst.ID}, Clock: clock.Real{},
 		Logger: slog.New(slog.NewJSONHandler(&syncWriter{w: &h.logs, mu: &h.mu}, nil)), StateDir: h.t.TempDir(),
-		Disk: fakeDisk{e: e, instance: inst.ID, mu: &h.mu, formats: h.formats, releases: &h.releases}, Shell: h.shell(inst.ID)}
+		Disk: fakeDisk{e: e, instance: inst.ID, mu: &h.mu, formats: h.formats, releases: &h.releases, busy: h.busy}, Shell: h.shell(inst.ID)}
 	d.StartDrain = func() error {
 		go func() { _ = a.Drain(h.ctx) }()
 		return nil
@@ -350,6 +360,119 @@ func TestDrainReleasesTheVolumeForTheReplacement(t *testing.T) {
 		}
 		time.Sleep(15 * time.Minute)
 	})
+}
+
+// A volume that cannot be unmounted is left attached: the drain completes
+// the hook without a DetachVolume, and the replacement gets the volume when
+// EC2 releases it after the shutdown.
+func TestDrainNeverDetachesAVolumeStillMounted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, 1, func(tm *sim.Timings) { tm.ShutdownDuration = 2 * time.Minute }, healthWait(5*time.Second, nil))
+		h.drain, h.busy = true, true
+		h.provision(1, 3600)
+		node := h.nodes[0]
+		if _, err := h.e.AutoScaling().PutLifecycleHook(h.ctx, &autoscaling.PutLifecycleHookInput{AutoScalingGroupName: aws.String(node.Group),
+			LifecycleHookName: aws.String(cluster.DrainHookName("c")), LifecycleTransition: aws.String(sim.HookTerminating), HeartbeatTimeout: aws.Int32(600), DefaultResult: aws.String("CONTINUE")}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Minute)
+		first := h.inService(node)
+		if _, err := h.e.AutoScaling().TerminateInstanceInAutoScalingGroup(h.ctx, &autoscaling.TerminateInstanceInAutoScalingGroupInput{
+			InstanceId: aws.String(first), ShouldDecrementDesiredCapacity: aws.Bool(false)}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(30 * time.Minute)
+		if n := h.e.CountCalls("DetachVolume"); n != 0 {
+			t.Fatalf("%d DetachVolume calls for a volume that could not be unmounted", n)
+		}
+		if inst, state := h.e.Attachment(node.Volume); inst == first || state != "attached" {
+			t.Fatalf("the volume is %s to %s; want the replacement to have it once EC2 freed it:\n%s", state, inst, h.log())
+		}
+		completed := 0
+		for _, c := range h.e.Calls() {
+			if in, ok := c.Input.(*autoscaling.CompleteLifecycleActionInput); ok && c.ErrorCode == "" && *in.InstanceId == first && *in.LifecycleHookName == cluster.DrainHookName("c") {
+				completed++
+			}
+		}
+		if completed != 1 {
+			t.Fatalf("the drain hook of %s was completed %d times; want once (CONTINUE, so EC2 shuts the instance down)", first, completed)
+		}
+	})
+}
+
+// With the module's defaults (launch hook 3600 s, so heartbeats every
+// 1200 s; termination hook 600 s, heartbeats every 200 s), a drain that
+// takes 12 minutes keeps its hook alive and finishes: unmount, detach,
+// CONTINUE. One interval for both hooks let the termination hook time out
+// at 10 minutes, before the volume was released.
+func TestALongDrainHeartbeatsItsOwnHook(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		slowDrain := func(string) Shell {
+			return func(ctx context.Context, r Run) error {
+				d := 5 * time.Second
+				if strings.Contains(r.Program, "drain_cluster_node") {
+					d = 12 * time.Minute
+				}
+				return clock.Sleep(ctx, clock.Real{}, d)
+			}
+		}
+		h := newHarness(t, 1, nil, slowDrain)
+		h.drain, h.heartbeat, h.drainHeartbeat = true, 1200, 200
+		h.provision(1, 3600)
+		node := h.nodes[0]
+		if _, err := h.e.AutoScaling().PutLifecycleHook(h.ctx, &autoscaling.PutLifecycleHookInput{AutoScalingGroupName: aws.String(node.Group),
+			LifecycleHookName: aws.String(cluster.DrainHookName("c")), LifecycleTransition: aws.String(sim.HookTerminating), HeartbeatTimeout: aws.Int32(600), DefaultResult: aws.String("CONTINUE")}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Minute)
+		first := h.inService(node)
+		if _, err := h.e.AutoScaling().TerminateInstanceInAutoScalingGroup(h.ctx, &autoscaling.TerminateInstanceInAutoScalingGroupInput{
+			InstanceId: aws.String(first), ShouldDecrementDesiredCapacity: aws.Bool(false)}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Minute)
+		completed := 0
+		for _, c := range h.e.Calls() {
+			if in, ok := c.Input.(*autoscaling.CompleteLifecycleActionInput); ok && c.ErrorCode == "" && *in.InstanceId == first && *in.LifecycleHookName == cluster.DrainHookName("c") {
+				completed++
+			}
+		}
+		if completed != 1 || h.e.CountCalls("DetachVolume") != 1 {
+			t.Fatalf("drain hook completed %d times, %d detaches; want the drain to finish (once each) before its hook times out:\n%s", completed, h.e.CountCalls("DetachVolume"), h.log())
+		}
+	})
+}
+
+// The end of bootstrap: a node that finishes before its launch hook's wait
+// has begun, or that meets a run of server errors on CONTINUE (the SDK
+// retries network errors alike), still completes its hook rather than
+// leaving itself to be abandoned at the hook's timeout.
+func TestContinueWaitsForTheHookAndRidesOutErrors(t *testing.T) {
+	for name, c := range map[string]struct {
+		tune   func(*sim.Timings)
+		faults []sim.Fault
+	}{
+		"hook not active yet": {tune: func(tm *sim.Timings) { tm.HookWaitDelay = 30 * time.Second }},
+		"errors on CONTINUE": {faults: []sim.Fault{{Operation: "CompleteLifecycleAction", Count: 15, Code: "InternalError",
+			Message: "We encountered an internal error."}}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h := newHarness(t, 1, c.tune, healthWait(time.Second, nil))
+				h.e.AddFaults(c.faults...)
+				h.provision(1, 600)
+				time.Sleep(5 * time.Minute)
+				first := h.inService(h.nodes[0])
+				if first == "" {
+					t.Fatalf("the node is not in service:\n%s", h.log())
+				}
+				time.Sleep(20 * time.Minute) // past the hook's timeout
+				if id := h.inService(h.nodes[0]); id != first {
+					t.Fatalf("the node was abandoned or replaced (%s, then %q):\n%s", first, id, h.log())
+				}
+			})
+		})
+	}
 }
 
 func TestARerunAfterRebootIsNotAnError(t *testing.T) {

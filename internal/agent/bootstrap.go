@@ -28,7 +28,7 @@ func (a *Agent) Bootstrap(ctx context.Context) error {
 	}
 	hbCtx, stopHeartbeat := context.WithCancel(ctx)
 	defer stopHeartbeat()
-	go a.heartbeat(hbCtx, a.cfg.LaunchHook)
+	go a.heartbeat(hbCtx, a.cfg.LaunchHook, time.Duration(a.cfg.Timeouts.Heartbeat)*time.Second)
 
 	var vol, dev string
 	var formatted bool
@@ -55,8 +55,10 @@ func (a *Agent) Bootstrap(ctx context.Context) error {
 			return a.fail(ctx, err)
 		}
 	}
+	// Heartbeats go on while CONTINUE is retried.
+	err := a.step(ctx, "complete-hook", func(ctx context.Context) error { return a.complete(ctx, a.cfg.LaunchHook, "CONTINUE") })
 	stopHeartbeat()
-	if err := a.step(ctx, "complete-hook", func(ctx context.Context) error { return a.complete(ctx, a.cfg.LaunchHook, "CONTINUE") }); err != nil {
+	if err != nil {
 		return err
 	}
 	total := a.d.Clock.Now().Sub(start)

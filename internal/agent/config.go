@@ -75,7 +75,10 @@ type Timeouts struct {
 	Command   int `json:"command_seconds"`   // the node script's two functions, together
 	Volume    int `json:"volume_seconds"`    // a predecessor's release of the volume, and the attach
 	Device    int `json:"device_seconds"`    // the block device appearing
-	Heartbeat int `json:"heartbeat_seconds"` // between lifecycle-hook heartbeats
+	Heartbeat int `json:"heartbeat_seconds"` // between heartbeats of the launch hook
+	// DrainHeartbeat: between heartbeats of the termination hook, whose
+	// timeout is its own (a third of it, as for the launch hook).
+	DrainHeartbeat int `json:"drain_heartbeat_seconds"`
 }
 
 // FileSystems are the file-system types the agent can create.
@@ -165,7 +168,7 @@ func (c *Config) Validate() error {
 		name string
 		v    *int
 		def  int
-	}{{"command_seconds", &c.Timeouts.Command, 1800}, {"volume_seconds", &c.Timeouts.Volume, 900}, {"device_seconds", &c.Timeouts.Device, 300}, {"heartbeat_seconds", &c.Timeouts.Heartbeat, 60}} {
+	}{{"command_seconds", &c.Timeouts.Command, 1800}, {"volume_seconds", &c.Timeouts.Volume, 900}, {"device_seconds", &c.Timeouts.Device, 300}, {"heartbeat_seconds", &c.Timeouts.Heartbeat, 60}, {"drain_heartbeat_seconds", &c.Timeouts.DrainHeartbeat, 60}} {
 		if *t.v == 0 {
 			*t.v = t.def
 		}

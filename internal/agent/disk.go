@@ -10,6 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/stateful-aws/stateful/internal/blockdev"
 	"github.com/stateful-aws/stateful/internal/clock"
@@ -133,11 +136,35 @@ func checkStamp(mountPath string, want Stamp, formatted bool) error {
 	return blockdev.WriteFileAtomic(path, append(b, '\n'), 0o644)
 }
 
-// Release stops what writes to the volume, syncs and unmounts it.
+// unmountAttempts is how many times Release stops the volume's users and
+// tries to unmount: a service its init system restarts may come back.
+const unmountAttempts = 3
+
+// Release stops what uses the volume, syncs and unmounts it, trying again
+// when a process came back. An error means the volume is still mounted.
 func (d OSDisk) Release(ctx context.Context, mountPath string) error {
-	stopWriters(d.Clock, mountPath)
-	syncAll()
-	return blockdev.Unmount(ctx, mountPath)
+	var last error
+	for attempt := range unmountAttempts {
+		num, mounted, err := blockdev.Mounted(mountPath)
+		if err != nil || !mounted {
+			return err
+		}
+		var maj, mnr uint32
+		if _, err := fmt.Sscanf(num, "%d:%d", &maj, &mnr); err != nil {
+			return fmt.Errorf("device number %q of %s: %w", num, mountPath, err)
+		}
+		stopWriters(d.Clock, unix.Mkdev(maj, mnr))
+		syncAll()
+		if last = blockdev.Unmount(ctx, mountPath); last == nil {
+			return nil
+		}
+		if attempt < unmountAttempts-1 {
+			if err := clock.Sleep(ctx, d.Clock, time.Second); err != nil {
+				return err
+			}
+		}
+	}
+	return fmt.Errorf("%s is still mounted after %d attempts: %w", mountPath, unmountAttempts, last)
 }
 
 // maxStampBytes bounds the stamp the agent reads from the volume.

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -148,3 +149,70 @@ func TestPlantedStampsAreRefused(t *testing.T) {
 }
 
 func syscallMkfifo(path string) error { return syscall.Mkfifo(path, 0o644) }
+
+// TestHelperProcess is not a test: Release's test runs it as a process
+// that uses the volume (STATEFUL_TEST_HOLD=fd:PATH or mmap:PATH).
+func TestHelperProcess(t *testing.T) {
+	how, path, ok := strings.Cut(os.Getenv("STATEFUL_TEST_HOLD"), ":")
+	if !ok {
+		return
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		os.Exit(3)
+	}
+	if how == "mmap" {
+		if err := f.Truncate(4096); err != nil {
+			os.Exit(3)
+		}
+		if _, err := syscall.Mmap(int(f.Fd()), 0, 4096, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED); err != nil {
+			os.Exit(3)
+		}
+		f.Close() // only the mapping holds the volume now
+	}
+	os.Stdout.WriteString("ready\n")
+	select {}
+}
+
+// Release ends every user of the volume (an open file, a mapping whose
+// file descriptor is closed) and unmounts it.
+func TestReleaseStopsEveryUserOfTheVolume(t *testing.T) {
+	ctx := context.Background()
+	dev, _ := looptest.Device(t, 300*looptest.MiB)
+	mnt := looptest.MountDir(t)
+	disk := OSDisk{Fstab: filepath.Join(t.TempDir(), "fstab"), Clock: clock.Real{}}
+	if _, err := disk.Prepare(ctx, dev, Stamp{Cluster: "kafka", NodeID: "01"}, Volume{MountPath: mnt, FileSystem: "xfs"}); err != nil {
+		t.Fatal(err)
+	}
+	var holders []*exec.Cmd
+	for _, how := range []string{"fd", "mmap"} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
+		cmd.Env = append(os.Environ(), "STATEFUL_TEST_HOLD="+how+":"+filepath.Join(mnt, how))
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		if line, _ := bufio.NewReader(out).ReadString('\n'); line != "ready\n" {
+			t.Fatalf("helper %s: %q", how, line)
+		}
+		holders = append(holders, cmd)
+	}
+	if err := blockdev.Unmount(ctx, mnt); err == nil {
+		t.Fatal("the volume unmounted while in use: the test proves nothing")
+	}
+	if err := disk.Release(ctx, mnt); err != nil {
+		t.Fatalf("release: %v", err)
+	}
+	if _, mounted, _ := blockdev.Mounted(mnt); mounted {
+		t.Fatal("still mounted after Release")
+	}
+	for _, cmd := range holders {
+		if err := cmd.Wait(); err == nil {
+			t.Errorf("holder %v exited cleanly; Release should have ended it", cmd.Env[len(cmd.Env)-1])
+		}
+	}
+}

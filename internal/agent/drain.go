@@ -38,7 +38,7 @@ func (a *Agent) Drain(ctx context.Context) error {
 	}
 	hbCtx, stopHeartbeat := context.WithCancel(ctx)
 	defer stopHeartbeat()
-	go a.heartbeat(hbCtx, a.cfg.TerminateHook)
+	go a.heartbeat(hbCtx, a.cfg.TerminateHook, time.Duration(a.cfg.Timeouts.DrainHeartbeat)*time.Second)
 	// Every step is tried: a failed drain function must not keep the
 	// volume from its successor.
 	var failed []string
@@ -48,8 +48,15 @@ func (a *Agent) Drain(ctx context.Context) error {
 		}
 	}
 	run("drain-script", func(ctx context.Context) error { return a.runFunctions(ctx, drainRunner) })
-	run("release-volume", func(ctx context.Context) error { return a.d.Disk.Release(ctx, a.cfg.Volume.MountPath) })
-	run("detach-volume", a.detach)
+	// A volume that is still mounted is never detached: taken from under
+	// its filesystem it could lose writes, and the detach would stick in
+	// busy. Left attached, EC2's own shutdown unmounts and frees it.
+	if released := a.step(ctx, "release-volume", func(ctx context.Context) error { return a.d.Disk.Release(ctx, a.cfg.Volume.MountPath) }); released != nil {
+		failed = append(failed, released.Error())
+		a.log.Warn("volume still mounted: left attached for EC2's shutdown to release", "mount_path", a.cfg.Volume.MountPath)
+	} else {
+		run("detach-volume", a.detach)
+	}
 	stopHeartbeat()
 	if err := a.step(ctx, "complete-hook", func(ctx context.Context) error { return a.complete(ctx, a.cfg.TerminateHook, "CONTINUE") }); err != nil {
 		failed = append(failed, err.Error())

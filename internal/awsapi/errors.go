@@ -2,9 +2,11 @@ package awsapi
 
 import (
 	"errors"
+	"net"
 	"strings"
 
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // Kind is what an AWS error means to our code.
@@ -41,10 +43,13 @@ const (
 	KindValidation
 	// KindAccessDenied: credentials or permissions.
 	KindAccessDenied
+	// KindNetwork: the request never got an answer (connection refused or
+	// reset, a timeout, DNS), after the SDK's own retries.
+	KindNetwork
 )
 
 var kindNames = map[Kind]string{
-	KindNone: "none", KindOther: "other", KindThrottling: "throttling", KindServer: "server",
+	KindNone: "none", KindOther: "other", KindNetwork: "network", KindThrottling: "throttling", KindServer: "server",
 	KindScalingActivityInProgress: "scaling-activity-in-progress", KindNotFound: "not-found",
 	KindNoActiveLifecycleAction: "no-active-lifecycle-action", KindVolumeInUse: "volume-in-use",
 	KindIncorrectState: "incorrect-state", KindNetworkInterfaceInUse: "network-interface-in-use",
@@ -101,6 +106,11 @@ func Classify(err error) Kind {
 	}
 	var api smithy.APIError
 	if !errors.As(err, &api) {
+		var send *smithyhttp.RequestSendError
+		var nerr net.Error
+		if errors.As(err, &send) || errors.As(err, &nerr) {
+			return KindNetwork
+		}
 		return KindOther
 	}
 	code := api.ErrorCode()

@@ -3,10 +3,13 @@ package awsapi
 import (
 	"errors"
 	"fmt"
+	"net"
+	"syscall"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 func TestClassify(t *testing.T) {
@@ -48,5 +51,19 @@ func TestClassify(t *testing.T) {
 	}
 	if Code(api("VolumeInUse", "", smithy.FaultClient)) != "VolumeInUse" || Code(errors.New("x")) != "" {
 		t.Error("Code does not return the API error code")
+	}
+}
+
+func TestNetworkErrorsAreTheirOwnKind(t *testing.T) {
+	t.Parallel()
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+	for _, err := range []error{
+		&smithyhttp.RequestSendError{Err: refused},
+		fmt.Errorf("operation error Auto Scaling: CompleteLifecycleAction: %w", &smithyhttp.RequestSendError{Err: refused}),
+		refused,
+	} {
+		if k := Classify(err); k != KindNetwork {
+			t.Errorf("Classify(%v) = %v, want network", err, k)
+		}
 	}
 }

@@ -40,7 +40,7 @@ func NodeConfig(n sim.NodeSpec, all []sim.NodeSpec, script []byte) agent.Config 
 		Volume:    agent.Volume{DeviceHint: "/dev/sdf", MountPath: "/data", FileSystem: "ext4", MountOptions: []string{"noatime"}, Owner: "root", Group: "root"},
 		Files:     []agent.File{{Path: "/etc/stateful/etcd-cluster.env", ContentBase64: base64.StdEncoding.EncodeToString([]byte(env)), Mode: "0644"}},
 		Script:    agent.Script{InlineBase64: base64.StdEncoding.EncodeToString(script)},
-		Timeouts:  agent.Timeouts{Command: 120, Volume: 120, Device: 60, Heartbeat: 10},
+		Timeouts:  agent.Timeouts{Command: 120, Volume: 120, Device: 60, Heartbeat: 10, DrainHeartbeat: 10},
 		OnFailure: "abandon",
 	}
 }

@@ -52,9 +52,13 @@ type Change struct {
 
 // Timings are the durations AWS does not document; every one is a setting.
 type Timings struct {
-	LaunchDelay         time.Duration // capacity shortfall noticed -> launch attempt
-	PendingToRunning    time.Duration // EC2 pending -> running
-	ProceedToInService  time.Duration // Pending:Proceed -> InService
+	LaunchDelay        time.Duration // capacity shortfall noticed -> launch attempt
+	PendingToRunning   time.Duration // EC2 pending -> running
+	ProceedToInService time.Duration // Pending:Proceed -> InService
+	// HookWaitDelay: EC2 running -> Pending:Wait, when the launch hook's
+	// wait begins. User data starts at running; AWS does not say how soon
+	// the hook is active (default 0).
+	HookWaitDelay       time.Duration
 	ShutdownDuration    time.Duration // EC2 shutting-down -> terminated
 	ENIReleaseDelay     time.Duration // instance terminated -> ENI available
 	VolumeReleaseDelay  time.Duration // instance terminated -> volume available (detaching meanwhile)

@@ -247,10 +247,19 @@ func (e *Engine) running(id string) {
 	info := Instance{ID: i.ID, Group: g.Name, AZ: i.AZ, SubnetID: i.SubnetID, IP: i.IP, ENI: i.ENI,
 		UserData: i.UserData, LaunchTemplateID: i.TemplateID, LaunchTemplateVersion: i.TemplateVersion, Booted: e.now()}
 	if h, ok := g.hook(HookLaunching); ok {
-		i.Lifecycle = PendingWait
-		e.startAction(i, h)
-		e.activity(g.Name, i.LaunchActivity).Status = "MidLifecycleAction"
 		info.LaunchHook = h.Name
+		wait := func() {
+			if i := e.w.instances[id]; i != nil && i.State == ec2Running && i.Lifecycle == Pending {
+				i.Lifecycle = PendingWait
+				e.startAction(i, h)
+				e.activity(g.Name, i.LaunchActivity).Status = "MidLifecycleAction"
+			}
+		}
+		if d := e.cfg.Timings.HookWaitDelay; d > 0 {
+			e.after(d, wait)
+		} else {
+			wait()
+		}
 	} else {
 		e.proceedLaunch(i)
 	}

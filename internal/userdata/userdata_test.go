@@ -41,7 +41,7 @@ func exampleConfig() agent.Config {
 		Files: []agent.File{{Path: "/etc/stateful/etcd-cluster.env", Mode: "0644",
 			ContentBase64: "RVRDRF9JTklUSUFMX0NMVVNURVI9bjAwPWh0dHA6Ly8xMC4wLjAuMTA6MjM4MCxuMDE9aHR0cDovLzEwLjAuMS4xMDoyMzgwLG4wMj1odHRwOi8vMTAuMC4yLjEwOjIzODAKRVRDRF9JTklUSUFMX0NMVVNURVJfVE9LRU49ZXRjZApFVENEX0RBVEFfUk9PVD0vZGF0YQo="}},
 		Script:    agent.Script{InlineBase64: base64.StdEncoding.EncodeToString(script)},
-		Timeouts:  agent.Timeouts{Command: 1800, Volume: 900, Device: 300, Heartbeat: 1200},
+		Timeouts:  agent.Timeouts{Command: 1800, Volume: 900, Device: 300, Heartbeat: 1200, DrainHeartbeat: 200},
 		OnFailure: "abandon",
 	}
 }
@@ -58,7 +58,7 @@ func completeConfig() agent.Config {
 		Volume:    agent.Volume{DeviceHint: "/dev/sdf", MountPath: "/mydata", FileSystem: "xfs", MountOptions: []string{"noatime"}, Owner: "ec2-user", Group: "ec2-user"},
 		Files:     []agent.File{{Path: "/etc/app/node.conf", Mode: "0644", ContentBase64: base64.StdEncoding.EncodeToString([]byte("node=00\n"))}},
 		Script:    agent.Script{InlineBase64: base64.StdEncoding.EncodeToString(script)},
-		Timeouts:  agent.Timeouts{Command: 1800, Volume: 900, Device: 300, Heartbeat: 1200},
+		Timeouts:  agent.Timeouts{Command: 1800, Volume: 900, Device: 300, Heartbeat: 1200, DrainHeartbeat: 200},
 		OnFailure: "abandon",
 	}
 }

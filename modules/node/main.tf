@@ -176,5 +176,5 @@ resource "aws_autoscaling_lifecycle_hook" "drain" {
   autoscaling_group_name = aws_autoscaling_group.node.name
   lifecycle_transition   = "autoscaling:EC2_INSTANCE_TERMINATING"
   default_result         = "CONTINUE"
-  heartbeat_timeout      = 600
+  heartbeat_timeout      = var.drain_hook_timeout
 }

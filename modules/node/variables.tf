@@ -13,6 +13,12 @@ variable "drain_hook_name" {
   type        = string
 }
 
+variable "drain_hook_timeout" {
+  description = "Heartbeat timeout of the termination hook, in seconds (the drain heartbeats at a third of it)."
+  type        = number
+  default     = 600
+}
+
 variable "node_id" {
   description = "The node's id, the value of its `stateful:node-id` tag."
   type        = string
