@@ -12,22 +12,40 @@ import (
 	"github.com/stateful-aws/stateful/internal/sim"
 )
 
-// awsCLI finds the AWS CLI: Debian's (installed by .ci/run) first.
-func awsCLI(t *testing.T) string {
+// awsCLIs finds both AWS CLIs: Debian's v2 at /usr/bin/aws (installed by
+// .ci/run) and the v1 that pip puts first on the PATH. They encode
+// requests differently (v1 pages describe-volumes with MaxResults=1000).
+func awsCLIs(t *testing.T) map[string]string {
 	t.Helper()
+	clis := map[string]string{}
 	if _, err := os.Stat("/usr/bin/aws"); err == nil {
-		return "/usr/bin/aws"
+		clis["v2"] = "/usr/bin/aws"
 	}
-	p, err := exec.LookPath("aws")
-	if err != nil {
-		t.Skip("the AWS CLI is not installed (apt-get install awscli; .ci/run does)")
+	if p, err := exec.LookPath("aws"); err == nil && p != "/usr/bin/aws" {
+		if out, err := exec.Command(p, "--version").CombinedOutput(); err == nil && strings.HasPrefix(string(out), "aws-cli/1.") {
+			clis["v1"] = p
+		}
 	}
-	return p
+	if len(clis) == 0 {
+		t.Skip("no AWS CLI is installed (apt-get install awscli; .ci/run does)")
+	}
+	if os.Getenv("CI") != "" && clis["v2"] == "" {
+		t.Fatal("CI must have the AWS CLI v2 at /usr/bin/aws")
+	}
+	return clis
 }
 
 func TestAWSCLIAgainstTheSimulator(t *testing.T) {
 	t.Parallel()
-	bin := awsCLI(t)
+	for version, bin := range awsCLIs(t) {
+		t.Run(version, func(t *testing.T) {
+			t.Parallel()
+			testAWSCLI(t, bin)
+		})
+	}
+}
+
+func testAWSCLI(t *testing.T, bin string) {
 	_, clk, nodes, srv := readyCluster(t, 2, sim.Sequence(sim.ContinueAfter(time.Second), sim.ContinueAfter(time.Second), sim.Hang()))
 	home := t.TempDir()
 	run := func(args ...string) map[string]any {
@@ -78,6 +96,14 @@ func TestAWSCLIAgainstTheSimulator(t *testing.T) {
 	vols := run("ec2", "describe-volumes", "--volume-ids", nodes[0].Volume)["Volumes"].([]any)
 	if field(vols[0], "State") != "available" || field(vols[0], "AvailabilityZone") != nodes[0].AZ || field(vols[0], "Encrypted") != true {
 		t.Fatalf("describe-volumes: %v", vols)
+	}
+	// Without IDs, as operators list volumes: the CLI v1 pages the call
+	// with MaxResults=1000, which EC2 answers with at most 500.
+	if vols := run("ec2", "describe-volumes")["Volumes"].([]any); len(vols) != 2 {
+		t.Fatalf("describe-volumes: %d volumes, want 2", len(vols))
+	}
+	if vols := run("ec2", "describe-volumes", "--filters", "Name=tag:"+cluster.TagCluster+",Values=t")["Volumes"].([]any); len(vols) != 2 {
+		t.Fatalf("describe-volumes by cluster tag: %d volumes, want 2", len(vols))
 	}
 	enis := run("ec2", "describe-network-interfaces", "--network-interface-ids", nodes[0].ENI)["NetworkInterfaces"].([]any)
 	if field(enis[0], "PrivateIpAddress") != nodes[0].IP || field(enis[0], "Status") != "in-use" || field(enis[0], "Attachment", "InstanceId") != first {
