@@ -86,6 +86,7 @@ type Lab struct {
 	mu        sync.Mutex
 	instances map[string]*instance
 	volumes   map[string]*volume // by volume ID
+	loops     sync.Map           // volume ID -> loop device path, read without mu
 	links     int                // veth counter
 	closed    bool
 }
@@ -164,7 +165,7 @@ func Up(ctx context.Context, cfg Config) (*Lab, error) {
 		return nil, err
 	}
 	e, err := sim.New(sim.Config{Clock: cfg.Clock, Region: "us-east-1", Seed: cfg.Clock.Now().UnixNano(), Timings: cfg.Timings,
-		Boot: l.boot, Observe: l.observe, Logger: cfg.Logger})
+		Boot: l.boot, Observe: l.observe, VolumeMounted: l.volumeMounted, Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package lab
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -43,7 +44,25 @@ func (l *Lab) newVolume(ctx context.Context, id string) (*volume, error) {
 	l.mu.Lock()
 	l.volumes[id] = v
 	l.mu.Unlock()
+	l.loops.Store(id, v.loop)
 	return v, nil
+}
+
+// volumeMounted tells the simulator whether a volume's filesystem is
+// mounted in any instance: an exclusive open of a block device fails with
+// EBUSY while it is mounted, in whatever mount namespace. The simulator
+// calls it under its lock, so it takes no lock of the lab's.
+func (l *Lab) volumeMounted(id string) bool {
+	loop, ok := l.loops.Load(id)
+	if !ok {
+		return false
+	}
+	f, err := os.OpenFile(loop.(string), os.O_RDONLY|syscall.O_EXCL, 0)
+	if err != nil {
+		return errors.Is(err, syscall.EBUSY)
+	}
+	f.Close()
+	return false
 }
 
 // release detaches the loop device and deletes the backing file.

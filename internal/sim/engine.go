@@ -35,7 +35,13 @@ type Config struct {
 	// goroutine of the call or event that caused it: it must not block
 	// (the lab queues the change for a worker that makes it real).
 	Observe func(Change)
-	Logger  *slog.Logger
+	// VolumeMounted, when set, says whether a volume's filesystem is
+	// mounted on its instance (the lab looks at the instance's mount
+	// table). DetachVolume of a mounted volume sticks in busy until it is
+	// unmounted, as on EC2. It is called under the engine's lock and must
+	// not call the engine.
+	VolumeMounted func(volumeID string) bool
+	Logger        *slog.Logger
 }
 
 // Change is something the world outside the simulator may need to act on.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -309,6 +310,50 @@ func TestObserverHearsInstanceAndAttachmentChangesInOrder(t *testing.T) {
 		want := "running attached shutting-down terminated detached"
 		if got := strings.Join(seen, " "); !strings.HasPrefix(got, want) {
 			t.Fatalf("changes %q, want them to start with %q", got, want)
+		}
+	})
+}
+
+// DetachVolume of a volume still mounted on its instance sticks in busy
+// until it is unmounted (AWS-FACTS 4.1), then detaches as usual.
+func TestDetachingAMountedVolumeSticksInBusy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := startWorld(t, 1, 600, ContinueAfter(time.Second), nil)
+		var mounted atomic.Bool
+		mounted.Store(true)
+		w.e.cfg.VolumeMounted = func(string) bool { return mounted.Load() }
+		time.Sleep(time.Minute)
+		node := w.nodes[0]
+		id, _ := inService(w.group(node.Group))
+		if _, err := w.ec.AttachVolume(w.ctx, &ec2.AttachVolumeInput{VolumeId: aws.String(node.Volume), InstanceId: aws.String(id), Device: aws.String("/dev/sdf")}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Second)
+		out, err := w.ec.DetachVolume(w.ctx, &ec2.DetachVolumeInput{VolumeId: aws.String(node.Volume), InstanceId: aws.String(id)})
+		if err != nil || out.State != "detaching" {
+			t.Fatalf("DetachVolume: %v, %v", out, err)
+		}
+		state := func() string {
+			out, err := w.ec.DescribeVolumes(w.ctx, &ec2.DescribeVolumesInput{VolumeIds: []string{node.Volume}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(out.Volumes[0].Attachments) == 0 {
+				return string(out.Volumes[0].State)
+			}
+			return string(out.Volumes[0].Attachments[0].State)
+		}
+		time.Sleep(10 * time.Minute)
+		if s := state(); s != "busy" {
+			t.Fatalf("a mounted volume's detach is %s after 10 minutes, want busy", s)
+		}
+		if _, err := w.ec.DetachVolume(w.ctx, &ec2.DetachVolumeInput{VolumeId: aws.String(node.Volume)}); err == nil {
+			t.Fatal("a second DetachVolume of a busy volume was accepted")
+		}
+		mounted.Store(false)
+		time.Sleep(time.Minute)
+		if s := state(); s != "available" {
+			t.Fatalf("after the unmount the volume is %s, want available", s)
 		}
 	})
 }

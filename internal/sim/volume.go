@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"slices"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -180,19 +181,37 @@ func (a *EC2API) DetachVolume(ctx context.Context, in *ec2.DetachVolumeInput, _ 
 		if id := deref(in.InstanceId); id != "" && id != v.Att.InstanceID {
 			return nil, apiErr("InvalidAttachment.NotFound", "Volume '%s' is not attached to instance '%s'.", volID, id)
 		}
-		if v.Att.State == "detaching" {
-			return nil, apiErr("IncorrectState", "Volume '%s' is in the 'detaching' state.", volID)
+		if v.Att.State == "detaching" || v.Att.State == "busy" {
+			return nil, apiErr("IncorrectState", "Volume '%s' is in the '%s' state.", volID, v.Att.State)
 		}
 		at := v.Att
-		at.State = "detaching"
-		e.after(e.cfg.Timings.VolumeDetachDelay, func() {
-			if v := e.w.volumes[volID]; v != nil && v.Att == at {
-				v.Att, v.State = nil, "available"
-				e.notify(Change{Instance: at.InstanceID, Volume: volID, Attachment: "detached"})
-			}
-		})
+		e.detachWhenUnmounted(volID, at)
 		o := attachmentOut(v, at)
+		o.State = "detaching"
 		return &ec2.DetachVolumeOutput{VolumeId: o.VolumeId, InstanceId: o.InstanceId, Device: o.Device, State: o.State,
 			AttachTime: o.AttachTime, DeleteOnTermination: o.DeleteOnTermination}, nil
+	})
+}
+
+// detachWhenUnmounted finishes a detach: at once when the volume is not
+// mounted on its instance, else the attachment sticks in busy (EC2 leaves
+// it so "indefinitely" until the volume is unmounted, force-detached or the
+// instance goes) and is looked at again every second.
+func (e *Engine) detachWhenUnmounted(volID string, at *attachment) {
+	if e.cfg.VolumeMounted != nil && e.cfg.VolumeMounted(volID) {
+		at.State = "busy"
+		e.after(time.Second, func() {
+			if v := e.w.volumes[volID]; v != nil && v.Att == at && at.State == "busy" {
+				e.detachWhenUnmounted(volID, at)
+			}
+		})
+		return
+	}
+	at.State = "detaching"
+	e.after(e.cfg.Timings.VolumeDetachDelay, func() {
+		if v := e.w.volumes[volID]; v != nil && v.Att == at {
+			v.Att, v.State = nil, "available"
+			e.notify(Change{Instance: at.InstanceID, Volume: volID, Attachment: "detached"})
+		}
 	})
 }
