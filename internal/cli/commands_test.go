@@ -190,6 +190,17 @@ func TestRecoverCommand(t *testing.T) {
 			t.Fatalf("declined at the prompt: exit %d", code)
 		}
 		w.tty = false
+		// Node 02 is out of service: replacing another node is refused
+		// (it would take two of three out at once) unless forced.
+		if code, _, errOut := w.run("", "recover", "00", "--cluster", "demo", "--replace", "--yes"); code != ExitUnsafe || !strings.Contains(errOut, "node(s) 02 out of service") {
+			t.Fatalf("--replace while another node is down: exit %d %s", code, errOut)
+		}
+		if n := w.e.CountCalls("TerminateInstanceInAutoScalingGroup"); n != 0 {
+			t.Fatalf("%d terminations after a refused --replace", n)
+		}
+		if code, out, _ := w.run("", "recover", "00", "--cluster", "demo", "--replace", "--force", "--dry-run"); code != ExitOK || !strings.Contains(out, "would terminate") {
+			t.Fatalf("--replace --force --dry-run: exit %d %s", code, out)
+		}
 		if code, out, _ := w.run("", "recover", "02", "--cluster", "demo", "--abandon", "--dry-run"); code != ExitOK || !strings.Contains(out, "would complete the lifecycle action") {
 			t.Fatalf("dry run: exit %d %s", code, out)
 		}

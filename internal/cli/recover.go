@@ -14,15 +14,20 @@ import (
 	"github.com/stateful-aws/stateful/internal/awsapi"
 	"github.com/stateful-aws/stateful/internal/cluster"
 	"github.com/stateful-aws/stateful/internal/inventory"
+	"github.com/stateful-aws/stateful/internal/recovery"
 )
 
 // ExitDeclined: the operator answered no at the prompt; nothing was done.
-const ExitDeclined = 3
+// Exit codes of stateful recover beyond the shared ones.
+const (
+	ExitDeclined = 3 // declined at the prompt
+	ExitUnsafe   = 4 // --replace refused: another node is out of service
+)
 
 type recoverOptions struct {
 	awsFlags
 	Abandon, Continue, Replace bool
-	Yes, DryRun                bool
+	Yes, DryRun, Force         bool
 }
 
 func newRecoverCmd(io IO, d deps) *cobra.Command {
@@ -38,7 +43,9 @@ scaling activity. Then, on request:
               launch is given up and the group launches a fresh instance
   --continue  complete it with CONTINUE: the instance goes into service
               (only when you have fixed the node by hand)
-  --replace   terminate the node's instance, keeping desired capacity
+  --replace   terminate the node's instance, keeping desired capacity;
+              refused while any other node is out of service (--force
+              overrides: the cluster would have two nodes out at once)
 
 On a terminal it asks for confirmation; --yes skips the question (required
 when not on a terminal). --dry-run says what it would do.
@@ -47,7 +54,8 @@ Exit codes:
   0  explained, and the requested action was taken
   1  error
   2  bad flags, unknown node, or an action that does not apply
-  3  declined at the prompt; nothing was done`,
+  3  declined at the prompt; nothing was done
+  4  --replace refused: another node is out of service; nothing was done`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := envDefaults(cmd); err != nil {
@@ -63,6 +71,7 @@ Exit codes:
 	f.BoolVar(&o.Replace, "replace", false, "terminate the node's instance; the group launches a new one")
 	f.BoolVar(&o.Yes, "yes", false, "do not ask for confirmation")
 	f.BoolVar(&o.DryRun, "dry-run", false, "say what would be done and do nothing")
+	f.BoolVar(&o.Force, "force", false, "with --replace: replace even while other nodes are out of service")
 	return cmd
 }
 
@@ -87,60 +96,64 @@ func runRecover(ctx context.Context, io IO, d deps, o *recoverOptions, nodeID st
 	if err != nil {
 		return err
 	}
+	action := recovery.Explain
+	switch {
+	case o.Abandon:
+		action = recovery.Abandon
+	case o.Continue:
+		action = recovery.Continue
+	case o.Replace:
+		action = recovery.Replace
+	}
 	n, ok := snap.Node(nodeID)
 	if !ok {
-		ids := make([]string, len(snap.Nodes))
-		for i, x := range snap.Nodes {
-			ids[i] = x.ID
-		}
-		return usageError("node %q is not in %s; its nodes are %s", nodeID, o.selector(), strings.Join(ids, ", "))
+		_, err := recovery.Decide(snap.Nodes, nodeID, nil, action, o.Force)
+		return usageError("%v (in %s)", err, o.selector())
 	}
-	hooks, err := as.DescribeLifecycleHooks(ctx, &autoscaling.DescribeLifecycleHooksInput{AutoScalingGroupName: aws.String(n.Group)})
+	hooksOut, err := as.DescribeLifecycleHooks(ctx, &autoscaling.DescribeLifecycleHooksInput{AutoScalingGroupName: aws.String(n.Group)})
 	if err != nil {
 		return fmt.Errorf("describing the lifecycle hooks of group %s: %w", n.Group, err)
 	}
-	if a, err := inv.LastActivity(ctx, n.Group, time.Time{}); err == nil && a != nil {
-		n.LastActivity = a
+	var hooks []recovery.Hook
+	for _, h := range hooksOut.LifecycleHooks {
+		hooks = append(hooks, recovery.Hook{Name: aws.ToString(h.LifecycleHookName), Transition: aws.ToString(h.LifecycleTransition)})
 	}
-	waiting, hook := waitingInstance(n, hooks)
-	fmt.Fprint(io.Out, explain(n, waiting, hook, snap.At))
-	if actions == 0 {
+	if a, err := inv.LastActivity(ctx, n.Group, time.Time{}); err == nil && a != nil {
+		for i := range snap.Nodes {
+			if snap.Nodes[i].ID == nodeID {
+				snap.Nodes[i].LastActivity = a
+			}
+		}
+	}
+	plan, err := recovery.Decide(snap.Nodes, nodeID, hooks, action, o.Force)
+	if err != nil {
+		return usageError("%v", err)
+	}
+	fmt.Fprint(io.Out, explain(plan.Node, plan.Waiting, plan.Hook, snap.At))
+	if action == recovery.Explain {
 		return nil
 	}
-	var what string
+	if r := plan.Refused; r != nil {
+		if r.Usage {
+			return usageError("%s", r.Reason)
+		}
+		return &exitError{code: ExitUnsafe, err: fmt.Errorf("refused: %s", r.Reason)}
+	}
+	what := plan.What
 	var do func() error
-	switch {
-	case o.Abandon || o.Continue:
-		result := "ABANDON"
-		if o.Continue {
-			result = "CONTINUE"
-		}
-		if waiting.ID == "" {
-			return usageError("node %s has no instance waiting on a lifecycle hook, so there is no action to complete with %s", n.ID, result)
-		}
-		what = fmt.Sprintf("complete the lifecycle action of %s (hook %s) with %s", waiting.ID, hook, result)
+	switch action {
+	case recovery.Abandon, recovery.Continue:
 		do = func() error {
 			_, err := as.CompleteLifecycleAction(ctx, &autoscaling.CompleteLifecycleActionInput{AutoScalingGroupName: aws.String(n.Group),
-				LifecycleHookName: aws.String(hook), InstanceId: aws.String(waiting.ID), LifecycleActionResult: aws.String(result)})
+				LifecycleHookName: aws.String(plan.Hook), InstanceId: aws.String(plan.Waiting.ID), LifecycleActionResult: aws.String(plan.Result)})
 			if awsapi.Classify(err) == awsapi.KindNoActiveLifecycleAction {
-				return fmt.Errorf("the lifecycle action of %s is no longer active (completed or timed out meanwhile): run stateful status", waiting.ID)
+				return fmt.Errorf("the lifecycle action of %s is no longer active (completed or timed out meanwhile): run stateful status", plan.Waiting.ID)
 			}
 			return err
 		}
-	case o.Replace:
-		var target cluster.Instance
-		for _, i := range n.Instances {
-			if !strings.HasPrefix(i.Lifecycle, "Terminating") {
-				target = i
-				break
-			}
-		}
-		if target.ID == "" {
-			return usageError("node %s has no instance to replace (the group is launching one, or none is left)", n.ID)
-		}
-		what = fmt.Sprintf("terminate %s (%s) keeping desired capacity, so group %s launches a new instance", target.ID, target.Lifecycle, n.Group)
+	case recovery.Replace:
 		do = func() error {
-			_, err := as.TerminateInstanceInAutoScalingGroup(ctx, &autoscaling.TerminateInstanceInAutoScalingGroupInput{InstanceId: aws.String(target.ID), ShouldDecrementDesiredCapacity: aws.Bool(false)})
+			_, err := as.TerminateInstanceInAutoScalingGroup(ctx, &autoscaling.TerminateInstanceInAutoScalingGroupInput{InstanceId: aws.String(plan.Target.ID), ShouldDecrementDesiredCapacity: aws.Bool(false)})
 			return err
 		}
 	}
@@ -163,27 +176,6 @@ func runRecover(ctx context.Context, io IO, d deps, o *recoverOptions, nodeID st
 	}
 	fmt.Fprintf(io.Out, "done: %s\nwatch it with: stateful status%s\n", what, o.again())
 	return nil
-}
-
-// waitingInstance finds the node's instance held by a hook, and that hook.
-func waitingInstance(n cluster.Node, hooks *autoscaling.DescribeLifecycleHooksOutput) (cluster.Instance, string) {
-	for _, i := range n.Instances {
-		var transition string
-		switch i.Lifecycle {
-		case "Pending:Wait":
-			transition = "autoscaling:EC2_INSTANCE_LAUNCHING"
-		case "Terminating:Wait":
-			transition = "autoscaling:EC2_INSTANCE_TERMINATING"
-		default:
-			continue
-		}
-		for _, h := range hooks.LifecycleHooks {
-			if aws.ToString(h.LifecycleTransition) == transition {
-				return i, aws.ToString(h.LifecycleHookName)
-			}
-		}
-	}
-	return cluster.Instance{}, ""
 }
 
 func explain(n cluster.Node, waiting cluster.Instance, hook string, now time.Time) string {
