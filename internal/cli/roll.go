@@ -98,7 +98,7 @@ func runRoll(ctx context.Context, io IO, d deps, o *rollOptions) error {
 	out := newEventWriter(io.Out, o.Output, d.terminal(io.Out), d.clock.Now())
 	cfg := rollout.Config{
 		AutoScaling: as, Inventory: inv, Clock: d.clock, Events: out.write,
-		Selector: o.selector(), Last: o.Last, Timeout: o.Timeout, DryRun: o.DryRun,
+		Selector: o.selector(), Options: rollout.Options{Last: o.Last}, Timeout: o.Timeout, DryRun: o.DryRun,
 		Poll:           rollout.Poll{Fast: o.Fast, Slow: max(15*time.Second, o.Fast)},
 		RecoverCommand: func(id string) string { return "stateful recover " + shellQuote(id) + o.again() },
 	}
