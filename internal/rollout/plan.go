@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/stateful-aws/stateful/internal/cluster"
 )
@@ -60,6 +61,46 @@ func zoneSizes(s cluster.Snapshot) map[string]int {
 		sizes[n.AZ]++
 	}
 	return sizes
+}
+
+// ScopeError names nodes given to Only or Partition that the cluster does
+// not have.
+type ScopeError struct {
+	Flag    string
+	Missing []string
+	Nodes   []string // the cluster's node ids
+}
+
+func (e *ScopeError) Error() string {
+	return fmt.Sprintf("%s names node(s) %s that the cluster does not have; its nodes are %s", e.Flag, strings.Join(e.Missing, ", "), strings.Join(e.Nodes, ", "))
+}
+
+// CheckScope refuses Only and Partition nodes the cluster does not have: a
+// typo must not silently shrink (or empty) the roll.
+func CheckScope(s cluster.Snapshot, o Options) error {
+	var all []string
+	for _, n := range s.Nodes {
+		all = append(all, n.ID)
+	}
+	check := func(flag string, want []string) error {
+		var missing []string
+		for _, id := range want {
+			if !slices.Contains(all, id) {
+				missing = append(missing, id)
+			}
+		}
+		if len(missing) > 0 {
+			return &ScopeError{Flag: flag, Missing: missing, Nodes: all}
+		}
+		return nil
+	}
+	if err := check("--only", o.Only); err != nil {
+		return err
+	}
+	if o.Partition != "" {
+		return check("--partition", []string{o.Partition})
+	}
+	return nil
 }
 
 // QuorumError refuses a budget that would break a majority quorum.

@@ -52,8 +52,9 @@ type Config struct {
 	Poll       Poll
 	// RecoverCommand renders the command that unsticks a node, for messages.
 	RecoverCommand func(nodeID string) string
-	// ResumeCommand is the command that resumes a paused roll, for messages.
-	ResumeCommand string
+	// ResumeCommand renders the command that resumes a paused roll, for
+	// messages; canaryDone says whether the canary has passed.
+	ResumeCommand func(canaryDone bool) string
 }
 
 // Poll sets how often the roll looks. It polls every Fast while it has no
@@ -236,6 +237,9 @@ func (r *roller) run(ctx context.Context) (*Result, error) {
 	if err := r.preflight(ctx); err != nil {
 		return nil, err
 	}
+	if err := CheckScope(r.snap, r.cfg.Options); err != nil {
+		return nil, err
+	}
 	if err := CheckQuorum(r.snap, r.cfg.Options, r.cfg.AllowQuorumLoss); err != nil {
 		return nil, err
 	}
@@ -330,7 +334,10 @@ func (r *roller) loop(ctx context.Context, res *Result) error {
 				continue
 			}
 			if len(r.flights) == 0 && r.cfg.PauseAfter > 0 && startedCount >= r.cfg.PauseAfter {
-				p := &Paused{Replaced: len(res.Replaced), Resume: r.cfg.ResumeCommand}
+				p := &Paused{Replaced: len(res.Replaced)}
+				if r.cfg.ResumeCommand != nil {
+					p.Resume = r.cfg.ResumeCommand(canaryDone)
+				}
 				for _, n := range Order(r.snap, r.cfg.Options) {
 					p.Remaining = append(p.Remaining, n.ID)
 				}
