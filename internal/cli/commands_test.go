@@ -9,6 +9,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
@@ -335,6 +336,47 @@ func TestRollCanaryVerifyFailureStopsTheRoll(t *testing.T) {
 		code, out, errOut = w.run("", "roll", "--cluster", "demo", "--canary", "1", "--verify", `test "$STATEFUL_CANARY_NODES" = 01`, "--soak", "30s")
 		if code != ExitOK || !strings.Contains(out, "verify passed after the canary (01)") || !strings.Contains(out, "soaking the canary for 30s") {
 			t.Fatalf("passing verify: exit %d\n%s%s", code, out, errOut)
+		}
+	})
+}
+
+// killedMidReplacement leaves node k as a roll killed between its
+// terminate and resume calls leaves it: Launch suspended, instance gone.
+func (w *simWorld) killedMidReplacement(k int) {
+	w.t.Helper()
+	as := w.e.AutoScaling()
+	if _, err := as.SuspendProcesses(w.ctx, &autoscaling.SuspendProcessesInput{AutoScalingGroupName: aws.String(w.nodes[k].Group), ScalingProcesses: []string{"Launch"}}); err != nil {
+		w.t.Fatal(err)
+	}
+	id, _ := w.e.InstanceByIP(w.nodes[k].IP)
+	if _, err := as.TerminateInstanceInAutoScalingGroup(w.ctx, &autoscaling.TerminateInstanceInAutoScalingGroupInput{InstanceId: aws.String(id), ShouldDecrementDesiredCapacity: aws.Bool(false)}); err != nil {
+		w.t.Fatal(err)
+	}
+	time.Sleep(2 * time.Minute)
+	if m := w.e.Members(w.nodes[k].Group); len(m) != 0 {
+		w.t.Fatalf("node %s has %d members with Launch suspended, want none", w.nodes[k].ID, len(m))
+	}
+}
+
+func TestStatusAndRecoverResumeALaunchAnInterruptedRollLeftSuspended(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newSimWorld(t, 3, nil)
+		w.killedMidReplacement(1)
+		code, _, errOut := w.run("", "status", "--cluster", "demo")
+		if code != ExitNotInService || !strings.Contains(errOut, "node 01: resumed its group's Launch process") {
+			t.Fatalf("status: exit %d %s", code, errOut)
+		}
+		time.Sleep(3 * time.Minute)
+		if code, out, _ := w.run("", "status", "--cluster", "demo"); code != ExitOK {
+			t.Fatalf("after the repair node 01 should be back: exit %d\n%s", code, out)
+		}
+		w.killedMidReplacement(2)
+		if code, _, errOut := w.run("", "recover", "02", "--cluster", "demo"); code != ExitOK || !strings.Contains(errOut, "node 02: resumed") {
+			t.Fatalf("recover: exit %d %s", code, errOut)
+		}
+		time.Sleep(3 * time.Minute)
+		if code, out, _ := w.run("", "status", "--cluster", "demo"); code != ExitOK {
+			t.Fatalf("after recover node 02 should be back: exit %d\n%s", code, out)
 		}
 	})
 }

@@ -87,6 +87,9 @@ func runRecover(ctx context.Context, io IO, d deps, o *recoverOptions, nodeID st
 	if err != nil {
 		return err
 	}
+	if err := resumeStranded(ctx, io, as, snap); err != nil {
+		return err
+	}
 	n, ok := snap.Node(nodeID)
 	if !ok {
 		ids := make([]string, len(snap.Nodes))

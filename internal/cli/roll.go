@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stateful-aws/stateful/internal/awsapi"
 	"github.com/stateful-aws/stateful/internal/cluster"
 	"github.com/stateful-aws/stateful/internal/rollout"
 )
@@ -245,6 +246,16 @@ func runRoll(ctx context.Context, io IO, d deps, o *rollOptions) error {
 		return &exitError{code: ExitRefused, err: err}
 	case ok:
 		return &exitError{code: ExitStopped, err: err}
+	}
+	return err
+}
+
+// resumeStranded gives back the Launch process of groups an interrupted
+// roll left suspended with their node down, and says so on stderr.
+func resumeStranded(ctx context.Context, io IO, as awsapi.AutoScaling, snap cluster.Snapshot) error {
+	done, err := rollout.ResumeStranded(ctx, as, snap)
+	for _, id := range done {
+		fmt.Fprintf(io.Err, "node %s: resumed its group's Launch process, left suspended by an interrupted roll; its replacement launches now\n", id)
 	}
 	return err
 }

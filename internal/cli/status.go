@@ -97,12 +97,15 @@ func runStatus(ctx context.Context, io IO, d deps, o *statusOptions) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
-	_, _, inv, err := d.inventory(ctx, &o.awsFlags)
+	as, _, inv, err := d.inventory(ctx, &o.awsFlags)
 	if err != nil {
 		return err
 	}
 	snap, err := inv.Observe(ctx, o.selector(), inventory.Full, nil)
 	if err != nil {
+		return err
+	}
+	if err := resumeStranded(ctx, io, as, snap); err != nil {
 		return err
 	}
 	rows := make([]nodeStatus, len(snap.Nodes))
