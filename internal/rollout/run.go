@@ -310,8 +310,8 @@ func (r *roller) loop(ctx context.Context, res *Result) error {
 				return r.lost(ctx, d.Nodes[0], fmt.Sprintf("stayed out of service for %s during the roll", r.cfg.Timeout))
 			}
 		case Replace:
-			if r.swept.Before(r.snap.At) || r.swept.IsZero() {
-				// Start nothing on a partial look: read every group first.
+			if !r.fresh() {
+				// Start nothing on a partial or old look: read every group first.
 				if err := r.sweep(ctx, r.now().Add(r.cfg.Timeout)); err != nil {
 					return err
 				}
@@ -572,11 +572,25 @@ func (r *roller) resumeLaunch(ctx context.Context, n cluster.Node, deadline time
 	})
 }
 
+// fresh reports whether the latest look read every group less than a
+// poll interval ago: the only look a termination may be decided on.
+func (r *roller) fresh() bool {
+	return !r.swept.IsZero() && !r.swept.Before(r.snap.At) && r.now().Sub(r.swept) < r.cfg.Poll.Fast
+}
+
+// errNotNow says a replacement was not started because the look it was
+// decided on grew old (calls were throttled): decide again on a new one.
+var errNotNow = errors.New("decision out of date")
+
 // startAll starts the replacement of each node, in order, and returns how
-// many it started. With a pre-check it looks again after each pre-check
-// and stops starting when the picture changed.
+// many it started. It stops early, to decide again on a fresh look, when
+// the look the decision was made on grew old (throttled calls) or after a
+// pre-check found the picture changed.
 func (r *roller) startAll(ctx context.Context, nodes []cluster.Node) (int, error) {
 	for k, n := range nodes {
+		if !r.fresh() && r.cfg.PreCheck == nil {
+			return k, nil
+		}
 		if r.replaced[n.ID] {
 			// A node replaced once that is outdated again means its group's
 			// version moved during the roll: stop rather than loop.
@@ -600,7 +614,9 @@ func (r *roller) startAll(ctx context.Context, nodes []cluster.Node) (int, error
 				return k, &Failure{Kind: NodeLost, Node: n.ID, Instance: old.ID, Detail: "its instance changed while the pre-check ran; nothing was terminated", Recover: r.cfg.RecoverCommand(n.ID)}
 			}
 		}
-		if err := r.start(ctx, n, old); err != nil {
+		if err := r.start(ctx, n, old); errors.Is(err, errNotNow) {
+			return k, nil
+		} else if err != nil {
 			return k, err
 		}
 	}
@@ -614,6 +630,20 @@ func (r *roller) start(ctx context.Context, n cluster.Node, old cluster.Instance
 	deadline := r.now().Add(r.cfg.Timeout)
 	if err := r.suspendLaunch(ctx, n, deadline); err != nil {
 		return err
+	}
+	if !r.fresh() {
+		// The suspend call was throttled long enough for the picture to
+		// change: terminate only if a fresh look still says so.
+		if err := r.sweep(ctx, deadline); err != nil {
+			return err
+		}
+		d := Decide(r.snap, r.cfg.Options, Progress{InFlight: r.inFlight, Limit: -1})
+		if cur, _ := r.snap.Node(n.ID); d.Action != Replace || !slices.ContainsFunc(d.Start, func(s cluster.Node) bool { return s.ID == n.ID }) || !stillServing(cur, old.ID) {
+			if err := r.resumeLaunch(ctx, n, deadline); err != nil {
+				return err
+			}
+			return errNotNow
+		}
 	}
 	f := &flight{node: n, old: old.ID, start: r.now()}
 	// Registered before the terminate call: a failure from here on must
