@@ -143,7 +143,7 @@ type watch struct {
 	outSince   map[string]time.Time // node -> when first seen out of service
 	attempted  map[string]bool      // instances the roll asked to terminate
 	taken      map[string]string    // node -> instance the roll terminated, until the node serves again
-	terminated []string          // every node the roll terminated, in order
+	terminated []string             // every node the roll terminated, in order
 	violations []string
 	peak       int // most nodes out because of the roll
 }
