@@ -28,6 +28,7 @@ func (i Instance) Ready() bool {
 
 // Activity is a scaling activity of a node's group.
 type Activity struct {
+	Group       string // set by reads that span groups
 	Status      string // Successful | Failed | Cancelled | InProgress | ...
 	Description string
 	Message     string // StatusMessage

@@ -459,6 +459,26 @@ func (v *Inventory) readActivities(ctx context.Context, nodes []cluster.Node) er
 	return nil
 }
 
+// RecentActivities reads the account's newest scaling activities (one
+// call, at most 100, newest first), with their groups: a cheap way to learn
+// whether any group changed since a time (a node leaving service always
+// starts an activity), instead of reading every group. full reports that
+// the page was full, so older activities may be missing.
+func (v *Inventory) RecentActivities(ctx context.Context) (acts []cluster.Activity, full bool, err error) {
+	if err := v.wait(ctx); err != nil {
+		return nil, false, err
+	}
+	out, err := v.cfg.AutoScaling.DescribeScalingActivities(ctx, &autoscaling.DescribeScalingActivitiesInput{MaxRecords: aws.Int32(100)})
+	if err != nil {
+		return nil, false, fmt.Errorf("describing recent scaling activities: %w", err)
+	}
+	for _, a := range out.Activities {
+		acts = append(acts, cluster.Activity{Group: aws.ToString(a.AutoScalingGroupName), Status: string(a.StatusCode), Description: aws.ToString(a.Description),
+			Message: aws.ToString(a.StatusMessage), Start: aws.ToTime(a.StartTime), End: aws.ToTime(a.EndTime)})
+	}
+	return acts, len(out.Activities) == 100, nil
+}
+
 // LastActivity reads the scaling activity of one group that best explains
 // trouble since a time: the newest Failed or Cancelled one started since
 // then, else the newest.

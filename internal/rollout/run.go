@@ -50,6 +50,10 @@ type Config struct {
 	PauseAfter int
 	DryRun     bool
 	Poll       Poll
+	// Pace spaces the roll's own Auto Scaling writes (suspend, terminate,
+	// resume). AWS publishes no Auto Scaling rate; nil means DefaultPace,
+	// a Bucket with Rate 0 means no pacing.
+	Pace *awsapi.Bucket
 	// RecoverCommand renders the command that unsticks a node, for messages.
 	RecoverCommand func(nodeID string) string
 	// ResumeCommand renders the command that resumes a paused roll, for
@@ -61,16 +65,30 @@ type Config struct {
 // idea how long a replacement takes; once one replacement has finished it
 // sleeps through most of the expected time (halving the remainder, never
 // longer than Slow) and polls every Fast around the expected end. Under
-// throttling it backs off from Fast up to Slow. Sweep is the longest the
-// roll goes without reading every group of the cluster (it reads only the
-// nodes it is replacing in between), and it always reads every group
-// right before it starts a replacement.
+// throttling it backs off from Fast up to Slow.
+//
+// Between looks at the whole cluster it reads only the nodes it is
+// replacing. It looks at the whole cluster right before it starts a
+// replacement and at least every Check: one call reads the account's
+// newest scaling activities, and only when one of them is not the roll's
+// own (a node leaving service always starts one), or the page overflowed,
+// or the last read of every group is older than Sweep, does it read every
+// group.
 type Poll struct {
-	Fast, Slow, Sweep time.Duration
+	Fast, Slow, Check, Sweep time.Duration
+}
+
+// DefaultPace lets the roll write to Auto Scaling in bursts of 100, then
+// 20 calls a second: EC2's documented bucket for Describe calls, the
+// nearest published figure (AWS publishes none for Auto Scaling).
+func DefaultPace(c clock.Clock) *awsapi.Bucket {
+	return &awsapi.Bucket{Clock: c, Rate: 20, Burst: 100}
 }
 
 // DefaultPoll detects a replacement within a second.
-func DefaultPoll() Poll { return Poll{Fast: time.Second, Slow: 15 * time.Second, Sweep: time.Minute} }
+func DefaultPoll() Poll {
+	return Poll{Fast: time.Second, Slow: 15 * time.Second, Check: time.Minute, Sweep: 10 * time.Minute}
+}
 
 // Event is one step of a roll.
 type Event struct {
@@ -183,25 +201,36 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Poll.Slow < cfg.Poll.Fast {
 		cfg.Poll.Slow = max(cfg.Poll.Fast, def.Slow)
 	}
+	if cfg.Poll.Check <= 0 {
+		cfg.Poll.Check = max(cfg.Poll.Slow, def.Check)
+	}
 	if cfg.Poll.Sweep <= 0 {
-		cfg.Poll.Sweep = max(cfg.Poll.Slow, def.Sweep)
+		cfg.Poll.Sweep = max(cfg.Poll.Check, def.Sweep)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Pace == nil {
+		cfg.Pace = DefaultPace(cfg.Clock)
+	}
 	if cfg.RecoverCommand == nil {
 		cfg.RecoverCommand = func(id string) string { return "stateful recover " + id }
 	}
-	r := &roller{cfg: cfg, log: cfg.Logger.With("component", "rollout"), flights: map[string]*flight{}}
+	r := &roller{cfg: cfg, log: cfg.Logger.With("component", "rollout"), flights: map[string]*flight{}, quiet: map[string]time.Time{}}
 	return r.run(ctx)
 }
 
 type roller struct {
-	cfg     Config
-	log     *slog.Logger
-	snap    cluster.Snapshot // latest observation
-	swept   time.Time        // when every group was last read
-	started time.Time        // when the current step began, for activity lookups
+	cfg   Config
+	log   *slog.Logger
+	snap  cluster.Snapshot // latest observation
+	swept time.Time        // when the whole cluster was last known: read, or proven unchanged
+	full  time.Time        // when every group was last read
+	// quiet holds, per group the roll replaced since the last full read,
+	// when the roll saw it back: its activities started before then are
+	// the roll's own.
+	quiet   map[string]time.Time
+	started time.Time // when the current step began, for activity lookups
 	backoff time.Duration
 
 	flights  map[string]*flight // nodes taken out by this roll, not yet back
@@ -311,8 +340,8 @@ func (r *roller) loop(ctx context.Context, res *Result) error {
 			}
 		case Replace:
 			if !r.fresh() {
-				// Start nothing on a partial or old look: read every group first.
-				if err := r.sweep(ctx, r.now().Add(r.cfg.Timeout)); err != nil {
+				// Start nothing on a partial or old look: know the whole cluster first.
+				if err := r.refresh(ctx, r.now().Add(r.cfg.Timeout)); err != nil {
 					return err
 				}
 				continue
@@ -396,10 +425,49 @@ func (r *roller) sweep(ctx context.Context, deadline time.Time) error {
 		prev := r.snap
 		s, err := r.cfg.Inventory.Observe(ctx, r.cfg.Selector, inventory.Groups, &prev)
 		if err == nil {
-			r.snap, r.swept = s, s.At
+			r.snap, r.swept, r.full = s, s.At, s.At
+			clear(r.quiet)
 		}
 		return err
 	})
+}
+
+// refresh brings the roll's knowledge of the whole cluster up to now:
+// with one call reading the newest scaling activities when that proves
+// nothing changed outside the roll's own replacements since the last full
+// read, else by reading every group.
+func (r *roller) refresh(ctx context.Context, deadline time.Time) error {
+	if r.full.IsZero() || r.now().Sub(r.full) >= r.cfg.Poll.Sweep {
+		return r.sweep(ctx, deadline)
+	}
+	at := r.now()
+	var acts []cluster.Activity
+	var overflow bool
+	if err := r.retry(ctx, deadline, func() (err error) {
+		acts, overflow, err = r.cfg.Inventory.RecentActivities(ctx)
+		return err
+	}); err != nil {
+		return err
+	}
+	groups := map[string]bool{}
+	for _, n := range r.snap.Nodes {
+		groups[n.Group] = true
+	}
+	for _, f := range r.flights {
+		groups[f.node.Group] = false // in flight: its activities are the roll's
+	}
+	for _, a := range acts {
+		q, replaced := r.quiet[a.Group]
+		if a.Start.Before(r.full) || !groups[a.Group] || (replaced && a.Start.Before(q)) {
+			continue
+		}
+		return r.sweep(ctx, deadline) // something else happened: read it
+	}
+	if overflow && !acts[len(acts)-1].Start.Before(r.full) {
+		return r.sweep(ctx, deadline) // more happened than one page shows
+	}
+	r.swept = at
+	return nil
 }
 
 // retry runs f until it succeeds, a non-transient error, or the deadline,
@@ -454,20 +522,27 @@ func (r *roller) look(ctx context.Context) error {
 			}
 		}
 	}
-	full := (len(r.snap.Nodes) + 99) / 100
-	if r.now().Sub(r.swept) >= r.cfg.Poll.Sweep || (len(groups)+49)/50 >= full || len(groups) == 0 && len(enis) == 0 {
+	pages := (len(r.snap.Nodes) + 99) / 100
+	if (len(groups)+49)/50 >= pages || len(groups) == 0 && len(enis) == 0 {
+		// Reading every group costs no more, or nothing is in flight
+		// (waiting for nodes the roll did not take out).
 		return r.sweep(ctx, deadline)
 	}
-	if len(groups) == 0 {
-		return nil
-	}
-	return r.retry(ctx, deadline, func() error {
-		s, err := r.cfg.Inventory.ObserveGroups(ctx, groups, r.snap)
-		if err == nil {
-			r.snap = s
+	if len(groups) > 0 {
+		if err := r.retry(ctx, deadline, func() error {
+			s, err := r.cfg.Inventory.ObserveGroups(ctx, groups, r.snap)
+			if err == nil {
+				r.snap = s
+			}
+			return err
+		}); err != nil {
+			return err
 		}
-		return err
-	})
+	}
+	if r.now().Sub(r.swept) >= r.cfg.Poll.Check {
+		return r.refresh(ctx, deadline)
+	}
+	return nil
 }
 
 // preflight waits up to the timeout for every node to serve, then refuses.
@@ -483,7 +558,7 @@ func (r *roller) preflight(ctx context.Context) error {
 			prev := r.snap
 			s, err := r.cfg.Inventory.Observe(ctx, r.cfg.Selector, depth, &prev)
 			if err == nil {
-				r.snap, r.swept = s, s.At
+				r.snap, r.swept, r.full = s, s.At, s.At
 			}
 			return err
 		}); err != nil {
@@ -554,6 +629,9 @@ func (r *roller) repair(ctx context.Context, deadline time.Time) error {
 
 func (r *roller) suspendLaunch(ctx context.Context, n cluster.Node, deadline time.Time) error {
 	return r.retry(ctx, deadline, func() error {
+		if err := r.cfg.Pace.Wait(ctx); err != nil {
+			return err
+		}
 		_, err := r.cfg.AutoScaling.SuspendProcesses(ctx, &autoscaling.SuspendProcessesInput{AutoScalingGroupName: aws.String(n.Group), ScalingProcesses: []string{"Launch"}})
 		if err != nil {
 			return fmt.Errorf("suspending the Launch process of group %s (node %s): %w", n.Group, n.ID, err)
@@ -564,6 +642,9 @@ func (r *roller) suspendLaunch(ctx context.Context, n cluster.Node, deadline tim
 
 func (r *roller) resumeLaunch(ctx context.Context, n cluster.Node, deadline time.Time) error {
 	return r.retry(ctx, deadline, func() error {
+		if err := r.cfg.Pace.Wait(ctx); err != nil {
+			return err
+		}
 		_, err := r.cfg.AutoScaling.ResumeProcesses(ctx, &autoscaling.ResumeProcessesInput{AutoScalingGroupName: aws.String(n.Group), ScalingProcesses: []string{"Launch"}})
 		if err != nil {
 			return fmt.Errorf("resuming the Launch process of group %s (node %s): %w", n.Group, n.ID, err)
@@ -634,7 +715,7 @@ func (r *roller) start(ctx context.Context, n cluster.Node, old cluster.Instance
 	if !r.fresh() {
 		// The suspend call was throttled long enough for the picture to
 		// change: terminate only if a fresh look still says so.
-		if err := r.sweep(ctx, deadline); err != nil {
+		if err := r.refresh(ctx, deadline); err != nil {
 			return err
 		}
 		d := Decide(r.snap, r.cfg.Options, Progress{InFlight: r.inFlight, Limit: -1})
@@ -722,6 +803,9 @@ func (r *roller) canary(ctx context.Context, res *Result) error {
 // finds the instance already leaving counts as done.
 func (r *roller) terminate(ctx context.Context, n cluster.Node, instance string, deadline time.Time) error {
 	for {
+		if err := r.cfg.Pace.Wait(ctx); err != nil {
+			return err
+		}
 		_, err := r.cfg.AutoScaling.TerminateInstanceInAutoScalingGroup(ctx, &autoscaling.TerminateInstanceInAutoScalingGroupInput{
 			InstanceId: aws.String(instance), ShouldDecrementDesiredCapacity: aws.Bool(false)})
 		if err == nil {
@@ -802,6 +886,7 @@ func (r *roller) advance(ctx context.Context, res *Result) error {
 			r.emit(Event{Kind: "replaced", Node: id, Instance: i.ID, Took: elapsed, Message: fmt.Sprintf("node %s is back in service on %s (v%d) after %s", id, i.ID, i.Version, elapsed.Round(time.Millisecond))})
 			res.Replaced = append(res.Replaced, Replacement{Node: id, Old: f.old, New: i.ID, AZ: cur.AZ, Took: elapsed, Released: f.release, Started: f.start, Detected: r.now()})
 			r.replaced[id] = true
+			r.quiet[cur.Group] = r.now()
 			delete(r.flights, id)
 			r.inFlight = slices.DeleteFunc(r.inFlight, func(s string) bool { return s == id })
 			continue
@@ -873,22 +958,26 @@ func progress(n cluster.Node, old string, elapsed time.Duration) string {
 	}
 	if len(parts) == 0 {
 		parts = append(parts, "no instance yet")
-		if n.ENIStatus != "" {
-			parts[0] += ", ENI " + n.ENIStatus
-		}
+	}
+	if n.ENIStatus != "" {
+		parts = append(parts, "ENI "+n.ENIStatus)
 	}
 	return fmt.Sprintf("node %s: %s (%s)", n.ID, strings.Join(parts, ", "), elapsed.Round(time.Second))
 }
 
-// interval is the next poll's delay: Fast until the first replacement (or
-// ENI release) has been timed, then half the shortest expected remainder
-// over the replacements under way, between Fast and Slow.
+// interval is the next poll's delay. Until a replacement (or an ENI
+// release) has been timed it polls every Fast. After that it sleeps
+// straight to the expected end (the shortest seen, as detected, so never
+// earlier than a poll would have found it; at most Check, when the whole
+// cluster is looked at anyway), then polls every Fast, backing off by half
+// the overrun up to Slow: a replacement costs a few looks, however long it
+// takes.
 func (r *roller) interval() time.Duration {
 	p := r.cfg.Poll
 	if len(r.inFlight) == 0 {
 		return p.Fast
 	}
-	next := p.Slow
+	next := p.Check
 	for _, id := range r.inFlight {
 		f := r.flights[id]
 		expected := r.expected
@@ -898,8 +987,12 @@ func (r *roller) interval() time.Duration {
 		if expected == 0 {
 			return p.Fast
 		}
-		remaining := expected - r.now().Sub(f.start) - p.Fast
-		next = min(next, remaining/2)
+		elapsed := r.now().Sub(f.start)
+		if wait := expected - elapsed; wait > 0 {
+			next = min(next, wait)
+		} else {
+			next = min(next, max(p.Fast, min((elapsed-expected)/2, p.Slow)))
+		}
 	}
 	return max(p.Fast, next)
 }
