@@ -523,9 +523,11 @@ func (r *roller) look(ctx context.Context) error {
 		}
 	}
 	pages := (len(r.snap.Nodes) + 99) / 100
-	if (len(groups)+49)/50 >= pages || len(groups) == 0 && len(enis) == 0 {
-		// Reading every group costs no more, or nothing is in flight
-		// (waiting for nodes the roll did not take out).
+	if pages == 1 || (len(groups)+49)/50 >= pages || len(groups) == 0 && len(enis) == 0 {
+		// Reading every group costs one call (up to 100 nodes) or no more
+		// than reading those in flight, or nothing is in flight (waiting
+		// for nodes the roll did not take out): read them all, and notice
+		// at once a node lost elsewhere.
 		return r.sweep(ctx, deadline)
 	}
 	if len(groups) > 0 {
