@@ -292,14 +292,14 @@ func runSchedule(t *testing.T, m mode, s schedule, nodes int) {
 	wt := &watch{t: t, e: e, nodes: specs, budget: budget, byZone: m.opts.ByZone, strict: s.stale == 0,
 		taken: map[string]string{}, outSince: map[string]time.Time{}, attempted: map[string]bool{}}
 
-	// The monitor samples every 250ms of virtual time.
+	// The monitor samples every 500ms of virtual time.
 	mctx, stopMonitor := context.WithCancel(ctx)
 	monitorDone := make(chan struct{})
 	go func() {
 		defer close(monitorDone)
 		for mctx.Err() == nil {
 			wt.check(fmt.Sprintf("at %s", time.Now().Format("15:04:05")))
-			_ = clock.Sleep(mctx, clock.Real{}, 250*time.Millisecond)
+			_ = clock.Sleep(mctx, clock.Real{}, 500*time.Millisecond)
 		}
 	}()
 
