@@ -44,8 +44,10 @@ import (
 type mode struct {
 	name string
 	opts Options
-	// canary > 0 adds a canary whose verify fails on odd seeds.
+	// canary > 0 adds a canary whose verify fails in half the schedules.
 	canary int
+	// pauseAfter > 0 pauses the first run after that many replacements.
+	pauseAfter int
 }
 
 var modes = []mode{
@@ -59,6 +61,7 @@ var modes = []mode{
 	{name: "canary-by-zone", opts: Options{ByZone: true, WholeZone: true}, canary: 1},
 	{name: "partition-budget-2", opts: Options{MaxUnavailable: 2, Partition: "04"}},
 	{name: "only-by-zone", opts: Options{ByZone: true, WholeZone: true, Only: []string{"01", "02", "05", "07"}}},
+	{name: "pause-after-4-budget-2", opts: Options{MaxUnavailable: 2}, pauseAfter: 4},
 }
 
 // schedule is one seed's faults.
@@ -344,7 +347,7 @@ func runSchedule(t *testing.T, m mode, s schedule, nodes int) {
 			}
 		}
 	}
-	cfg.Options, cfg.Canary, cfg.Timeout = m.opts, m.canary, 15*time.Minute
+	cfg.Options, cfg.Canary, cfg.PauseAfter, cfg.Timeout = m.opts, m.canary, m.pauseAfter, 15*time.Minute
 	var verified [][]string
 	if m.canary > 0 {
 		cfg.Verify = func(_ context.Context, replaced []string) error {
@@ -378,6 +381,10 @@ func runSchedule(t *testing.T, m mode, s schedule, nodes int) {
 		if len(verified) == 0 || strings.Join(verified[0], " ") != strings.Join(ids(canaries), " ") {
 			t.Errorf("verify saw %v, want the canary %v", verified, ids(canaries))
 		}
+	} else if p := (*Paused)(nil); errors.As(err, &p) {
+		if len(wt.terminated) != m.pauseAfter || p.Replaced != m.pauseAfter {
+			t.Errorf("paused after %d replacements with %d terminations, want %d of each", p.Replaced, len(wt.terminated), m.pauseAfter)
+		}
 	} else if err != nil && !killed {
 		// A stop is allowed under faults (a lost node past the budget, a
 		// replacement that took too long); the re-run below must finish.
@@ -386,11 +393,17 @@ func runSchedule(t *testing.T, m mode, s schedule, nodes int) {
 		}
 	}
 
-	// Re-run as an operator would, once the stale window has passed:
-	// faults cleared, the canary passing.
+	// Re-run as an operator would, once the stale window has passed and a
+	// lost instance has been noticed by its group (a loss the group has not
+	// seen yet is invisible to any roll): faults cleared, the canary
+	// passing, no pause.
 	time.Sleep(s.stale + time.Second)
+	if s.loseAt > 0 {
+		time.Sleep(2 * time.Minute)
+	}
 	e.SetStaleReads(0)
 	cfg.Verify = func(context.Context, []string) error { return nil }
+	cfg.PauseAfter = 0
 	if _, err := Run(ctx, cfg); err != nil {
 		t.Errorf("re-run after %q: %v", s, err)
 	}
