@@ -31,7 +31,9 @@ func newStatusCmd(io IO, d deps) *cobra.Command {
 		Long: `Show every node: id, IP, group, instance, lifecycle state, health, the
 launch-template version of its instance against its group's target, its data
 volume and attachment, time in state and the group's last scaling activity.
-A 1000-node cluster takes about 20 API calls.
+A 1000-node cluster takes about 20 API calls. A node a killed roll left
+down (its group's Launch process suspended, no instance, the ENI free) gets
+its Launch process back, said on stderr.
 
 Exit codes:
   0  every node is in service on its target version
