@@ -29,7 +29,7 @@ const benchBoot = 37 * time.Second
 // floor is the shortest a replacement can take: the old instance shuts
 // down and releases the ENI, then the new one launches and boots.
 func floor(tm sim.Timings) time.Duration {
-	return tm.ShutdownDuration + tm.ENIReleaseDelay + tm.LaunchDelay + tm.PendingToRunning + benchBoot + tm.ProceedToInService
+	return tm.ShutdownDuration + tm.ENIReleaseDelay + tm.LaunchDelay + tm.PendingToRunning + tm.HookWaitDelay + benchBoot + tm.ProceedToInService
 }
 
 type benchWorld struct {
