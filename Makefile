@@ -49,7 +49,7 @@ lint-hcl:
 
 # The figures quoted in the README.
 bench: build
-	$(GO) test -run '^$$' -bench Roll -benchtime 1x ./internal/rollout
+	$(GO) test -run '^$$' -bench 'Roll|ReplacementAgainstFloor' -benchtime 1x ./internal/rollout
 	$(GO) test -run '^$$' -bench . ./internal/sim
 	$(GO) test -run '^$$' -bench Bootstrap -benchtime 5x ./internal/agent
 	@echo "binary size: $$(stat -c %s $(BIN)) bytes ($(BIN), stripped)"

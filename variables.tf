@@ -314,11 +314,45 @@ variable "drain_on_termination" {
 }
 
 variable "roll" {
-  description = "The rolling update run after every launch-template change: `enabled` (default true), and `command` to run instead of the default `stateful roll` for this cluster's groups, region and timeout (the groups, region and timeout are in the environment as STATEFUL_ASG, AWS_REGION and STATEFUL_TIMEOUT)."
+  description = <<-EOT
+    The rolling update run after every launch-template change: `enabled` (default true), and `command` to run instead of the default `stateful roll` for this cluster's groups, region and timeout (the groups, region and timeout are in the environment as STATEFUL_ASG, AWS_REGION and STATEFUL_TIMEOUT).
+    The roll's budget and canary, passed as STATEFUL_<FLAG> variables: `max_unavailable`, the most nodes out of service at once, a whole number of at least 1 or `"zone"` (a whole zone, with `by_zone`; default `"1"`); `by_zone`, replace one availability zone at a time (default false); `canary`, nodes replaced first (default 0); `verify`, a bash command that must pass after the canary (needs `canary`); `soak`, how long to wait after the canary passed, a Go duration such as `"10m"` (needs `canary`).
+    A budget that leaves fewer nodes in service than a majority is refused unless STATEFUL_ALLOW_QUORUM_LOSS=true is in the environment Terraform runs in.
+  EOT
   type = object({
-    enabled = optional(bool, true)
-    command = optional(string)
+    enabled         = optional(bool, true)
+    command         = optional(string)
+    max_unavailable = optional(string, "1")
+    by_zone         = optional(bool, false)
+    canary          = optional(number, 0)
+    verify          = optional(string)
+    soak            = optional(string)
   })
   default  = {}
   nullable = false
+
+  validation {
+    condition     = can(regex("^[1-9][0-9]*$", var.roll.max_unavailable)) || var.roll.max_unavailable == "zone"
+    error_message = "The roll.max_unavailable must be a whole number of at least 1 or \"zone\"."
+  }
+  validation {
+    condition     = var.roll.max_unavailable != "zone" || var.roll.by_zone
+    error_message = "The roll.max_unavailable = \"zone\" needs roll.by_zone = true."
+  }
+  validation {
+    condition     = var.roll.canary >= 0 && floor(var.roll.canary) == var.roll.canary
+    error_message = "The roll.canary must be a whole number of nodes, 0 or more."
+  }
+  validation {
+    condition     = var.roll.canary > 0 || (var.roll.verify == null && var.roll.soak == null)
+    error_message = "The roll.verify and roll.soak apply to the canary: set roll.canary as well."
+  }
+  validation {
+    condition     = var.roll.verify == null || trimspace(coalesce(var.roll.verify, " ")) != ""
+    error_message = "The roll.verify must be a command, not an empty string."
+  }
+  validation {
+    condition     = var.roll.soak == null || can(regex("^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$", var.roll.soak))
+    error_message = "The roll.soak must be a duration such as \"30s\", \"10m\" or \"1h30m\"."
+  }
 }

@@ -173,6 +173,53 @@ run "roll_trigger" {
   }
 }
 
+run "roll_defaults_reach_the_flags" {
+  command = plan
+
+  assert {
+    condition = local.roll_flags == {
+      STATEFUL_MAX_UNAVAILABLE = "1"
+      STATEFUL_BY_ZONE         = "false"
+      STATEFUL_CANARY          = "0"
+      STATEFUL_VERIFY          = ""
+      STATEFUL_SOAK            = "0s"
+    }
+    error_message = "By default the roll goes one node at a time, with no canary."
+  }
+}
+
+run "roll_budget_and_canary_reach_the_flags" {
+  command = plan
+
+  variables {
+    roll = { max_unavailable = "zone", by_zone = true, canary = 1, verify = "curl -fsS http://$STATEFUL_NODE_IP:2379/health", soak = "10m" }
+  }
+
+  assert {
+    condition = local.roll_flags == {
+      STATEFUL_MAX_UNAVAILABLE = "zone"
+      STATEFUL_BY_ZONE         = "true"
+      STATEFUL_CANARY          = "1"
+      STATEFUL_VERIFY          = "curl -fsS http://$STATEFUL_NODE_IP:2379/health"
+      STATEFUL_SOAK            = "10m"
+    }
+    error_message = "The roll's budget and canary reach stateful roll as STATEFUL_<FLAG> variables."
+  }
+}
+
+run "roll_numeric_budget" {
+  command = plan
+
+  variables {
+    roll = { max_unavailable = 3 }
+  }
+
+  assert {
+    condition     = local.roll_flags.STATEFUL_MAX_UNAVAILABLE == "3"
+    error_message = "A number is accepted for max_unavailable."
+  }
+}
+
 run "roll_disabled" {
   command = plan
 

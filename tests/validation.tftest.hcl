@@ -491,3 +491,93 @@ run "bad_failure_policy" {
 
   expect_failures = [var.node_failure_policy]
 }
+
+run "roll_max_unavailable_zero" {
+  command = plan
+
+  variables {
+    roll = { max_unavailable = "0" }
+  }
+
+  expect_failures = [var.roll]
+}
+
+run "roll_max_unavailable_not_a_number" {
+  command = plan
+
+  variables {
+    roll = { max_unavailable = "half" }
+  }
+
+  expect_failures = [var.roll]
+}
+
+run "roll_zone_budget_without_by_zone" {
+  command = plan
+
+  variables {
+    roll = { max_unavailable = "zone" }
+  }
+
+  expect_failures = [var.roll]
+}
+
+run "roll_negative_canary" {
+  command = plan
+
+  variables {
+    roll = { canary = -1 }
+  }
+
+  expect_failures = [var.roll]
+}
+
+run "roll_fractional_canary" {
+  command = plan
+
+  variables {
+    roll = { canary = 1.5 }
+  }
+
+  expect_failures = [var.roll]
+}
+
+run "roll_verify_without_canary" {
+  command = plan
+
+  variables {
+    roll = { verify = "curl -fsS http://10.0.1.10:2379/health" }
+  }
+
+  expect_failures = [var.roll]
+}
+
+run "roll_soak_without_canary" {
+  command = plan
+
+  variables {
+    roll = { soak = "10m" }
+  }
+
+  expect_failures = [var.roll]
+}
+
+run "roll_empty_verify" {
+  command = plan
+
+  variables {
+    roll = { canary = 1, verify = "  " }
+  }
+
+  expect_failures = [var.roll]
+}
+
+run "roll_bad_soak" {
+  command = plan
+
+  variables {
+    roll = { canary = 1, soak = "ten minutes" }
+  }
+
+  expect_failures = [var.roll]
+}

@@ -84,3 +84,28 @@ func TestSDKRetriesThrottlingFromTheSimulator(t *testing.T) {
 		t.Fatalf("the SDK made %d calls, want 3 (two throttled, then success)", got)
 	}
 }
+
+func TestBucketAllowsBurstThenRate(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewStepping(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	b := &awsapi.Bucket{Clock: clk, Rate: 20, Burst: 100}
+	start := clk.Now()
+	for range 100 {
+		if err := b.Wait(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := clk.Now().Sub(start); d != 0 {
+		t.Fatalf("the burst of 100 waited %s, want 0", d)
+	}
+	for range 40 {
+		_ = b.Wait(context.Background())
+	}
+	if d := clk.Now().Sub(start); d < 1999*time.Millisecond || d > 2001*time.Millisecond {
+		t.Fatalf("40 calls past the burst at 20/s took %s, want 2s", d)
+	}
+	var none *awsapi.Bucket
+	if err := none.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -9,8 +9,13 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+
 	"github.com/stateful-aws/stateful/internal/awsapi"
 	"github.com/stateful-aws/stateful/internal/clock"
+	"github.com/stateful-aws/stateful/internal/cluster"
 	"github.com/stateful-aws/stateful/internal/sim"
 	"github.com/stateful-aws/stateful/internal/sim/simtest"
 )
@@ -142,7 +147,7 @@ func TestRollCommand(t *testing.T) {
 			}
 			kinds = append(kinds, ev.Event)
 		}
-		if got := strings.Join(kinds, ","); got != "plan,terminate,replaced,terminate,replaced,terminate,replaced,done" {
+		if got := strings.Join(kinds, ","); got != "plan,terminate,resume-launch,replaced,terminate,resume-launch,replaced,terminate,resume-launch,replaced,done" {
 			t.Fatalf("events %s", got)
 		}
 		code, out, _ = w.run("", "roll", "--cluster", "demo")
@@ -256,6 +261,133 @@ func TestRollByGroupNamesAsTheOriginalDid(t *testing.T) {
 		}
 		if code, _, errOut := w.run("", "roll", "--asg", "demo-node-00", "--cluster", "demo"); code != ExitUsage || !strings.Contains(errOut, "one of the two") {
 			t.Fatalf("--asg with --cluster: exit %d %s", code, errOut)
+		}
+	})
+}
+
+// terminated lists the nodes whose instances the roll terminated, in order.
+func (w *simWorld) terminated() []string {
+	var out []string
+	for _, c := range w.e.Calls() {
+		if c.Operation == "TerminateInstanceInAutoScalingGroup" && c.ErrorCode == "" {
+			id := *c.Input.(*autoscaling.TerminateInstanceInAutoScalingGroupInput).InstanceId
+			res, err := w.e.EC2().DescribeInstances(context.Background(), &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
+			if err != nil {
+				w.t.Fatal(err)
+			}
+			for _, tag := range res.Reservations[0].Instances[0].Tags {
+				if *tag.Key == cluster.TagNodeID {
+					out = append(out, *tag.Value)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func TestRollBudgetFlags(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newSimWorld(t, 3, nil)
+		w.newVersion()
+		bad := []struct {
+			args []string
+			want string
+		}{
+			{[]string{"--max-unavailable", "0"}, `--max-unavailable must be a whole number of at least 1 or "zone", got "0"`},
+			{[]string{"--max-unavailable", "two"}, `got "two"`},
+			{[]string{"--max-unavailable", "zone"}, "--max-unavailable zone needs --by-zone"},
+			{[]string{"--verify", "true"}, "give --canary N as well"},
+			{[]string{"--canary", "-1"}, "--canary must be 0 or more"},
+			{[]string{"--pause-after", "-2"}, "--pause-after must be 0"},
+			{[]string{"--only", "01", "--partition", "01"}, "not both"},
+			{[]string{"--only", "07"}, "--only names node(s) 07 that the cluster does not have; its nodes are 00, 01, 02"},
+			{[]string{"--max-unavailable", "2"}, "--max-unavailable 2 would leave 1 of 3 nodes in service, fewer than the majority of 2 the cluster needs; give --allow-quorum-loss"},
+		}
+		for _, b := range bad {
+			code, _, errOut := w.run("", append([]string{"roll", "--cluster", "demo"}, b.args...)...)
+			if code != ExitUsage || !strings.Contains(errOut, b.want) || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+				t.Errorf("roll %v: exit %d %q; want exit %d and one line saying %q", b.args, code, errOut, ExitUsage, b.want)
+			}
+		}
+		if n := w.e.CountCalls("TerminateInstanceInAutoScalingGroup") + w.e.CountCalls("SuspendProcesses"); n != 0 {
+			t.Fatalf("bad flags changed something: %d calls", n)
+		}
+		// The environment carries the flags, as the Terraform trigger does.
+		t.Setenv("STATEFUL_BY_ZONE", "true")
+		t.Setenv("STATEFUL_MAX_UNAVAILABLE", "zone")
+		t.Setenv("STATEFUL_PAUSE_AFTER", "1")
+		code, out, errOut := w.run("", "roll", "--cluster", "demo")
+		if code != ExitPaused || !strings.Contains(errOut, "roll paused after 1 replacement(s) as asked; 2 node(s) still to replace: 01, 02; to resume run: stateful roll --cluster demo --max-unavailable zone --by-zone") {
+			t.Fatalf("pause after one: exit %d\n%s%s", code, out, errOut)
+		}
+		if !strings.Contains(out, "one at a time, one zone at a time") {
+			t.Errorf("plan does not state the budget:\n%s", out)
+		}
+		t.Setenv("STATEFUL_PAUSE_AFTER", "0")
+		if code, out, errOut := w.run("", "roll", "--cluster", "demo"); code != ExitOK {
+			t.Fatalf("resumed roll: exit %d\n%s%s", code, out, errOut)
+		}
+		if got := strings.Join(w.terminated(), " "); got != "00 01 02" {
+			t.Fatalf("terminated %q, want each node once, zone by zone", got)
+		}
+	})
+}
+
+func TestRollCanaryVerifyFailureStopsTheRoll(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newSimWorld(t, 3, nil)
+		w.newVersion()
+		code, out, errOut := w.run("", "roll", "--cluster", "demo", "--canary", "1", "--verify", `test "$STATEFUL_CANARY_NODES" = 99`, "--timeout", "2m")
+		if code != ExitStopped || !strings.Contains(errOut, "roll stopped (verify) at node 00") || !strings.Contains(errOut, "no other node was touched") {
+			t.Fatalf("failing verify: exit %d\n%s%s", code, out, errOut)
+		}
+		if got := strings.Join(w.terminated(), " "); got != "00" {
+			t.Fatalf("terminated %q; want only the canary 00", got)
+		}
+		code, out, errOut = w.run("", "roll", "--cluster", "demo", "--canary", "1", "--verify", `test "$STATEFUL_CANARY_NODES" = 01`, "--soak", "30s")
+		if code != ExitOK || !strings.Contains(out, "verify passed after the canary (01)") || !strings.Contains(out, "soaking the canary for 30s") {
+			t.Fatalf("passing verify: exit %d\n%s%s", code, out, errOut)
+		}
+	})
+}
+
+// killedMidReplacement leaves node k as a roll killed between its
+// terminate and resume calls leaves it: Launch suspended, instance gone.
+func (w *simWorld) killedMidReplacement(k int) {
+	w.t.Helper()
+	as := w.e.AutoScaling()
+	if _, err := as.SuspendProcesses(w.ctx, &autoscaling.SuspendProcessesInput{AutoScalingGroupName: aws.String(w.nodes[k].Group), ScalingProcesses: []string{"Launch"}}); err != nil {
+		w.t.Fatal(err)
+	}
+	id, _ := w.e.InstanceByIP(w.nodes[k].IP)
+	if _, err := as.TerminateInstanceInAutoScalingGroup(w.ctx, &autoscaling.TerminateInstanceInAutoScalingGroupInput{InstanceId: aws.String(id), ShouldDecrementDesiredCapacity: aws.Bool(false)}); err != nil {
+		w.t.Fatal(err)
+	}
+	time.Sleep(2 * time.Minute)
+	if m := w.e.Members(w.nodes[k].Group); len(m) != 0 {
+		w.t.Fatalf("node %s has %d members with Launch suspended, want none", w.nodes[k].ID, len(m))
+	}
+}
+
+func TestStatusAndRecoverResumeALaunchAnInterruptedRollLeftSuspended(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newSimWorld(t, 3, nil)
+		w.killedMidReplacement(1)
+		code, _, errOut := w.run("", "status", "--cluster", "demo")
+		if code != ExitNotInService || !strings.Contains(errOut, "node 01: resumed its group's Launch process") {
+			t.Fatalf("status: exit %d %s", code, errOut)
+		}
+		time.Sleep(3 * time.Minute)
+		if code, out, _ := w.run("", "status", "--cluster", "demo"); code != ExitOK {
+			t.Fatalf("after the repair node 01 should be back: exit %d\n%s", code, out)
+		}
+		w.killedMidReplacement(2)
+		if code, _, errOut := w.run("", "recover", "02", "--cluster", "demo"); code != ExitOK || !strings.Contains(errOut, "node 02: resumed") {
+			t.Fatalf("recover: exit %d %s", code, errOut)
+		}
+		time.Sleep(3 * time.Minute)
+		if code, out, _ := w.run("", "status", "--cluster", "demo"); code != ExitOK {
+			t.Fatalf("after recover node 02 should be back: exit %d\n%s", code, out)
 		}
 	})
 }

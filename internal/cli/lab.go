@@ -34,7 +34,7 @@ iproute2, util-linux, e2fsprogs, curl, etcd-server and etcd-client.
   stateful lab demo       boot, roll every node, kill one, report, tear down
   stateful lab up         boot the cluster and keep it until Ctrl-C or lab down
   stateful lab status     stateful status of the running lab
-  stateful lab roll       a new launch-template version for every node, then stateful roll
+  stateful lab roll       a new launch-template version for every node, then stateful roll --by-zone --max-unavailable zone
   stateful lab kill NODE  kill the node's instance, as a host failure would
   stateful lab down       tear the running lab down`,
 	}

@@ -75,7 +75,9 @@ func newLabClientCmds(io IO, o *labOptions) []*cobra.Command {
 				}
 			}
 			fmt.Fprintf(io.Out, "new launch-template version for %d nodes\n", len(snap.Nodes))
-			return runRoll(cmd.Context(), io, d, &rollOptions{awsFlags: f, Timeout: 5 * time.Minute, Fast: 250 * time.Millisecond})
+			// Zone by zone: the lab's three nodes sit in three zones, so
+			// a whole zone is one node, as its etcd quorum requires.
+			return runRoll(cmd.Context(), io, d, &rollOptions{awsFlags: f, Timeout: 5 * time.Minute, Fast: 250 * time.Millisecond, ByZone: true, MaxUnavailable: "zone"})
 		},
 	}
 	kill := &cobra.Command{

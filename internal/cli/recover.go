@@ -37,7 +37,9 @@ func newRecoverCmd(io IO, d deps) *cobra.Command {
 		Short: "Explain why a node is stuck and unstick it",
 		Long: `Explain why a node is not in service: its instance and lifecycle state, the
 lifecycle hook holding it and when that hook times out, the group's last
-scaling activity. Then, on request:
+scaling activity. A node a killed roll left down (Launch suspended, no
+instance, the ENI free) gets its group's Launch process back at once. Then,
+on request:
 
   --abandon   complete the instance's lifecycle action with ABANDON: a
               launch is given up and the group launches a fresh instance
@@ -94,6 +96,9 @@ func runRecover(ctx context.Context, io IO, d deps, o *recoverOptions, nodeID st
 	}
 	snap, err := inv.Observe(ctx, o.selector(), inventory.Full, nil)
 	if err != nil {
+		return err
+	}
+	if err := resumeStranded(ctx, io, as, snap); err != nil {
 		return err
 	}
 	action := recovery.Explain

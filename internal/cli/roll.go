@@ -3,52 +3,84 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/stateful-aws/stateful/internal/awsapi"
 	"github.com/stateful-aws/stateful/internal/cluster"
 	"github.com/stateful-aws/stateful/internal/rollout"
 )
 
-// Exit codes of roll.
+// Exit codes of roll, beyond the shared ones (one meaning per code).
 const (
 	ExitRefused = 3 // the cluster was not ready; nothing was terminated
 	ExitStopped = 4 // the roll stopped at a failure; see the message
+	ExitPaused  = 5 // --pause-after: stopped on purpose; the message says how to resume
 )
 
 type rollOptions struct {
 	awsFlags
-	Last     []string
-	PreCheck string
-	Timeout  time.Duration
-	DryRun   bool
-	Fast     time.Duration
+	Last            []string
+	PreCheck        string
+	Timeout         time.Duration
+	DryRun          bool
+	Fast            time.Duration
+	MaxUnavailable  string
+	ByZone          bool
+	AllowQuorumLoss bool
+	Canary          int
+	Verify          string
+	Soak            time.Duration
+	PauseAfter      int
+	Only            []string
+	Partition       string
 }
 
 func newRollCmd(io IO, d deps) *cobra.Command {
 	o := &rollOptions{}
 	cmd := &cobra.Command{
 		Use:   "roll",
-		Short: "Replace outdated nodes one at a time, never below N-1 in service",
+		Short: "Replace outdated nodes within a disruption budget (default one at a time)",
 		Long: `Replace every node whose instance runs another launch-template version than
-its group's ($Latest and $Default resolved), one node at a time, in node-id
-order, with --last nodes (for example the leader) at the end.
+its group's ($Latest and $Default resolved), in node-id order, with --last
+nodes (for example the leader) at the end.
 
 Before touching anything every node must have exactly one instance,
 InService and Healthy; roll waits up to --timeout for that, then refuses. For
-each node it runs --pre-check (if given, retried until --timeout), terminates
-the instance keeping desired capacity, and waits until a new instance is
-InService, Healthy and on the target version while every other node stays in
-service. It stops at the first failure, naming the node, the instance, its
-lifecycle state, the group's last scaling activity and the stateful recover
-command to run. Re-running continues where the cluster is.
+each node it runs --pre-check (if given, retried until --timeout), suspends
+its group's Launch process, terminates the instance keeping desired
+capacity, resumes Launch as soon as the old instance has released the ENI
+(so the group never fails a launch on the ENI and backs off), and waits
+until a new instance is InService, Healthy and on the target version. It
+stops at the first failure, naming the node, the instance, its lifecycle
+state, the group's last scaling activity and the stateful recover command
+to run. Re-running continues where the cluster is, and gives back the
+Launch process of groups an interrupted roll left suspended.
+
+Budget: at most --max-unavailable nodes (default 1; "zone" with --by-zone:
+the largest zone) are out of service at any moment, counting nodes out for
+reasons the roll did not cause: while such a node is out nothing new
+starts, and the roll stops if they take the count past the budget.
+--by-zone replaces one availability zone at a time (zones in name order,
+zones of --last nodes at the end), never two at once. A budget that would
+leave fewer nodes in service than a majority is refused (exit 2) unless
+--allow-quorum-loss says the application replicates by zone.
+
+Canary: --canary N replaces N nodes first, runs --verify (bash, retried
+until --timeout, with STATEFUL_CANARY_NODES set to the replaced node ids)
+and waits --soak, then goes on. --pause-after N stops after N
+replacements (exit 5) and prints the command that resumes. --only NODE
+(repeatable) or --partition NODE (that node and every node after it in
+node-id order, as a StatefulSet's partition) limits the roll.
 
 --pre-check runs in bash with STATEFUL_NODE_ID, STATEFUL_NODE_IP,
 STATEFUL_INSTANCE_ID and STATEFUL_ASG_NAME set; exit 0 means go.
@@ -58,11 +90,12 @@ the replacement under way; key=value otherwise), or JSON lines with
 --output json. Every flag also reads STATEFUL_<FLAG>.
 
 Exit codes:
-  0  every node is in service on its target version
+  0  every node in scope is in service on its target version
   1  error (AWS unreachable, bad credentials, ...)
-  2  bad flags; nothing was done
+  2  bad flags, or a budget that would break the quorum; nothing was done
   3  refused: the cluster was not ready within --timeout; nothing was terminated
-  4  stopped at a failure; the message says where and what to run`,
+  4  stopped at a failure; the message says where and what to run
+  5  paused by --pause-after; the message gives the command that resumes`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := envDefaults(cmd); err != nil {
@@ -75,22 +108,106 @@ Exit codes:
 	f := cmd.Flags()
 	f.StringSliceVar(&o.Last, "last", nil, "replace this node last, for example the leader (repeatable)")
 	f.StringVar(&o.PreCheck, "pre-check", "", "shell command that must succeed before each termination")
-	f.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "bound of each wait: cluster ready, pre-check, one replacement")
+	f.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "bound of each wait: cluster ready, pre-check, verify, one replacement")
 	f.BoolVar(&o.DryRun, "dry-run", false, "print the plan and change nothing")
 	f.DurationVar(&o.Fast, "poll", time.Second, "shortest interval between two looks at the cluster")
+	f.StringVar(&o.MaxUnavailable, "max-unavailable", "1", `most nodes out of service at once, whatever the cause: a number, or "zone" with --by-zone`)
+	f.BoolVar(&o.ByZone, "by-zone", false, "replace the nodes of one availability zone at a time")
+	f.BoolVar(&o.AllowQuorumLoss, "allow-quorum-loss", false, "allow a budget that leaves fewer nodes in service than a majority (the application replicates by zone)")
+	f.IntVar(&o.Canary, "canary", 0, "replace this many nodes first, then run --verify and wait --soak")
+	f.StringVar(&o.Verify, "verify", "", "shell command that must succeed after the canary (retried until --timeout)")
+	f.DurationVar(&o.Soak, "soak", 0, "how long to wait after the canary passed --verify")
+	f.IntVar(&o.PauseAfter, "pause-after", 0, "stop after this many replacements (exit 5) and print the command that resumes")
+	f.StringSliceVar(&o.Only, "only", nil, "replace only this node (repeatable)")
+	f.StringVar(&o.Partition, "partition", "", "replace only this node and the nodes after it in node-id order")
 	return cmd
+}
+
+// budget parses --max-unavailable.
+func (o *rollOptions) budget() (int, bool, error) {
+	if o.MaxUnavailable == "zone" {
+		if !o.ByZone {
+			return 0, false, usageError(`--max-unavailable zone needs --by-zone`)
+		}
+		return 0, true, nil
+	}
+	n, err := strconv.Atoi(o.MaxUnavailable)
+	if err != nil || n < 1 {
+		return 0, false, usageError(`--max-unavailable must be a whole number of at least 1 or "zone", got %q`, o.MaxUnavailable)
+	}
+	return n, false, nil
+}
+
+func (o *rollOptions) check() error {
+	switch {
+	case o.Timeout <= 0:
+		return usageError("--timeout must be positive, got %s", o.Timeout)
+	case o.Fast < 100*time.Millisecond || o.Fast > time.Minute:
+		return usageError("--poll must be between 100ms and 1m, got %s", o.Fast)
+	case o.Canary < 0:
+		return usageError("--canary must be 0 or more nodes, got %d", o.Canary)
+	case o.Canary == 0 && (o.Verify != "" || o.Soak != 0):
+		return usageError("--verify and --soak apply to the canary: give --canary N as well")
+	case o.Soak < 0:
+		return usageError("--soak must not be negative, got %s", o.Soak)
+	case o.PauseAfter < 0:
+		return usageError("--pause-after must be 0 (never) or more replacements, got %d", o.PauseAfter)
+	case len(o.Only) > 0 && o.Partition != "":
+		return usageError("give --only or --partition, not both")
+	}
+	_, _, err := o.budget()
+	return err
+}
+
+// resumeCommand is the roll to run after a pause: the same flags without
+// --pause-after (and without the canary once it has passed).
+func (o *rollOptions) resumeCommand(canaryDone bool) string {
+	var b strings.Builder
+	b.WriteString("stateful roll" + o.again())
+	if o.MaxUnavailable != "1" {
+		fmt.Fprintf(&b, " --max-unavailable %s", shellQuote(o.MaxUnavailable))
+	}
+	if o.ByZone {
+		b.WriteString(" --by-zone")
+	}
+	if o.AllowQuorumLoss {
+		b.WriteString(" --allow-quorum-loss")
+	}
+	for _, id := range o.Last {
+		fmt.Fprintf(&b, " --last %s", shellQuote(id))
+	}
+	for _, id := range o.Only {
+		fmt.Fprintf(&b, " --only %s", shellQuote(id))
+	}
+	if o.Partition != "" {
+		fmt.Fprintf(&b, " --partition %s", shellQuote(o.Partition))
+	}
+	if o.PreCheck != "" {
+		fmt.Fprintf(&b, " --pre-check %s", shellQuote(o.PreCheck))
+	}
+	if o.Canary > 0 && !canaryDone {
+		fmt.Fprintf(&b, " --canary %d", o.Canary)
+		if o.Verify != "" {
+			fmt.Fprintf(&b, " --verify %s", shellQuote(o.Verify))
+		}
+		if o.Soak > 0 {
+			fmt.Fprintf(&b, " --soak %s", o.Soak)
+		}
+	}
+	if o.Timeout != 10*time.Minute {
+		fmt.Fprintf(&b, " --timeout %s", o.Timeout)
+	}
+	return b.String()
 }
 
 func runRoll(ctx context.Context, io IO, d deps, o *rollOptions) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
-	if o.Timeout <= 0 {
-		return usageError("--timeout must be positive, got %s", o.Timeout)
+	if err := o.check(); err != nil {
+		return err
 	}
-	if o.Fast < 100*time.Millisecond || o.Fast > time.Minute {
-		return usageError("--poll must be between 100ms and 1m, got %s", o.Fast)
-	}
+	budget, wholeZone, _ := o.budget()
 	as, _, inv, err := d.inventory(ctx, &o.awsFlags)
 	if err != nil {
 		return err
@@ -98,23 +215,47 @@ func runRoll(ctx context.Context, io IO, d deps, o *rollOptions) error {
 	out := newEventWriter(io.Out, o.Output, d.terminal(io.Out), d.clock.Now())
 	cfg := rollout.Config{
 		AutoScaling: as, Inventory: inv, Clock: d.clock, Events: out.write,
-		Selector: o.selector(), Last: o.Last, Timeout: o.Timeout, DryRun: o.DryRun,
+		Selector: o.selector(), Timeout: o.Timeout, DryRun: o.DryRun,
+		Options: rollout.Options{Last: o.Last, Only: o.Only, Partition: o.Partition,
+			MaxUnavailable: budget, WholeZone: wholeZone, ByZone: o.ByZone},
+		AllowQuorumLoss: o.AllowQuorumLoss, Canary: o.Canary, Soak: o.Soak, PauseAfter: o.PauseAfter,
 		Poll:           rollout.Poll{Fast: o.Fast, Slow: max(15*time.Second, o.Fast)},
 		RecoverCommand: func(id string) string { return "stateful recover " + shellQuote(id) + o.again() },
+		ResumeCommand:  o.resumeCommand,
 	}
 	if o.PreCheck != "" {
 		cfg.PreCheck = preCheck(o.PreCheck, io.Err)
 	}
+	if o.Verify != "" {
+		cfg.Verify = verify(o.Verify, io.Err)
+	}
 	_, err = rollout.Run(ctx, cfg)
-	if f, ok := rollout.IsFailure(err); ok {
-		if f.Kind == rollout.Refused {
-			if len(f.Nodes) > 0 {
-				fmt.Fprintln(io.Err, "nodes not in service:")
-				writeProblems(io.Err, f.Nodes)
-			}
-			return &exitError{code: ExitRefused, err: err}
+	var quorum *rollout.QuorumError
+	var scope *rollout.ScopeError
+	var paused *rollout.Paused
+	switch f, ok := rollout.IsFailure(err); {
+	case errors.As(err, &quorum), errors.As(err, &scope):
+		return &exitError{code: ExitUsage, err: err}
+	case errors.As(err, &paused):
+		return &exitError{code: ExitPaused, err: err}
+	case ok && f.Kind == rollout.Refused:
+		if len(f.Nodes) > 0 {
+			fmt.Fprintln(io.Err, "nodes not in service:")
+			writeProblems(io.Err, f.Nodes)
 		}
+		return &exitError{code: ExitRefused, err: err}
+	case ok:
 		return &exitError{code: ExitStopped, err: err}
+	}
+	return err
+}
+
+// resumeStranded gives back the Launch process of groups an interrupted
+// roll left suspended with their node down, and says so on stderr.
+func resumeStranded(ctx context.Context, io IO, as awsapi.AutoScaling, snap cluster.Snapshot) error {
+	done, err := rollout.ResumeStranded(ctx, as, snap)
+	for _, id := range done {
+		fmt.Fprintf(io.Err, "node %s: resumed its group's Launch process, left suspended by an interrupted roll; its replacement launches now\n", id)
 	}
 	return err
 }
@@ -134,6 +275,19 @@ func preCheck(command string, stderr io.Writer) func(context.Context, cluster.No
 			inst = i.ID
 		}
 		cmd.Env = append(os.Environ(), "STATEFUL_NODE_ID="+n.ID, "STATEFUL_NODE_IP="+n.IP, "STATEFUL_INSTANCE_ID="+inst, "STATEFUL_ASG_NAME="+n.Group)
+		cmd.Stdout, cmd.Stderr = stderr, stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("%s: %w", command, err)
+		}
+		return nil
+	}
+}
+
+// verify runs the canary's verify command.
+func verify(command string, stderr io.Writer) func(context.Context, []string) error {
+	return func(ctx context.Context, nodes []string) error {
+		cmd := exec.CommandContext(ctx, "bash", "-c", command)
+		cmd.Env = append(os.Environ(), "STATEFUL_CANARY_NODES="+strings.Join(nodes, " "))
 		cmd.Stdout, cmd.Stderr = stderr, stderr
 		if err := cmd.Run(); err != nil {
 			return fmt.Errorf("%s: %w", command, err)

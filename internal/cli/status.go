@@ -31,7 +31,9 @@ func newStatusCmd(io IO, d deps) *cobra.Command {
 		Long: `Show every node: id, IP, group, instance, lifecycle state, health, the
 launch-template version of its instance against its group's target, its data
 volume and attachment, time in state and the group's last scaling activity.
-A 1000-node cluster takes about 20 API calls.
+A 1000-node cluster takes about 20 API calls. A node a killed roll left
+down (its group's Launch process suspended, no instance, the ENI free) gets
+its Launch process back, said on stderr.
 
 Exit codes:
   0  every node is in service on its target version
@@ -97,12 +99,15 @@ func runStatus(ctx context.Context, io IO, d deps, o *statusOptions) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
-	_, _, inv, err := d.inventory(ctx, &o.awsFlags)
+	as, _, inv, err := d.inventory(ctx, &o.awsFlags)
 	if err != nil {
 		return err
 	}
 	snap, err := inv.Observe(ctx, o.selector(), inventory.Full, nil)
 	if err != nil {
+		return err
+	}
+	if err := resumeStranded(ctx, io, as, snap); err != nil {
 		return err
 	}
 	rows := make([]nodeStatus, len(snap.Nodes))

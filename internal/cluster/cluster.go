@@ -28,6 +28,7 @@ func (i Instance) Ready() bool {
 
 // Activity is a scaling activity of a node's group.
 type Activity struct {
+	Group       string // set by reads that span groups
 	Status      string // Successful | Failed | Cancelled | InProgress | ...
 	Description string
 	Message     string // StatusMessage
@@ -53,10 +54,17 @@ type Node struct {
 	VersionSpec        string // the group's $Latest, $Default or N
 	Target             int64  // VersionSpec resolved; 0 when unknown
 	Desired            int32
-	Instances          []Instance
-	ENI                string
-	Volume             Volume
-	LastActivity       *Activity
+	// AZ is the group's Availability Zone (a node's group has one).
+	AZ        string
+	Instances []Instance
+	ENI       string
+	// ENIStatus is the ENI's status (available, in-use, ...) when read.
+	ENIStatus string
+	// LaunchSuspended: the group's Launch process is suspended (the roll
+	// does this while the old instance releases the ENI).
+	LaunchSuspended bool
+	Volume          Volume
+	LastActivity    *Activity
 	// Since is when the node's instance entered its lifecycle state, when
 	// known (the simulator and status track it across polls).
 	Since time.Time

@@ -106,7 +106,7 @@ func (v *Inventory) Observe(ctx context.Context, sel Selector, depth Depth, prev
 				if p.VersionSpec == n.VersionSpec && n.Target == 0 {
 					n.Target = p.Target
 				}
-				n.IP, n.ENI, n.Volume.ID = p.IP, p.ENI, p.Volume.ID
+				n.IP, n.ENI, n.Volume.ID, n.ENIStatus = p.IP, p.ENI, p.Volume.ID, p.ENIStatus
 			}
 		}
 		return snap, nil
@@ -114,11 +114,13 @@ func (v *Inventory) Observe(ctx context.Context, sel Selector, depth Depth, prev
 	if err := v.resolveTargets(ctx, sel, snap.Nodes); err != nil {
 		return cluster.Snapshot{}, err
 	}
-	if sel.Cluster != "" {
-		if err := v.readENIs(ctx, sel.Cluster, snap.Nodes); err != nil {
+	// Groups named with --asg still carry the module's cluster tag: it
+	// finds their ENIs and volumes.
+	if name := clusterName(sel, groups); name != "" {
+		if err := v.readENIs(ctx, name, snap.Nodes); err != nil {
 			return cluster.Snapshot{}, err
 		}
-		if err := v.readVolumes(ctx, sel.Cluster, snap.Nodes); err != nil {
+		if err := v.readVolumes(ctx, name, snap.Nodes); err != nil {
 			return cluster.Snapshot{}, err
 		}
 	}
@@ -126,6 +128,79 @@ func (v *Inventory) Observe(ctx context.Context, sel Selector, depth Depth, prev
 		return cluster.Snapshot{}, err
 	}
 	return snap, nil
+}
+
+// ObserveGroups reads only the named groups (50 a call) and returns prev
+// with those nodes replaced: how the roll watches the nodes it is
+// replacing without paging through a large cluster. What a group read does
+// not see (targets, ENI, IP, volume) carries over from prev.
+func (v *Inventory) ObserveGroups(ctx context.Context, names []string, prev cluster.Snapshot) (cluster.Snapshot, error) {
+	now := v.cfg.Clock.Now()
+	groups, err := v.describeGroups(ctx, Selector{Groups: names})
+	if err != nil {
+		return cluster.Snapshot{}, err
+	}
+	fresh := map[string]cluster.Node{}
+	for _, g := range groups {
+		n := nodeOf(g)
+		fresh[n.Group] = n
+	}
+	out := cluster.Snapshot{At: now, Nodes: make([]cluster.Node, len(prev.Nodes))}
+	for i, p := range prev.Nodes {
+		n, ok := fresh[p.Group]
+		if !ok {
+			out.Nodes[i] = p
+			continue
+		}
+		if p.VersionSpec == n.VersionSpec && n.Target == 0 {
+			n.Target = p.Target
+		}
+		n.IP, n.ENI, n.Volume.ID, n.ENIStatus = p.IP, p.ENI, p.Volume.ID, p.ENIStatus
+		out.Nodes[i] = n
+	}
+	return out, nil
+}
+
+// ENIStatus reads the status (available, in-use, ...) of the given ENIs,
+// 200 IDs a call.
+func (v *Inventory) ENIStatus(ctx context.Context, ids []string) (map[string]string, error) {
+	out := map[string]string{}
+	for start := 0; start < len(ids); start += 200 {
+		if err := v.wait(ctx); err != nil {
+			return nil, err
+		}
+		batch := ids[start:min(start+200, len(ids))]
+		res, err := v.cfg.EC2.DescribeNetworkInterfaces(ctx, &ec2.DescribeNetworkInterfacesInput{NetworkInterfaceIds: batch})
+		if err != nil {
+			return nil, fmt.Errorf("describing ENIs %s: %w", strings.Join(batch, ", "), err)
+		}
+		for _, e := range res.NetworkInterfaces {
+			out[aws.ToString(e.NetworkInterfaceId)] = string(e.Status)
+		}
+	}
+	return out, nil
+}
+
+// clusterName is the selected cluster, or the cluster tag the selected
+// groups share ("" when they have none).
+func clusterName(sel Selector, groups []astypes.AutoScalingGroup) string {
+	if sel.Cluster != "" {
+		return sel.Cluster
+	}
+	name := ""
+	for _, g := range groups {
+		v := ""
+		for _, t := range g.Tags {
+			if aws.ToString(t.Key) == cluster.TagCluster {
+				v = aws.ToString(t.Value)
+			}
+		}
+		if v == "" || (name != "" && v != name) {
+			return ""
+		}
+		name = v
+	}
+	return name
 }
 
 // describeGroups is the one batched, paged read of every group.
@@ -182,6 +257,14 @@ func (e *NotFoundError) Error() string { return "found no " + e.What }
 
 func nodeOf(g astypes.AutoScalingGroup) cluster.Node {
 	n := cluster.Node{Group: aws.ToString(g.AutoScalingGroupName), Desired: aws.ToInt32(g.DesiredCapacity)}
+	if len(g.AvailabilityZones) > 0 {
+		n.AZ = g.AvailabilityZones[0]
+	}
+	for _, p := range g.SuspendedProcesses {
+		if aws.ToString(p.ProcessName) == "Launch" {
+			n.LaunchSuspended = true
+		}
+	}
 	n.ID = n.Group
 	for _, t := range g.Tags {
 		if aws.ToString(t.Key) == cluster.TagNodeID {
@@ -291,7 +374,7 @@ func (v *Inventory) readENIs(ctx context.Context, name string, nodes []cluster.N
 		}
 		for _, e := range out.NetworkInterfaces {
 			if n := m[nodeTag(e.TagSet)]; n != nil {
-				n.ENI, n.IP = aws.ToString(e.NetworkInterfaceId), aws.ToString(e.PrivateIpAddress)
+				n.ENI, n.IP, n.ENIStatus = aws.ToString(e.NetworkInterfaceId), aws.ToString(e.PrivateIpAddress), string(e.Status)
 			}
 		}
 		if out.NextToken == nil {
@@ -374,6 +457,26 @@ func (v *Inventory) readActivities(ctx context.Context, nodes []cluster.Node) er
 		take(out.Activities)
 	}
 	return nil
+}
+
+// RecentActivities reads the account's newest scaling activities (one
+// call, at most 100, newest first), with their groups: a cheap way to learn
+// whether any group changed since a time (a node leaving service always
+// starts an activity), instead of reading every group. full reports that
+// the page was full, so older activities may be missing.
+func (v *Inventory) RecentActivities(ctx context.Context) (acts []cluster.Activity, full bool, err error) {
+	if err := v.wait(ctx); err != nil {
+		return nil, false, err
+	}
+	out, err := v.cfg.AutoScaling.DescribeScalingActivities(ctx, &autoscaling.DescribeScalingActivitiesInput{MaxRecords: aws.Int32(100)})
+	if err != nil {
+		return nil, false, fmt.Errorf("describing recent scaling activities: %w", err)
+	}
+	for _, a := range out.Activities {
+		acts = append(acts, cluster.Activity{Group: aws.ToString(a.AutoScalingGroupName), Status: string(a.StatusCode), Description: aws.ToString(a.Description),
+			Message: aws.ToString(a.StatusMessage), Start: aws.ToTime(a.StartTime), End: aws.ToTime(a.EndTime)})
+	}
+	return acts, len(out.Activities) == 100, nil
 }
 
 // LastActivity reads the scaling activity of one group that best explains

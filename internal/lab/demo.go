@@ -126,10 +126,16 @@ type Scenario struct {
 	// KillAfter kills this node's instance after the roll ("" for none):
 	// its group must bring it back.
 	KillAfter string
+	// Roll is how the roll goes (a zero value: one node at a time).
+	Roll rollout.Options
 }
 
-// DefaultScenario is `make demo`: a full roll, then a node loss.
-var DefaultScenario = Scenario{KillAfter: "01"}
+// ByZone rolls a whole zone at a time: the lab's three nodes sit in three
+// zones, so one node at a time, as the etcd quorum requires.
+var ByZone = rollout.Options{ByZone: true, WholeZone: true}
+
+// DefaultScenario is `make demo`: a full roll zone by zone, then a node loss.
+var DefaultScenario = Scenario{KillAfter: "01", Roll: ByZone}
 
 // Demo runs a scenario on a running lab.
 func (l *Lab) Demo(ctx context.Context, sc Scenario, progress io.Writer) (*Report, error) {
@@ -182,13 +188,13 @@ func (l *Lab) Demo(ctx context.Context, sc Scenario, progress io.Writer) (*Repor
 		go l.loseWhenOthersReplaced(ctx, sc.LoseDuringRoll, note)
 	}
 	rollStart := l.cfg.Clock.Now()
-	res, rollErr := rollout.Run(ctx, rollout.Config{AutoScaling: clients.AutoScaling, Inventory: inv, Clock: l.cfg.Clock, Selector: sel,
+	res, rollErr := rollout.Run(ctx, rollout.Config{AutoScaling: clients.AutoScaling, Inventory: inv, Clock: l.cfg.Clock, Selector: sel, Options: sc.Roll,
 		Timeout: 2 * time.Minute, Poll: rollout.Poll{Fast: 250 * time.Millisecond, Slow: 2 * time.Second},
 		RecoverCommand: func(id string) string {
 			return "stateful recover " + id + " --cluster etcd --endpoint-url " + l.Endpoint
 		},
 		Events: func(e rollout.Event) {
-			if e.Kind == "terminate" || e.Kind == "replaced" || e.Kind == "failed" {
+			if e.Kind == "terminate" || e.Kind == "resume-launch" || e.Kind == "replaced" || e.Kind == "failed" {
 				note("roll: %s", e.Message)
 			}
 		}})

@@ -2,16 +2,21 @@ package lab
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 
+	"github.com/stateful-aws/stateful/internal/awsapi"
 	"github.com/stateful-aws/stateful/internal/cluster"
+	"github.com/stateful-aws/stateful/internal/inventory"
 	"github.com/stateful-aws/stateful/internal/rollout"
 )
 
@@ -150,6 +155,18 @@ func TestDemoRollsWithoutDowntimeAndHealsANodeLoss(t *testing.T) {
 			t.Errorf("volume %s formatted %d times", v, n)
 		}
 	}
+	// Zone by zone: the three nodes sit in three zones, one zone (one
+	// node) at a time as the quorum requires: no two replacements overlap.
+	zones := map[string]bool{}
+	for k, rep := range r.Replacements {
+		zones[rep.AZ] = true
+		if k > 0 && rep.Started.Before(r.Replacements[k-1].Detected) {
+			t.Errorf("node %s's replacement started at %s, before node %s was back at %s", rep.Node, rep.Started, r.Replacements[k-1].Node, r.Replacements[k-1].Detected)
+		}
+	}
+	if len(zones) != 3 {
+		t.Errorf("replacements in zones %v, want three zones", zones)
+	}
 	// The simulator's record: the roll terminated 00, 01, 02 in order; the
 	// node loss was not a roll termination.
 	if got := strings.Join(l.nodesOfCalls("TerminateInstanceInAutoScalingGroup"), " "); got != "00 01 02" {
@@ -190,6 +207,37 @@ func TestSecondNodeLostMidRollStopsTheRoll(t *testing.T) {
 	}
 	if len(r.KeysLost) > 0 {
 		t.Errorf("%d acknowledged writes lost", len(r.KeysLost))
+	}
+}
+
+func TestLabRefusesABudgetThatBreaksItsQuorum(t *testing.T) {
+	l := startLab(t)
+	ctx := context.Background()
+	clients, err := awsapi.New(ctx, awsapi.Config{Region: "us-east-1", EndpointURL: l.Endpoint, MaxAttempts: 5, MaxBackoff: 200 * time.Millisecond,
+		Credentials: credentials.NewStaticCredentialsProvider("lab", "lab", "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := inventory.New(inventory.Config{AutoScaling: clients.AutoScaling, EC2: clients.EC2, Clock: l.cfg.Clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	roll := func(opts rollout.Options, dry bool) error {
+		_, err := rollout.Run(ctx, rollout.Config{AutoScaling: clients.AutoScaling, Inventory: inv, Clock: l.cfg.Clock, Selector: inventory.Selector{Cluster: ClusterName},
+			Timeout: 3 * time.Minute, Poll: rollout.Poll{Fast: 250 * time.Millisecond, Slow: 2 * time.Second}, Options: opts, DryRun: dry})
+		return err
+	}
+	err = roll(rollout.Options{MaxUnavailable: 2}, false)
+	var q *rollout.QuorumError
+	if !errors.As(err, &q) || !strings.Contains(err.Error(), "--max-unavailable 2 would leave 1 of 3 nodes in service, fewer than the majority of 2 the cluster needs; give --allow-quorum-loss") {
+		t.Fatalf("--max-unavailable 2 on the three-node etcd: %v; want the quorum refusal", err)
+	}
+	if n := l.Engine.CountCalls("SuspendProcesses") + l.Engine.CountCalls("TerminateInstanceInAutoScalingGroup"); n != 0 {
+		t.Fatalf("the refused roll made %d suspend or terminate calls, want none", n)
+	}
+	// Zone by zone is one node at a time here, and passes.
+	if err := roll(ByZone, true); err != nil {
+		t.Fatalf("--by-zone --max-unavailable zone: %v", err)
 	}
 }
 

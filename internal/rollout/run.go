@@ -28,18 +28,37 @@ type Config struct {
 	Events func(Event)
 
 	Selector inventory.Selector
-	// Last moves these nodes (for example a leader) to the end.
-	Last []string
+	// Options: which nodes, in what order, how many at once.
+	Options
+	// AllowQuorumLoss lets through a budget that would leave fewer nodes in
+	// service than a majority (for applications that replicate by zone).
+	AllowQuorumLoss bool
 	// Timeout bounds each wait: for the cluster to be ready before the
-	// roll, for a pre-check to pass, and for each replacement.
+	// roll, for a pre-check or verify to pass, for each replacement, and
+	// for nodes the roll did not take out to come back.
 	Timeout time.Duration
 	// PreCheck, when set, must pass before each termination; it is retried
 	// until Timeout.
 	PreCheck func(ctx context.Context, n cluster.Node) error
-	DryRun   bool
-	Poll     Poll
+	// Canary replaces this many nodes first, then runs Verify (retried
+	// until Timeout) and waits Soak before going on.
+	Canary int
+	Verify func(ctx context.Context, replaced []string) error
+	Soak   time.Duration
+	// PauseAfter stops the roll (a *Paused error) once this many nodes
+	// have been replaced in this run (0: never).
+	PauseAfter int
+	DryRun     bool
+	Poll       Poll
+	// Pace spaces the roll's own Auto Scaling writes (suspend, terminate,
+	// resume). AWS publishes no Auto Scaling rate; nil means DefaultPace,
+	// a Bucket with Rate 0 means no pacing.
+	Pace *awsapi.Bucket
 	// RecoverCommand renders the command that unsticks a node, for messages.
 	RecoverCommand func(nodeID string) string
+	// ResumeCommand renders the command that resumes a paused roll, for
+	// messages; canaryDone says whether the canary has passed.
+	ResumeCommand func(canaryDone bool) string
 }
 
 // Poll sets how often the roll looks. It polls every Fast while it has no
@@ -47,17 +66,34 @@ type Config struct {
 // sleeps through most of the expected time (halving the remainder, never
 // longer than Slow) and polls every Fast around the expected end. Under
 // throttling it backs off from Fast up to Slow.
+//
+// Between looks at the whole cluster it reads only the nodes it is
+// replacing. It looks at the whole cluster right before it starts a
+// replacement and at least every Check: one call reads the account's
+// newest scaling activities, and only when one of them is not the roll's
+// own (a node leaving service always starts one), or the page overflowed,
+// or the last read of every group is older than Sweep, does it read every
+// group.
 type Poll struct {
-	Fast, Slow time.Duration
+	Fast, Slow, Check, Sweep time.Duration
+}
+
+// DefaultPace lets the roll write to Auto Scaling in bursts of 100, then
+// 20 calls a second: EC2's documented bucket for Describe calls, the
+// nearest published figure (AWS publishes none for Auto Scaling).
+func DefaultPace(c clock.Clock) *awsapi.Bucket {
+	return &awsapi.Bucket{Clock: c, Rate: 20, Burst: 100}
 }
 
 // DefaultPoll detects a replacement within a second.
-func DefaultPoll() Poll { return Poll{Fast: time.Second, Slow: 15 * time.Second} }
+func DefaultPoll() Poll {
+	return Poll{Fast: time.Second, Slow: 15 * time.Second, Check: time.Minute, Sweep: 10 * time.Minute}
+}
 
 // Event is one step of a roll.
 type Event struct {
 	At       time.Time `json:"at"`
-	Kind     string    `json:"event"` // waiting, ready, plan, pre-check, terminate, progress, replaced, done, failed
+	Kind     string    `json:"event"` // waiting, ready, repaired, plan, pre-check, terminate, resume-launch, progress, replaced, verify, soak, paused, done, failed
 	Node     string    `json:"node,omitempty"`
 	Instance string    `json:"instance,omitempty"`
 	Message  string    `json:"message"`
@@ -76,7 +112,10 @@ type Result struct {
 // Replacement is one node replaced.
 type Replacement struct {
 	Node, Old, New string
+	AZ             string
 	Took           time.Duration // terminate call to new instance detected in service
+	Released       time.Duration // terminate call to the ENI seen free and Launch resumed
+	Started        time.Time     // the terminate call
 	Detected       time.Time
 }
 
@@ -90,6 +129,7 @@ const (
 	NodeLost     FailureKind = "node-lost"     // another node left service mid-roll
 	WrongVersion FailureKind = "wrong-version" // a replacement came up on another version
 	PreCheck     FailureKind = "pre-check"     // the pre-check never passed
+	Verify       FailureKind = "verify"        // the canary's verify never passed
 )
 
 // Failure is a roll that stopped. Its message names the node, instance,
@@ -128,6 +168,21 @@ func (f *Failure) Error() string {
 	return b.String()
 }
 
+// Paused is a roll that stopped on purpose after PauseAfter replacements.
+type Paused struct {
+	Replaced  int
+	Remaining []string
+	Resume    string
+}
+
+func (p *Paused) Error() string {
+	msg := fmt.Sprintf("roll paused after %d replacement(s) as asked; %d node(s) still to replace: %s", p.Replaced, len(p.Remaining), strings.Join(p.Remaining, ", "))
+	if p.Resume != "" {
+		msg += "; to resume run: " + p.Resume
+	}
+	return msg
+}
+
 // Run rolls the cluster.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.AutoScaling == nil || cfg.Inventory == nil || cfg.Clock == nil {
@@ -136,26 +191,63 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Timeout <= 0 {
 		return nil, fmt.Errorf("rollout: Timeout must be positive")
 	}
-	if cfg.Poll == (Poll{}) {
-		cfg.Poll = DefaultPoll()
+	if cfg.MaxUnavailable < 0 || cfg.Canary < 0 || cfg.PauseAfter < 0 || cfg.Soak < 0 {
+		return nil, fmt.Errorf("rollout: MaxUnavailable, Canary, PauseAfter and Soak must not be negative")
+	}
+	def := DefaultPoll()
+	if cfg.Poll.Fast <= 0 {
+		cfg.Poll.Fast = def.Fast
+	}
+	if cfg.Poll.Slow < cfg.Poll.Fast {
+		cfg.Poll.Slow = max(cfg.Poll.Fast, def.Slow)
+	}
+	if cfg.Poll.Check <= 0 {
+		cfg.Poll.Check = max(cfg.Poll.Slow, def.Check)
+	}
+	if cfg.Poll.Sweep <= 0 {
+		cfg.Poll.Sweep = max(cfg.Poll.Check, def.Sweep)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Pace == nil {
+		cfg.Pace = DefaultPace(cfg.Clock)
+	}
 	if cfg.RecoverCommand == nil {
 		cfg.RecoverCommand = func(id string) string { return "stateful recover " + id }
 	}
-	r := &roller{cfg: cfg, log: cfg.Logger.With("component", "rollout")}
+	r := &roller{cfg: cfg, log: cfg.Logger.With("component", "rollout"), flights: map[string]*flight{}, quiet: map[string]time.Time{}}
 	return r.run(ctx)
 }
 
 type roller struct {
-	cfg      Config
-	log      *slog.Logger
-	snap     cluster.Snapshot // latest observation
-	started  time.Time        // when the current step began
-	expected time.Duration    // shortest replacement so far, 0 before the first
-	backoff  time.Duration
+	cfg   Config
+	log   *slog.Logger
+	snap  cluster.Snapshot // latest observation
+	swept time.Time        // when the whole cluster was last known: read, or proven unchanged
+	full  time.Time        // when every group was last read
+	// quiet holds, per group the roll replaced since the last full read,
+	// when the roll saw it back: its activities started before then are
+	// the roll's own.
+	quiet   map[string]time.Time
+	started time.Time // when the current step began, for activity lookups
+	backoff time.Duration
+
+	flights  map[string]*flight // nodes taken out by this roll, not yet back
+	inFlight []string           // their ids, in the order started
+	// expected and expectedRelease are the shortest replacement and the
+	// shortest terminate-to-ENI-free time seen so far (0 before the first).
+	expected, expectedRelease time.Duration
+	replaced                  map[string]bool
+}
+
+// flight is one replacement under way.
+type flight struct {
+	node    cluster.Node // as when started
+	old     string       // the terminated instance
+	start   time.Time
+	resumed bool // Launch resumed (or never suspended)
+	release time.Duration
 }
 
 func (r *roller) now() time.Time { return r.cfg.Clock.Now() }
@@ -174,44 +266,135 @@ func (r *roller) run(ctx context.Context) (*Result, error) {
 	if err := r.preflight(ctx); err != nil {
 		return nil, err
 	}
+	if err := CheckScope(r.snap, r.cfg.Options); err != nil {
+		return nil, err
+	}
+	if err := CheckQuorum(r.snap, r.cfg.Options, r.cfg.AllowQuorumLoss); err != nil {
+		return nil, err
+	}
 	res := &Result{}
-	for _, n := range Order(r.snap, r.cfg.Last) {
+	for _, n := range Order(r.snap, r.cfg.Options) {
 		res.Plan = append(res.Plan, n.ID)
 	}
-	r.emit(Event{Kind: "plan", Nodes: res.Plan, Message: planMessage(r.snap, res.Plan, r.cfg.DryRun)})
+	r.emit(Event{Kind: "plan", Nodes: res.Plan, Message: r.planMessage(res.Plan)})
 	if r.cfg.DryRun {
 		return res, nil
 	}
-	replaced := map[string]bool{}
+	r.replaced = map[string]bool{}
+	err := r.loop(ctx, res)
+	if err != nil && ctx.Err() == nil {
+		// Whatever stopped the roll, the groups it suspended get their
+		// Launch back once their old instance is gone, so no node stays
+		// down for want of a launch.
+		r.settle(ctx)
+	}
+	return res, err
+}
+
+func (r *roller) loop(ctx context.Context, res *Result) error {
+	startedCount, canaryDone := 0, r.cfg.Canary == 0
+	var holdSince time.Time
 	for {
-		d := Decide(r.snap, r.cfg.Last)
+		if err := r.advance(ctx, res); err != nil {
+			return err
+		}
+		limit := -1
+		if !canaryDone {
+			limit = r.cfg.Canary - startedCount
+		}
+		if r.cfg.PauseAfter > 0 {
+			limit = max(0, r.cfg.PauseAfter-startedCount)
+			if !canaryDone {
+				limit = min(limit, r.cfg.Canary-startedCount)
+			}
+		}
+		d := Decide(r.snap, r.cfg.Options, Progress{InFlight: r.inFlight, Limit: limit})
+		if d.Action != Hold {
+			holdSince = time.Time{}
+		}
 		switch d.Action {
-		case Done:
-			r.emit(Event{Kind: "done", Message: fmt.Sprintf("every node is in service on its target version; replaced %d", len(res.Replaced))})
-			return res, nil
-		case Wait:
-			return res, r.lost(ctx, d.Nodes[0], "left service between two replacements")
 		case Unknown:
-			return res, &Failure{Kind: Refused, Node: d.Nodes[0].ID, Detail: "its group's launch-template version " + d.Nodes[0].VersionSpec + " could not be resolved", Nodes: d.Nodes}
+			return &Failure{Kind: Refused, Node: d.Nodes[0].ID, Detail: "its group's launch-template version " + d.Nodes[0].VersionSpec + " could not be resolved", Nodes: d.Nodes}
+		case Done:
+			if !canaryDone && len(res.Replaced) > 0 {
+				if err := r.canary(ctx, res); err != nil {
+					return err
+				}
+			}
+			r.emit(Event{Kind: "done", Message: fmt.Sprintf("every node in scope is in service on its target version; replaced %d", len(res.Replaced))})
+			return nil
+		case Hold:
+			if d.Out > d.Budget {
+				why := "left service during the roll"
+				if len(r.inFlight) > 0 {
+					why = "left service while node " + strings.Join(r.inFlight, ", ") + " was being replaced"
+				}
+				return r.lost(ctx, d.Nodes[0], fmt.Sprintf("%s: %d nodes out of service, more than the budget of %d", why, d.Out, d.Budget))
+			}
+			if holdSince.IsZero() {
+				holdSince = r.now()
+				r.emit(Event{Kind: "waiting", Nodes: ids(d.Nodes), Message: fmt.Sprintf("starting nothing while %d node(s) the roll did not take out are out of service (waiting up to %s): %s", len(d.Nodes), r.cfg.Timeout, strings.Join(ids(d.Nodes), ", "))})
+			}
+			if r.now().Sub(holdSince) >= r.cfg.Timeout {
+				return r.lost(ctx, d.Nodes[0], fmt.Sprintf("stayed out of service for %s during the roll", r.cfg.Timeout))
+			}
+		case Replace:
+			if !r.fresh() {
+				// Start nothing on a partial or old look: know the whole cluster first.
+				if err := r.refresh(ctx, r.now().Add(r.cfg.Timeout)); err != nil {
+					return err
+				}
+				continue
+			}
+			n, err := r.startAll(ctx, d.Start)
+			if err != nil {
+				return err
+			}
+			startedCount += n
+			if n < len(d.Start) {
+				continue // a pre-check changed the picture: decide again
+			}
+		case Wait:
+			if len(r.flights) == 0 && !canaryDone && startedCount >= r.cfg.Canary {
+				if err := r.canary(ctx, res); err != nil {
+					return err
+				}
+				canaryDone = true
+				continue
+			}
+			if len(r.flights) == 0 && r.cfg.PauseAfter > 0 && startedCount >= r.cfg.PauseAfter {
+				p := &Paused{Replaced: len(res.Replaced)}
+				if r.cfg.ResumeCommand != nil {
+					p.Resume = r.cfg.ResumeCommand(canaryDone)
+				}
+				for _, n := range Order(r.snap, r.cfg.Options) {
+					p.Remaining = append(p.Remaining, n.ID)
+				}
+				r.emit(Event{Kind: "paused", Nodes: p.Remaining, Message: p.Error()})
+				return p
+			}
 		}
-		n := d.Node
-		if replaced[n.ID] {
-			// A node replaced once that is outdated again means its group's
-			// version moved during the roll: stop rather than loop.
-			return res, &Failure{Kind: WrongVersion, Node: n.ID, Detail: fmt.Sprintf("already replaced in this roll, yet it runs version %d and its group wants %d", n.Instances[0].Version, n.Target)}
+		if err := clock.Sleep(ctx, r.cfg.Clock, r.interval()); err != nil {
+			return err
 		}
-		rep, err := r.replace(ctx, n)
-		if err != nil {
-			return res, err
+		if err := r.look(ctx); err != nil {
+			return err
 		}
-		replaced[n.ID] = true
-		res.Replaced = append(res.Replaced, rep)
 	}
 }
 
-func planMessage(s cluster.Snapshot, plan []string, dry bool) string {
+func ids(nodes []cluster.Node) []string {
+	out := make([]string, len(nodes))
+	for i, n := range nodes {
+		out[i] = n.ID
+	}
+	return out
+}
+
+func (r *roller) planMessage(plan []string) string {
+	s := r.snap
 	if len(plan) == 0 {
-		return fmt.Sprintf("all %d nodes are current; nothing to replace", len(s.Nodes))
+		return fmt.Sprintf("all %d nodes in scope are current; nothing to replace", len(s.Nodes))
 	}
 	var parts []string
 	for _, id := range plan {
@@ -219,20 +402,80 @@ func planMessage(s cluster.Snapshot, plan []string, dry bool) string {
 		parts = append(parts, fmt.Sprintf("%s (v%d -> v%d)", id, n.Instances[0].Version, n.Target))
 	}
 	verb := "will replace"
-	if dry {
+	if r.cfg.DryRun {
 		verb = "would replace"
 	}
-	return fmt.Sprintf("%s %d of %d nodes, one at a time: %s", verb, len(plan), len(s.Nodes), strings.Join(parts, ", "))
+	how := "one at a time"
+	if b := Budget(s, r.cfg.Options); b > 1 {
+		how = fmt.Sprintf("up to %d at a time", b)
+	}
+	if r.cfg.ByZone {
+		how += ", one zone at a time"
+	}
+	if r.cfg.Canary > 0 {
+		how += fmt.Sprintf(", %d canary node(s) first", r.cfg.Canary)
+	}
+	return fmt.Sprintf("%s %d of %d nodes, %s: %s", verb, len(plan), len(s.Nodes), how, strings.Join(parts, ", "))
 }
 
-// observe reads the cluster, riding out throttling and transient errors
+// observe reads every group, riding out throttling and transient errors
 // with backoff until the deadline.
-func (r *roller) observe(ctx context.Context, depth inventory.Depth, deadline time.Time) error {
-	for {
+func (r *roller) sweep(ctx context.Context, deadline time.Time) error {
+	return r.retry(ctx, deadline, func() error {
 		prev := r.snap
-		s, err := r.cfg.Inventory.Observe(ctx, r.cfg.Selector, depth, &prev)
+		s, err := r.cfg.Inventory.Observe(ctx, r.cfg.Selector, inventory.Groups, &prev)
 		if err == nil {
-			r.snap = s
+			r.snap, r.swept, r.full = s, s.At, s.At
+			clear(r.quiet)
+		}
+		return err
+	})
+}
+
+// refresh brings the roll's knowledge of the whole cluster up to now:
+// with one call reading the newest scaling activities when that proves
+// nothing changed outside the roll's own replacements since the last full
+// read, else by reading every group.
+func (r *roller) refresh(ctx context.Context, deadline time.Time) error {
+	if r.full.IsZero() || r.now().Sub(r.full) >= r.cfg.Poll.Sweep {
+		return r.sweep(ctx, deadline)
+	}
+	at := r.now()
+	var acts []cluster.Activity
+	var overflow bool
+	if err := r.retry(ctx, deadline, func() (err error) {
+		acts, overflow, err = r.cfg.Inventory.RecentActivities(ctx)
+		return err
+	}); err != nil {
+		return err
+	}
+	groups := map[string]bool{}
+	for _, n := range r.snap.Nodes {
+		groups[n.Group] = true
+	}
+	for _, f := range r.flights {
+		groups[f.node.Group] = false // in flight: its activities are the roll's
+	}
+	for _, a := range acts {
+		q, replaced := r.quiet[a.Group]
+		if a.Start.Before(r.full) || !groups[a.Group] || (replaced && a.Start.Before(q)) {
+			continue
+		}
+		return r.sweep(ctx, deadline) // something else happened: read it
+	}
+	if overflow && !acts[len(acts)-1].Start.Before(r.full) {
+		return r.sweep(ctx, deadline) // more happened than one page shows
+	}
+	r.swept = at
+	return nil
+}
+
+// retry runs f until it succeeds, a non-transient error, or the deadline,
+// backing off on throttling without losing the roll's place.
+func (r *roller) retry(ctx context.Context, deadline time.Time, f func() error) error {
+	for {
+		err := f()
+		if err == nil {
 			r.backoff = 0
 			return nil
 		}
@@ -250,17 +493,83 @@ func (r *roller) sleepBackoff(ctx context.Context) error {
 	return clock.Sleep(ctx, r.cfg.Clock, r.backoff)
 }
 
+// look reads what the roll is waiting for as cheaply as it can: the ENIs
+// of nodes whose old instance may still hold them, the groups of nodes
+// coming back, and every group when the last full read is older than
+// Poll.Sweep (or costs no more than the partial one).
+func (r *roller) look(ctx context.Context) error {
+	deadline := r.now().Add(r.cfg.Timeout)
+	var enis, groups []string
+	for _, id := range r.inFlight {
+		f := r.flights[id]
+		if !f.resumed && f.node.ENI != "" {
+			enis = append(enis, f.node.ENI)
+		} else {
+			groups = append(groups, f.node.Group)
+		}
+	}
+	if len(enis) > 0 {
+		var status map[string]string
+		if err := r.retry(ctx, deadline, func() (err error) {
+			status, err = r.cfg.Inventory.ENIStatus(ctx, enis)
+			return err
+		}); err != nil {
+			return err
+		}
+		for i := range r.snap.Nodes {
+			if st, ok := status[r.snap.Nodes[i].ENI]; ok {
+				r.snap.Nodes[i].ENIStatus = st
+			}
+		}
+	}
+	pages := (len(r.snap.Nodes) + 99) / 100
+	if pages == 1 || (len(groups)+49)/50 >= pages || len(groups) == 0 && len(enis) == 0 {
+		// Reading every group costs one call (up to 100 nodes) or no more
+		// than reading those in flight, or nothing is in flight (waiting
+		// for nodes the roll did not take out): read them all, and notice
+		// at once a node lost elsewhere.
+		return r.sweep(ctx, deadline)
+	}
+	if len(groups) > 0 {
+		if err := r.retry(ctx, deadline, func() error {
+			s, err := r.cfg.Inventory.ObserveGroups(ctx, groups, r.snap)
+			if err == nil {
+				r.snap = s
+			}
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	if r.now().Sub(r.swept) >= r.cfg.Poll.Check {
+		return r.refresh(ctx, deadline)
+	}
+	return nil
+}
+
 // preflight waits up to the timeout for every node to serve, then refuses.
+// It first gives back the Launch process of groups a killed roll left
+// suspended, as soon as their old instance has released the ENI.
 func (r *roller) preflight(ctx context.Context) error {
 	deadline := r.now().Add(r.cfg.Timeout)
 	r.started = r.now()
 	waited := false
 	depth := inventory.Full // then groups only: the rest carries over
 	for {
-		if err := r.observe(ctx, depth, deadline); err != nil {
+		if err := r.retry(ctx, deadline, func() error {
+			prev := r.snap
+			s, err := r.cfg.Inventory.Observe(ctx, r.cfg.Selector, depth, &prev)
+			if err == nil {
+				r.snap, r.swept, r.full = s, s.At, s.At
+			}
+			return err
+		}); err != nil {
 			return err
 		}
 		depth = inventory.Groups
+		if err := r.repair(ctx, deadline); err != nil {
+			return err
+		}
 		out := r.snap.NotServing()
 		if len(out) == 0 {
 			if waited {
@@ -273,11 +582,7 @@ func (r *roller) preflight(ctx context.Context) error {
 				Recover: r.cfg.RecoverCommand(out[0].ID), Nodes: out}
 		}
 		if !waited {
-			ids := make([]string, len(out))
-			for i, n := range out {
-				ids[i] = n.ID
-			}
-			r.emit(Event{Kind: "waiting", Nodes: ids, Message: fmt.Sprintf("waiting up to %s for %d node(s) to be in service before starting: %s", r.cfg.Timeout, len(out), strings.Join(ids, ", "))})
+			r.emit(Event{Kind: "waiting", Nodes: ids(out), Message: fmt.Sprintf("waiting up to %s for %d node(s) to be in service before starting: %s", r.cfg.Timeout, len(out), strings.Join(ids(out), ", "))})
 			waited = true
 		}
 		if err := clock.Sleep(ctx, r.cfg.Clock, r.cfg.Poll.Fast); err != nil {
@@ -286,31 +591,151 @@ func (r *roller) preflight(ctx context.Context) error {
 	}
 }
 
-// replace terminates the node's instance and waits for its successor.
-func (r *roller) replace(ctx context.Context, n cluster.Node) (Replacement, error) {
-	old, _ := n.Serving()
-	if r.cfg.PreCheck != nil {
-		if err := r.preCheck(ctx, n); err != nil {
-			return Replacement{}, err
-		}
-		// The pre-check may have taken a while: look again before acting.
-		if err := r.observe(ctx, inventory.Groups, r.now().Add(r.cfg.Timeout)); err != nil {
-			return Replacement{}, err
-		}
-		if out := r.snap.NotServing(); len(out) > 0 {
-			return Replacement{}, r.lost(ctx, out[0], "left service while node "+n.ID+"'s pre-check ran")
-		}
-		if cur, _ := r.snap.Node(n.ID); !stillServing(cur, old.ID) {
-			return Replacement{}, &Failure{Kind: NodeLost, Node: n.ID, Instance: old.ID, Detail: "its instance changed while the pre-check ran; nothing was terminated", Recover: r.cfg.RecoverCommand(n.ID)}
+// repair resumes Launch on every group whose node is ready for a launch:
+// its instance serves, or it has none left and its ENI is free.
+func (r *roller) repair(ctx context.Context, deadline time.Time) error {
+	var suspended []cluster.Node
+	var enis []string
+	for _, n := range r.snap.Nodes {
+		if n.LaunchSuspended {
+			suspended = append(suspended, n)
+			if len(n.Instances) == 0 && n.ENI != "" {
+				enis = append(enis, n.ENI)
+			}
 		}
 	}
-	start := r.now()
-	r.started = start
-	r.emit(Event{Kind: "terminate", Node: n.ID, Instance: old.ID, Message: fmt.Sprintf("replacing node %s: terminating %s (v%d), keeping desired capacity", n.ID, old.ID, old.Version)})
-	if err := r.terminate(ctx, n, old.ID, start.Add(r.cfg.Timeout)); err != nil {
-		return Replacement{}, err
+	if len(suspended) == 0 {
+		return nil
 	}
-	return r.await(ctx, n, old.ID, start)
+	status := map[string]string{}
+	if len(enis) > 0 {
+		if err := r.retry(ctx, deadline, func() (err error) {
+			status, err = r.cfg.Inventory.ENIStatus(ctx, enis)
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	for _, n := range suspended {
+		_, serving := n.Serving()
+		if !serving && (len(n.Instances) > 0 || (n.ENI != "" && status[n.ENI] != "available")) {
+			continue // the old instance still holds the ENI: next look
+		}
+		if err := r.resumeLaunch(ctx, n, deadline); err != nil {
+			return err
+		}
+		r.emit(Event{Kind: "repaired", Node: n.ID, Message: fmt.Sprintf("resumed the Launch process of node %s's group %s, left suspended by an interrupted roll", n.ID, n.Group)})
+	}
+	return nil
+}
+
+func (r *roller) suspendLaunch(ctx context.Context, n cluster.Node, deadline time.Time) error {
+	return r.retry(ctx, deadline, func() error {
+		if err := r.cfg.Pace.Wait(ctx); err != nil {
+			return err
+		}
+		_, err := r.cfg.AutoScaling.SuspendProcesses(ctx, &autoscaling.SuspendProcessesInput{AutoScalingGroupName: aws.String(n.Group), ScalingProcesses: []string{"Launch"}})
+		if err != nil {
+			return fmt.Errorf("suspending the Launch process of group %s (node %s): %w", n.Group, n.ID, err)
+		}
+		return nil
+	})
+}
+
+func (r *roller) resumeLaunch(ctx context.Context, n cluster.Node, deadline time.Time) error {
+	return r.retry(ctx, deadline, func() error {
+		if err := r.cfg.Pace.Wait(ctx); err != nil {
+			return err
+		}
+		_, err := r.cfg.AutoScaling.ResumeProcesses(ctx, &autoscaling.ResumeProcessesInput{AutoScalingGroupName: aws.String(n.Group), ScalingProcesses: []string{"Launch"}})
+		if err != nil {
+			return fmt.Errorf("resuming the Launch process of group %s (node %s): %w", n.Group, n.ID, err)
+		}
+		return nil
+	})
+}
+
+// fresh reports whether the latest look read every group less than a
+// poll interval ago: the only look a termination may be decided on.
+func (r *roller) fresh() bool {
+	return !r.swept.IsZero() && !r.swept.Before(r.snap.At) && r.now().Sub(r.swept) < r.cfg.Poll.Fast
+}
+
+// errNotNow says a replacement was not started because the look it was
+// decided on grew old (calls were throttled): decide again on a new one.
+var errNotNow = errors.New("decision out of date")
+
+// startAll starts the replacement of each node, in order, and returns how
+// many it started. It stops early, to decide again on a fresh look, when
+// the look the decision was made on grew old (throttled calls) or after a
+// pre-check found the picture changed.
+func (r *roller) startAll(ctx context.Context, nodes []cluster.Node) (int, error) {
+	for k, n := range nodes {
+		if !r.fresh() && r.cfg.PreCheck == nil {
+			return k, nil
+		}
+		if r.replaced[n.ID] {
+			// A node replaced once that is outdated again means its group's
+			// version moved during the roll: stop rather than loop.
+			return k, &Failure{Kind: WrongVersion, Node: n.ID, Detail: fmt.Sprintf("already replaced in this roll, yet it runs version %d and its group wants %d", n.Instances[0].Version, n.Target)}
+		}
+		old, _ := n.Serving()
+		if r.cfg.PreCheck != nil {
+			if err := r.preCheck(ctx, n); err != nil {
+				return k, err
+			}
+			// The pre-check may have taken a while: look again before acting.
+			if err := r.sweep(ctx, r.now().Add(r.cfg.Timeout)); err != nil {
+				return k, err
+			}
+			for _, o := range r.snap.NotServing() {
+				if r.flights[o.ID] == nil {
+					return k, r.lost(ctx, o, "left service while node "+n.ID+"'s pre-check ran")
+				}
+			}
+			if cur, _ := r.snap.Node(n.ID); !stillServing(cur, old.ID) {
+				return k, &Failure{Kind: NodeLost, Node: n.ID, Instance: old.ID, Detail: "its instance changed while the pre-check ran; nothing was terminated", Recover: r.cfg.RecoverCommand(n.ID)}
+			}
+		}
+		if err := r.start(ctx, n, old); errors.Is(err, errNotNow) {
+			return k, nil
+		} else if err != nil {
+			return k, err
+		}
+	}
+	return len(nodes), nil
+}
+
+// start takes one node out: suspend its group's Launch (so the group does
+// not try, fail on the ENI the old instance still holds and back off),
+// then terminate the instance keeping desired capacity.
+func (r *roller) start(ctx context.Context, n cluster.Node, old cluster.Instance) error {
+	deadline := r.now().Add(r.cfg.Timeout)
+	if err := r.suspendLaunch(ctx, n, deadline); err != nil {
+		return err
+	}
+	if !r.fresh() {
+		// The suspend call was throttled long enough for the picture to
+		// change: terminate only if a fresh look still says so.
+		if err := r.refresh(ctx, deadline); err != nil {
+			return err
+		}
+		d := Decide(r.snap, r.cfg.Options, Progress{InFlight: r.inFlight, Limit: -1})
+		if cur, _ := r.snap.Node(n.ID); d.Action != Replace || !slices.ContainsFunc(d.Start, func(s cluster.Node) bool { return s.ID == n.ID }) || !stillServing(cur, old.ID) {
+			if err := r.resumeLaunch(ctx, n, deadline); err != nil {
+				return err
+			}
+			return errNotNow
+		}
+	}
+	f := &flight{node: n, old: old.ID, start: r.now()}
+	// Registered before the terminate call: a failure from here on must
+	// give the group its Launch back.
+	r.flights[n.ID] = f
+	r.inFlight = append(r.inFlight, n.ID)
+	r.started = f.start
+	r.emit(Event{Kind: "terminate", Node: n.ID, Instance: old.ID, Message: fmt.Sprintf("replacing node %s (%s): terminating %s (v%d), keeping desired capacity", n.ID, n.AZ, old.ID, old.Version)})
+	return r.terminate(ctx, n, old.ID, deadline)
 }
 
 func (r *roller) preCheck(ctx context.Context, n cluster.Node) error {
@@ -333,10 +758,56 @@ func (r *roller) preCheck(ctx context.Context, n cluster.Node) error {
 	}
 }
 
+// canary runs Verify after the canary nodes are back (retried until the
+// timeout), then soaks.
+func (r *roller) canary(ctx context.Context, res *Result) error {
+	var nodes []string
+	for _, rep := range res.Replaced {
+		nodes = append(nodes, rep.Node)
+	}
+	if r.cfg.Verify != nil {
+		deadline := r.now().Add(r.cfg.Timeout)
+		for {
+			err := r.cfg.Verify(ctx, nodes)
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			r.emit(Event{Kind: "verify", Nodes: nodes, Message: fmt.Sprintf("verify after the canary (%s) failed: %v", strings.Join(nodes, ", "), err)})
+			if !r.now().Before(deadline) {
+				return &Failure{Kind: Verify, Node: nodes[0], Detail: fmt.Sprintf("the verify command did not pass within %s after the canary node(s) %s were replaced: %v; no other node was touched", r.cfg.Timeout, strings.Join(nodes, ", "), err)}
+			}
+			if err := clock.Sleep(ctx, r.cfg.Clock, r.cfg.Poll.Slow); err != nil {
+				return err
+			}
+		}
+		r.emit(Event{Kind: "verify", Nodes: nodes, Message: fmt.Sprintf("verify passed after the canary (%s)", strings.Join(nodes, ", "))})
+	}
+	if r.cfg.Soak > 0 {
+		r.emit(Event{Kind: "soak", Nodes: nodes, Message: fmt.Sprintf("soaking the canary for %s", r.cfg.Soak)})
+		if err := clock.Sleep(ctx, r.cfg.Clock, r.cfg.Soak); err != nil {
+			return err
+		}
+		// The canary must still serve after the soak, and so must the rest.
+		if err := r.sweep(ctx, r.now().Add(r.cfg.Timeout)); err != nil {
+			return err
+		}
+		if out := r.snap.NotServing(); len(out) > 0 {
+			return r.lost(ctx, out[0], "left service while the canary soaked")
+		}
+	}
+	return nil
+}
+
 // terminate asks the group to replace the instance. A retried call that
 // finds the instance already leaving counts as done.
 func (r *roller) terminate(ctx context.Context, n cluster.Node, instance string, deadline time.Time) error {
 	for {
+		if err := r.cfg.Pace.Wait(ctx); err != nil {
+			return err
+		}
 		_, err := r.cfg.AutoScaling.TerminateInstanceInAutoScalingGroup(ctx, &autoscaling.TerminateInstanceInAutoScalingGroupInput{
 			InstanceId: aws.String(instance), ShouldDecrementDesiredCapacity: aws.Bool(false)})
 		if err == nil {
@@ -346,7 +817,13 @@ func (r *roller) terminate(ctx context.Context, n cluster.Node, instance string,
 			return fmt.Errorf("terminating instance %s of node %s: %w", instance, n.ID, err)
 		}
 		// The call may have landed even though we saw an error: look.
-		if oerr := r.observe(ctx, inventory.Groups, deadline); oerr != nil {
+		if oerr := r.retry(ctx, deadline, func() error {
+			s, err := r.cfg.Inventory.ObserveGroups(ctx, []string{n.Group}, r.snap)
+			if err == nil {
+				r.snap = s
+			}
+			return err
+		}); oerr != nil {
 			return oerr
 		}
 		if cur, _ := r.snap.Node(n.ID); !stillServing(cur, instance) {
@@ -373,53 +850,58 @@ func stillServing(n cluster.Node, instance string) bool {
 	return false
 }
 
-// await polls until a new instance serves the node on the target version,
-// failing at once when another node leaves service, when the replacement's
-// launch is abandoned, or at the timeout.
-func (r *roller) await(ctx context.Context, n cluster.Node, old string, start time.Time) (Replacement, error) {
-	deadline := start.Add(r.cfg.Timeout)
-	var seen []string // successor instances seen so far
-	for {
-		if err := clock.Sleep(ctx, r.cfg.Clock, r.interval(r.now().Sub(start))); err != nil {
-			return Replacement{}, err
-		}
-		if err := r.observe(ctx, inventory.Groups, deadline); err != nil {
-			return Replacement{}, err
-		}
-		for _, o := range r.snap.NotServing() {
-			if o.ID != n.ID {
-				return Replacement{}, r.lost(ctx, o, "left service while node "+n.ID+" was being replaced")
+// advance moves every replacement under way on the latest look: resume
+// Launch once the old instance released the ENI, record a node back in
+// service on its target version, and fail at once when a replacement's
+// launch is abandoned, comes up on another version, or runs past the
+// timeout.
+func (r *roller) advance(ctx context.Context, res *Result) error {
+	for _, id := range slices.Clone(r.inFlight) {
+		f := r.flights[id]
+		cur, _ := r.snap.Node(id)
+		elapsed := r.now().Sub(f.start)
+		if !f.resumed {
+			// The ENI free means the old instance is gone. Without an ENI
+			// on record (groups not tagged with a cluster), the old
+			// instance leaving the group is the best sign there is.
+			free := cur.ENIStatus == "available" || (f.node.ENI == "" && !slices.ContainsFunc(cur.Instances, func(i cluster.Instance) bool { return i.ID == f.old }))
+			if free {
+				if err := r.resumeLaunch(ctx, cur, r.now().Add(r.cfg.Timeout)); err != nil {
+					return err
+				}
+				f.resumed, f.release = true, elapsed
+				if r.expectedRelease == 0 || elapsed < r.expectedRelease {
+					r.expectedRelease = elapsed
+				}
+				r.emit(Event{Kind: "resume-launch", Node: id, Message: fmt.Sprintf("node %s: the old instance released the ENI after %s; launching its replacement", id, elapsed.Round(time.Millisecond))})
 			}
 		}
-		cur, _ := r.snap.Node(n.ID)
-		r.emit(Event{Kind: "progress", Node: n.ID, Message: progress(cur, old, r.now().Sub(start))})
-		if i, ok := cur.Serving(); ok && i.ID != old {
+		r.emit(Event{Kind: "progress", Node: id, Message: progress(cur, f.old, elapsed)})
+		if i, ok := cur.Serving(); ok && i.ID != f.old {
 			if i.Version != cur.Target {
-				return Replacement{}, &Failure{Kind: WrongVersion, Node: n.ID, Instance: i.ID, Lifecycle: i.Lifecycle,
+				return &Failure{Kind: WrongVersion, Node: id, Instance: i.ID, Lifecycle: i.Lifecycle,
 					Detail: fmt.Sprintf("the replacement runs launch-template version %d, the group wants %d", i.Version, cur.Target)}
 			}
-			took := r.now().Sub(start)
-			if r.expected == 0 || took < r.expected {
-				r.expected = took
+			if r.expected == 0 || elapsed < r.expected {
+				r.expected = elapsed
 			}
-			r.emit(Event{Kind: "replaced", Node: n.ID, Instance: i.ID, Took: took, Message: fmt.Sprintf("node %s is back in service on %s (v%d) after %s", n.ID, i.ID, i.Version, took.Round(time.Millisecond))})
-			return Replacement{Node: n.ID, Old: old, New: i.ID, Took: took, Detected: r.now()}, nil
+			r.emit(Event{Kind: "replaced", Node: id, Instance: i.ID, Took: elapsed, Message: fmt.Sprintf("node %s is back in service on %s (v%d) after %s", id, i.ID, i.Version, elapsed.Round(time.Millisecond))})
+			res.Replaced = append(res.Replaced, Replacement{Node: id, Old: f.old, New: i.ID, AZ: cur.AZ, Took: elapsed, Released: f.release, Started: f.start, Detected: r.now()})
+			r.replaced[id] = true
+			r.quiet[cur.Group] = r.now()
+			delete(r.flights, id)
+			r.inFlight = slices.DeleteFunc(r.inFlight, func(s string) bool { return s == id })
+			continue
 		}
 		for _, i := range cur.Instances {
-			if i.ID == old {
-				continue
-			}
-			if !slices.Contains(seen, i.ID) {
-				seen = append(seen, i.ID)
-			}
-			if strings.HasPrefix(i.Lifecycle, "Terminating") || i.Lifecycle == "Terminated" {
-				return Replacement{}, r.failNode(ctx, Abandoned, cur, i, "the replacement instance was abandoned before it came into service")
+			if i.ID != f.old && (strings.HasPrefix(i.Lifecycle, "Terminating") || i.Lifecycle == "Terminated") {
+				return r.failNode(ctx, Abandoned, cur, i, "the replacement instance was abandoned before it came into service")
 			}
 		}
-		if !r.now().Before(deadline) {
+		if elapsed >= r.cfg.Timeout {
 			var i cluster.Instance
 			for _, c := range cur.Instances {
-				if c.ID != old {
+				if c.ID != f.old {
 					i = c
 				}
 			}
@@ -427,7 +909,41 @@ func (r *roller) await(ctx context.Context, n cluster.Node, old string, start ti
 			if i.ID == "" {
 				detail = fmt.Sprintf("no replacement instance was launched within %s", r.cfg.Timeout)
 			}
-			return Replacement{}, r.failNode(ctx, Timeout, cur, i, detail)
+			return r.failNode(ctx, Timeout, cur, i, detail)
+		}
+	}
+	return nil
+}
+
+// settle gives every group the roll suspended its Launch back, waiting (up
+// to the timeout) for old instances to release their ENIs. A roll killed
+// before this is repaired by the next roll, status or recover.
+func (r *roller) settle(ctx context.Context) {
+	deadline := r.now().Add(r.cfg.Timeout)
+	for {
+		pending := 0
+		for _, id := range r.inFlight {
+			f := r.flights[id]
+			if f.resumed {
+				continue
+			}
+			cur, _ := r.snap.Node(id)
+			gone := !slices.ContainsFunc(cur.Instances, func(i cluster.Instance) bool { return i.ID == f.old })
+			if cur.ENIStatus == "available" || (f.node.ENI == "" && gone) || stillServing(cur, f.old) {
+				if err := r.resumeLaunch(ctx, cur, deadline); err != nil {
+					r.log.Warn("could not resume launch", "node_id", id, "asg_name", cur.Group, "error", err)
+					continue
+				}
+				f.resumed = true
+				continue
+			}
+			pending++
+		}
+		if pending == 0 || !r.now().Before(deadline) {
+			return
+		}
+		if clock.Sleep(ctx, r.cfg.Clock, r.cfg.Poll.Fast) != nil || r.look(ctx) != nil {
+			return
 		}
 	}
 }
@@ -445,17 +961,42 @@ func progress(n cluster.Node, old string, elapsed time.Duration) string {
 	if len(parts) == 0 {
 		parts = append(parts, "no instance yet")
 	}
+	if n.ENIStatus != "" {
+		parts = append(parts, "ENI "+n.ENIStatus)
+	}
 	return fmt.Sprintf("node %s: %s (%s)", n.ID, strings.Join(parts, ", "), elapsed.Round(time.Second))
 }
 
-// interval is the next poll's delay for a replacement running for elapsed.
-func (r *roller) interval(elapsed time.Duration) time.Duration {
+// interval is the next poll's delay. Until a replacement (or an ENI
+// release) has been timed it polls every Fast. After that it sleeps
+// straight to the expected end (the shortest seen, as detected, so never
+// earlier than a poll would have found it; at most Check, when the whole
+// cluster is looked at anyway), then polls every Fast, backing off by half
+// the overrun up to Slow: a replacement costs a few looks, however long it
+// takes.
+func (r *roller) interval() time.Duration {
 	p := r.cfg.Poll
-	if r.expected == 0 {
+	if len(r.inFlight) == 0 {
 		return p.Fast
 	}
-	remaining := r.expected - elapsed - p.Fast
-	return max(p.Fast, min(remaining/2, p.Slow))
+	next := p.Check
+	for _, id := range r.inFlight {
+		f := r.flights[id]
+		expected := r.expected
+		if !f.resumed {
+			expected = r.expectedRelease
+		}
+		if expected == 0 {
+			return p.Fast
+		}
+		elapsed := r.now().Sub(f.start)
+		if wait := expected - elapsed; wait > 0 {
+			next = min(next, wait)
+		} else {
+			next = min(next, max(p.Fast, min((elapsed-expected)/2, p.Slow)))
+		}
+	}
+	return max(p.Fast, next)
 }
 
 func (r *roller) failNode(ctx context.Context, kind FailureKind, n cluster.Node, i cluster.Instance, detail string) error {
@@ -472,7 +1013,7 @@ func (r *roller) lost(ctx context.Context, o cluster.Node, why string) error {
 	if len(o.Instances) > 0 {
 		i = o.Instances[0]
 	}
-	detail := fmt.Sprintf("node %s %s (%s); no other node was touched", o.ID, why, o.Problem())
+	detail := fmt.Sprintf("node %s %s (%s); no further node was touched", o.ID, why, o.Problem())
 	return r.failNode(ctx, NodeLost, o, i, detail)
 }
 

@@ -291,6 +291,16 @@ func (c killAfter) TerminateInstanceInAutoScalingGroup(ctx context.Context, in *
 	return c.AutoScaling.TerminateInstanceInAutoScalingGroup(ctx, in, o...)
 }
 
+func (c killAfter) SuspendProcesses(ctx context.Context, in *autoscaling.SuspendProcessesInput, o ...func(*autoscaling.Options)) (*autoscaling.SuspendProcessesOutput, error) {
+	defer c.count()
+	return c.AutoScaling.SuspendProcesses(ctx, in, o...)
+}
+
+func (c killAfter) ResumeProcesses(ctx context.Context, in *autoscaling.ResumeProcessesInput, o ...func(*autoscaling.Options)) (*autoscaling.ResumeProcessesOutput, error) {
+	defer c.count()
+	return c.AutoScaling.ResumeProcesses(ctx, in, o...)
+}
+
 type killAfterEC2 struct {
 	awsapi.EC2
 	k *killAfter

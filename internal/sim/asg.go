@@ -177,7 +177,7 @@ func (e *Engine) groupOut(w *world, g *group) astypes.AutoScalingGroup {
 		LaunchTemplate: &astypes.LaunchTemplateSpecification{LaunchTemplateId: aws.String(g.Template.ID),
 			LaunchTemplateName: aws.String(g.Template.Name), Version: aws.String(g.Template.Version)},
 		ServiceLinkedRoleARN: aws.String("arn:aws:iam::" + e.cfg.Account + ":role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"),
-		Instances:            []astypes.Instance{}, Tags: []astypes.TagDescription{}}
+		Instances:            []astypes.Instance{}, Tags: []astypes.TagDescription{}, SuspendedProcesses: g.suspendedOut()}
 	if g.Template.Version == "" {
 		out.LaunchTemplate.Version = aws.String("$Default")
 	}

@@ -95,6 +95,8 @@ func (e *Engine) reconcile(g *group) {
 	}
 	active := e.active(g)
 	switch {
+	case int32(len(active)) < g.Desired && g.suspended(ProcessLaunch):
+		// Nothing is launched; ResumeProcesses reconciles again.
 	case int32(len(active)) < g.Desired:
 		// Launch in batches, as Auto Scaling does; the rest follow on the
 		// next pass.
@@ -115,7 +117,7 @@ func (e *Engine) reconcile(g *group) {
 			}
 			g.LaunchFailures = 0
 		}
-	case int32(len(active)) > g.Desired:
+	case int32(len(active)) > g.Desired && !g.suspended(ProcessTerminate):
 		// Default termination policy, simplified: oldest launch-template
 		// version first, then the oldest instance.
 		slices.SortStableFunc(active, func(a, b *instance) int {

@@ -130,6 +130,14 @@ type group struct {
 	InjectedLaunchFailures    int
 	InjectedLaunchFailureCode string
 	InjectedLaunchFailureText string
+	// Suspended are the group's suspended processes (SuspendProcesses),
+	// in the order they were suspended, with when.
+	Suspended []suspension
+}
+
+type suspension struct {
+	Process string
+	At      time.Time
 }
 
 type templateRef struct{ ID, Name, Version string }
@@ -181,7 +189,7 @@ func (w *world) clone() *world {
 		}),
 		order: slices.Clone(w.order),
 		groups: cloneMap(w.groups, func(g group) group {
-			g.AZs, g.Hooks, g.Tags, g.Instances = slices.Clone(g.AZs), slices.Clone(g.Hooks), slices.Clone(g.Tags), slices.Clone(g.Instances)
+			g.AZs, g.Hooks, g.Tags, g.Instances, g.Suspended = slices.Clone(g.AZs), slices.Clone(g.Hooks), slices.Clone(g.Tags), slices.Clone(g.Instances), slices.Clone(g.Suspended)
 			return g
 		}),
 		activities: map[string][]*activity{},

@@ -147,8 +147,10 @@ resource "aws_autoscaling_group" "node" {
   lifecycle {
     # Hook settings change through aws_autoscaling_lifecycle_hook.launch
     # below, in place: a changed initial_lifecycle_hook would otherwise
-    # replace every node's group at once.
-    ignore_changes = [initial_lifecycle_hook]
+    # replace every node's group at once. `stateful roll` suspends the
+    # group's Launch process while the old instance releases the ENI:
+    # Terraform must not resume it behind the roll's back.
+    ignore_changes = [initial_lifecycle_hook, suspended_processes]
   }
 
   # Destroyed before the volume, so the instance that mounts the volume is

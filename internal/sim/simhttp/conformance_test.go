@@ -245,9 +245,22 @@ func conformanceScript() []step {
 			return as.UpdateAutoScalingGroup(ctx, &autoscaling.UpdateAutoScalingGroupInput{AutoScalingGroupName: aws.String(st.nodes[0].Group),
 				LaunchTemplate: &astypesLT{LaunchTemplateId: aws.String(st.nodes[0].LaunchTemplateID), Version: aws.String("2")}})
 		}},
+		{"suspend launch", func(ctx context.Context, as awsapi.AutoScaling, _ awsapi.EC2, st *scriptState) (any, error) {
+			return as.SuspendProcesses(ctx, &autoscaling.SuspendProcessesInput{AutoScalingGroupName: aws.String(st.nodes[0].Group), ScalingProcesses: []string{"Launch"}})
+		}},
+		{"suspend an unknown process", func(ctx context.Context, as awsapi.AutoScaling, _ awsapi.EC2, st *scriptState) (any, error) {
+			return as.SuspendProcesses(ctx, &autoscaling.SuspendProcessesInput{AutoScalingGroupName: aws.String(st.nodes[0].Group), ScalingProcesses: []string{"Launch", "Lunch"}})
+		}},
+		{"group with launch suspended", func(ctx context.Context, as awsapi.AutoScaling, _ awsapi.EC2, st *scriptState) (any, error) {
+			return as.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{st.nodes[0].Group}})
+		}},
 		{"terminate without decrement", func(ctx context.Context, as awsapi.AutoScaling, _ awsapi.EC2, st *scriptState) (any, error) {
 			st.advance(10 * time.Second)
 			return as.TerminateInstanceInAutoScalingGroup(ctx, &autoscaling.TerminateInstanceInAutoScalingGroupInput{InstanceId: aws.String(st.instance), ShouldDecrementDesiredCapacity: aws.Bool(false)})
+		}},
+		{"resume launch", func(ctx context.Context, as awsapi.AutoScaling, _ awsapi.EC2, st *scriptState) (any, error) {
+			st.advance(time.Minute)
+			return as.ResumeProcesses(ctx, &autoscaling.ResumeProcessesInput{AutoScalingGroupName: aws.String(st.nodes[0].Group), ScalingProcesses: []string{"Launch"}})
 		}},
 		{"mark node 3 unhealthy", func(ctx context.Context, as awsapi.AutoScaling, _ awsapi.EC2, st *scriptState) (any, error) {
 			out, err := as.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{st.nodes[2].Group}})

@@ -54,6 +54,8 @@ func New(e *sim.Engine, log *slog.Logger) *Handler {
 			"RecordLifecycleActionHeartbeat":      op(awsQuery, as.RecordLifecycleActionHeartbeat),
 			"TerminateInstanceInAutoScalingGroup": op(awsQuery, as.TerminateInstanceInAutoScalingGroup),
 			"SetInstanceHealth":                   op(awsQuery, as.SetInstanceHealth),
+			"SuspendProcesses":                    op(awsQuery, as.SuspendProcesses),
+			"ResumeProcesses":                     op(awsQuery, as.ResumeProcesses),
 		},
 		ec2Ops: map[string]operation{
 			"CreateVpc":                      op(ec2Query, ec.CreateVpc),
@@ -88,7 +90,8 @@ func op[I, O, Opt any](p *protocol, f func(context.Context, *I, ...func(*Opt)) (
 
 // noResult are the Auto Scaling operations whose model has no output
 // shape: their response carries only ResponseMetadata.
-var noResult = map[string]bool{"CreateAutoScalingGroup": true, "UpdateAutoScalingGroup": true, "SetInstanceHealth": true}
+var noResult = map[string]bool{"CreateAutoScalingGroup": true, "UpdateAutoScalingGroup": true, "SetInstanceHealth": true,
+	"SuspendProcesses": true, "ResumeProcesses": true}
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/latest/") || r.URL.Path == "/latest" {
