@@ -299,6 +299,7 @@ func TestRollBudgetFlags(t *testing.T) {
 			{[]string{"--verify", "true"}, "give --canary N as well"},
 			{[]string{"--canary", "-1"}, "--canary must be 0 or more"},
 			{[]string{"--pause-after", "-2"}, "--pause-after must be 0"},
+			{[]string{"--check-timeout", "0s"}, "--check-timeout must be positive"},
 			{[]string{"--only", "01", "--partition", "01"}, "not both"},
 			{[]string{"--only", "07"}, "--only names node(s) 07 that the cluster does not have; its nodes are 00, 01, 02"},
 			{[]string{"--max-unavailable", "2"}, "--max-unavailable 2 would leave 1 of 3 nodes in service, fewer than the majority of 2 the cluster needs; give --allow-quorum-loss"},

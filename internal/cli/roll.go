@@ -31,6 +31,7 @@ type rollOptions struct {
 	awsFlags
 	Last            []string
 	PreCheck        string
+	CheckTimeout    time.Duration
 	Timeout         time.Duration
 	DryRun          bool
 	Fast            time.Duration
@@ -108,6 +109,7 @@ Exit codes:
 	f := cmd.Flags()
 	f.StringSliceVar(&o.Last, "last", nil, "replace this node last, for example the leader (repeatable)")
 	f.StringVar(&o.PreCheck, "pre-check", "", "shell command that must succeed before each termination")
+	f.DurationVar(&o.CheckTimeout, "check-timeout", time.Minute, "how long one attempt of --pre-check or --verify may run before it is stopped and counts as failed")
 	f.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "bound of each wait: cluster ready, pre-check, verify, one replacement")
 	f.BoolVar(&o.DryRun, "dry-run", false, "print the plan and change nothing")
 	f.DurationVar(&o.Fast, "poll", time.Second, "shortest interval between two looks at the cluster")
@@ -142,6 +144,8 @@ func (o *rollOptions) check() error {
 	switch {
 	case o.Timeout <= 0:
 		return usageError("--timeout must be positive, got %s", o.Timeout)
+	case o.CheckTimeout <= 0:
+		return usageError("--check-timeout must be positive, got %s", o.CheckTimeout)
 	case o.Fast < 100*time.Millisecond || o.Fast > time.Minute:
 		return usageError("--poll must be between 100ms and 1m, got %s", o.Fast)
 	case o.Canary < 0:
@@ -222,6 +226,7 @@ func runRoll(ctx context.Context, io IO, d deps, o *rollOptions) error {
 		Poll:           rollout.Poll{Fast: o.Fast, Slow: max(15*time.Second, o.Fast)},
 		RecoverCommand: func(id string) string { return "stateful recover " + shellQuote(id) + o.again() },
 		ResumeCommand:  o.resumeCommand,
+		CheckTimeout:   o.CheckTimeout,
 	}
 	if o.PreCheck != "" {
 		cfg.PreCheck = preCheck(o.PreCheck, io.Err)
@@ -270,6 +275,7 @@ func writeProblems(w io.Writer, nodes []cluster.Node) {
 func preCheck(command string, stderr io.Writer) func(context.Context, cluster.Node) error {
 	return func(ctx context.Context, n cluster.Node) error {
 		cmd := exec.CommandContext(ctx, "bash", "-c", command)
+		cmd.WaitDelay = checkWaitDelay
 		var inst string
 		if i, ok := n.Serving(); ok {
 			inst = i.ID
@@ -283,10 +289,15 @@ func preCheck(command string, stderr io.Writer) func(context.Context, cluster.No
 	}
 }
 
+// checkWaitDelay bounds how long a stopped check's children may keep its
+// output open: bash killed at --check-timeout may leave a child behind.
+const checkWaitDelay = 5 * time.Second
+
 // verify runs the canary's verify command.
 func verify(command string, stderr io.Writer) func(context.Context, []string) error {
 	return func(ctx context.Context, nodes []string) error {
 		cmd := exec.CommandContext(ctx, "bash", "-c", command)
+		cmd.WaitDelay = checkWaitDelay
 		cmd.Env = append(os.Environ(), "STATEFUL_CANARY_NODES="+strings.Join(nodes, " "))
 		cmd.Stdout, cmd.Stderr = stderr, stderr
 		if err := cmd.Run(); err != nil {

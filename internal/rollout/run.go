@@ -40,6 +40,11 @@ type Config struct {
 	// PreCheck, when set, must pass before each termination; it is retried
 	// until Timeout.
 	PreCheck func(ctx context.Context, n cluster.Node) error
+	// CheckTimeout bounds each attempt of PreCheck and Verify (default 1
+	// minute): an attempt still running then has its context cancelled
+	// (its command killed) and counts as failed, so a hung command cannot
+	// hang the roll.
+	CheckTimeout time.Duration
 	// Canary replaces this many nodes first, then runs Verify (retried
 	// until Timeout) and waits Soak before going on.
 	Canary int
@@ -193,6 +198,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	if cfg.MaxUnavailable < 0 || cfg.Canary < 0 || cfg.PauseAfter < 0 || cfg.Soak < 0 {
 		return nil, fmt.Errorf("rollout: MaxUnavailable, Canary, PauseAfter and Soak must not be negative")
+	}
+	if cfg.CheckTimeout <= 0 {
+		cfg.CheckTimeout = time.Minute
 	}
 	def := DefaultPoll()
 	if cfg.Poll.Fast <= 0 {
@@ -741,7 +749,7 @@ func (r *roller) start(ctx context.Context, n cluster.Node, old cluster.Instance
 func (r *roller) preCheck(ctx context.Context, n cluster.Node) error {
 	deadline := r.now().Add(r.cfg.Timeout)
 	for {
-		err := r.cfg.PreCheck(ctx, n)
+		err := r.bounded(ctx, func(ctx context.Context) error { return r.cfg.PreCheck(ctx, n) })
 		if err == nil {
 			return nil
 		}
@@ -758,6 +766,27 @@ func (r *roller) preCheck(ctx context.Context, n cluster.Node) error {
 	}
 }
 
+// bounded runs one attempt of a check with a context that ends after
+// CheckTimeout on the roll's clock. A timed-out attempt is a failure; the
+// check must return once its context ends (commands run with
+// exec.CommandContext do).
+func (r *roller) bounded(ctx context.Context, check func(context.Context) error) error {
+	actx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	t := r.cfg.Clock.NewTimer(r.cfg.CheckTimeout)
+	defer t.Stop()
+	done := make(chan error, 1)
+	go func() { done <- check(actx) }()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C():
+		cancel()
+		<-done
+		return fmt.Errorf("still running after %s: stopped", r.cfg.CheckTimeout)
+	}
+}
+
 // canary runs Verify after the canary nodes are back (retried until the
 // timeout), then soaks.
 func (r *roller) canary(ctx context.Context, res *Result) error {
@@ -768,7 +797,7 @@ func (r *roller) canary(ctx context.Context, res *Result) error {
 	if r.cfg.Verify != nil {
 		deadline := r.now().Add(r.cfg.Timeout)
 		for {
-			err := r.cfg.Verify(ctx, nodes)
+			err := r.bounded(ctx, func(ctx context.Context) error { return r.cfg.Verify(ctx, nodes) })
 			if err == nil {
 				break
 			}

@@ -406,3 +406,29 @@ func TestANodeLostDuringThePreCheckStopsTheRoll(t *testing.T) {
 		time.Sleep(30 * time.Minute)
 	})
 }
+
+// A pre-check that never returns is stopped after CheckTimeout and counts
+// as a failed attempt: the roll ends with a pre-check failure at its
+// timeout, nothing terminated, instead of hanging forever.
+func TestAHungPreCheckDoesNotHangTheRoll(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, 3, sim.Sequence(sim.ContinueAfter(bootTime), sim.ContinueAfter(bootTime), sim.ContinueAfter(bootTime)))
+		w.newVersion()
+		cfg := w.config(w.e.AutoScaling(), w.e.EC2())
+		cfg.CheckTimeout = 30 * time.Second
+		attempts := 0
+		cfg.PreCheck = func(ctx context.Context, _ cluster.Node) error {
+			attempts++
+			<-ctx.Done() // hangs until stopped
+			return ctx.Err()
+		}
+		_, err := Run(w.ctx, cfg)
+		f, ok := IsFailure(err)
+		if !ok || f.Kind != PreCheck || !strings.Contains(f.Detail, "still running after 30s") {
+			t.Fatalf("err %v; want a pre-check failure after the hung attempts were stopped", err)
+		}
+		if attempts < 2 || len(w.terminations()) != 0 {
+			t.Fatalf("%d attempts, terminations %v; want several attempts and nothing terminated", attempts, w.terminations())
+		}
+	})
+}
