@@ -392,3 +392,43 @@ func TestStatusAndRecoverResumeALaunchAnInterruptedRollLeftSuspended(t *testing.
 		}
 	})
 }
+
+// Two rolls started together (a Terraform apply and an operator, with
+// different --last orders): the second refuses, naming the first, and only
+// the first terminates anything. recover --replace is refused too while
+// the roll holds the cluster's lock; after the roll, the lock is free.
+func TestConcurrentRollsAndReplacementsAreRefused(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newSimWorld(t, 3, nil)
+		w.newVersion()
+		first := make(chan int, 1)
+		go func() {
+			code, _, _ := w.run("", "roll", "--cluster", "demo", "--last", "00")
+			first <- code
+		}()
+		time.Sleep(10 * time.Second) // the first roll holds the lock
+		code, _, errOut := w.run("", "roll", "--cluster", "demo", "--last", "02")
+		if code != ExitRefused || !strings.Contains(errOut, "stateful roll by") || !strings.Contains(errOut, "--break-lock") {
+			t.Fatalf("second roll: exit %d %s; want a refusal naming the first", code, errOut)
+		}
+		code, _, errOut = w.run("", "recover", "00", "--cluster", "demo", "--replace", "--force", "--yes")
+		if code != ExitUnsafe || !strings.Contains(errOut, "holds the cluster's lock") {
+			t.Fatalf("recover --replace during a roll: exit %d %s", code, errOut)
+		}
+		if code := <-first; code != ExitOK {
+			t.Fatalf("the first roll: exit %d", code)
+		}
+		seen := map[string]int{}
+		for _, c := range w.e.Calls() {
+			if in, ok := c.Input.(*autoscaling.TerminateInstanceInAutoScalingGroupInput); ok && c.ErrorCode == "" {
+				seen[*in.InstanceId]++
+			}
+		}
+		if len(seen) != 3 {
+			t.Fatalf("%d instances terminated, want the first roll's 3: %v", len(seen), seen)
+		}
+		if code, out, errOut := w.run("", "roll", "--cluster", "demo"); code != ExitOK {
+			t.Fatalf("a roll after the first ended: exit %d %s %s", code, out, errOut)
+		}
+	})
+}

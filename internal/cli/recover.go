@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/stateful-aws/stateful/internal/awsapi"
 	"github.com/stateful-aws/stateful/internal/cluster"
 	"github.com/stateful-aws/stateful/internal/inventory"
+	"github.com/stateful-aws/stateful/internal/lock"
 	"github.com/stateful-aws/stateful/internal/recovery"
 )
 
@@ -28,6 +30,7 @@ type recoverOptions struct {
 	awsFlags
 	Abandon, Continue, Replace bool
 	Yes, DryRun, Force         bool
+	BreakLock                  bool
 }
 
 func newRecoverCmd(io IO, d deps) *cobra.Command {
@@ -74,6 +77,7 @@ Exit codes:
 	f.BoolVar(&o.Yes, "yes", false, "do not ask for confirmation")
 	f.BoolVar(&o.DryRun, "dry-run", false, "say what would be done and do nothing")
 	f.BoolVar(&o.Force, "force", false, "with --replace: replace even while other nodes are out of service")
+	f.BoolVar(&o.BreakLock, "break-lock", false, "with --replace: take the cluster's lock from a holder that died")
 	return cmd
 }
 
@@ -176,7 +180,19 @@ func runRecover(ctx context.Context, io IO, d deps, o *recoverOptions, nodeID st
 			return &exitError{code: ExitDeclined, err: fmt.Errorf("declined; nothing was done")}
 		}
 	}
+	if action == recovery.Replace {
+		// A replacement takes the cluster's lock, as a roll does: never
+		// while a roll (or another replacement) is under way.
+		replace := do
+		do = func() error {
+			return withClusterLock(ctx, d, as, inv, o.selector(), "stateful recover --replace", o.BreakLock, func(context.Context) error { return replace() })
+		}
+	}
 	if err := do(); err != nil {
+		var held *lock.Held
+		if errors.As(err, &held) {
+			return &exitError{code: ExitUnsafe, err: fmt.Errorf("refused: %w", err)}
+		}
 		return err
 	}
 	fmt.Fprintf(io.Out, "done: %s\nwatch it with: stateful status%s\n", what, o.again())

@@ -17,6 +17,7 @@ import (
 
 	"github.com/stateful-aws/stateful/internal/awsapi"
 	"github.com/stateful-aws/stateful/internal/cluster"
+	"github.com/stateful-aws/stateful/internal/lock"
 	"github.com/stateful-aws/stateful/internal/rollout"
 )
 
@@ -38,6 +39,7 @@ type rollOptions struct {
 	MaxUnavailable  string
 	ByZone          bool
 	AllowQuorumLoss bool
+	BreakLock       bool
 	Canary          int
 	Verify          string
 	Soak            time.Duration
@@ -115,6 +117,7 @@ Exit codes:
 	f.DurationVar(&o.Fast, "poll", time.Second, "shortest interval between two looks at the cluster")
 	f.StringVar(&o.MaxUnavailable, "max-unavailable", "1", `most nodes out of service at once, whatever the cause: a number, or "zone" with --by-zone`)
 	f.BoolVar(&o.ByZone, "by-zone", false, "replace the nodes of one availability zone at a time")
+	f.BoolVar(&o.BreakLock, "break-lock", false, "take the cluster's lock from a holder that died (see the refusal's message)")
 	f.BoolVar(&o.AllowQuorumLoss, "allow-quorum-loss", false, "allow a budget that leaves fewer nodes in service than a majority (the application replicates by zone)")
 	f.IntVar(&o.Canary, "canary", 0, "replace this many nodes first, then run --verify and wait --soak")
 	f.StringVar(&o.Verify, "verify", "", "shell command that must succeed after the canary (retried until --timeout)")
@@ -234,8 +237,16 @@ func runRoll(ctx context.Context, io IO, d deps, o *rollOptions) error {
 	if o.Verify != "" {
 		cfg.Verify = verify(o.Verify, io.Err)
 	}
-	_, err = rollout.Run(ctx, cfg)
+	if o.DryRun {
+		_, err = rollout.Run(ctx, cfg)
+	} else {
+		err = withClusterLock(ctx, d, as, inv, cfg.Selector, "stateful roll", o.BreakLock, func(ctx context.Context) error {
+			_, err := rollout.Run(ctx, cfg)
+			return err
+		})
+	}
 	var quorum *rollout.QuorumError
+	var held *lock.Held
 	var scope *rollout.ScopeError
 	var paused *rollout.Paused
 	switch f, ok := rollout.IsFailure(err); {
@@ -243,6 +254,8 @@ func runRoll(ctx context.Context, io IO, d deps, o *rollOptions) error {
 		return &exitError{code: ExitUsage, err: err}
 	case errors.As(err, &paused):
 		return &exitError{code: ExitPaused, err: err}
+	case errors.As(err, &held):
+		return &exitError{code: ExitRefused, err: err}
 	case ok && f.Kind == rollout.Refused:
 		if len(f.Nodes) > 0 {
 			fmt.Fprintln(io.Err, "nodes not in service:")

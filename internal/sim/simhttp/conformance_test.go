@@ -258,6 +258,21 @@ func conformanceScript() []step {
 			st.advance(10 * time.Second)
 			return as.TerminateInstanceInAutoScalingGroup(ctx, &autoscaling.TerminateInstanceInAutoScalingGroupInput{InstanceId: aws.String(st.instance), ShouldDecrementDesiredCapacity: aws.Bool(false)})
 		}},
+		{"tag a group", func(ctx context.Context, as awsapi.AutoScaling, _ awsapi.EC2, st *scriptState) (any, error) {
+			return as.CreateOrUpdateTags(ctx, &autoscaling.CreateOrUpdateTagsInput{Tags: []astypesTag{{ResourceId: aws.String(st.nodes[0].Group),
+				ResourceType: aws.String("auto-scaling-group"), Key: aws.String("stateful:lock"), Value: aws.String("abc 2030-01-01T00:00:00Z x"), PropagateAtLaunch: aws.Bool(false)}}})
+		}},
+		{"tag an unknown group", func(ctx context.Context, as awsapi.AutoScaling, _ awsapi.EC2, _ *scriptState) (any, error) {
+			return as.CreateOrUpdateTags(ctx, &autoscaling.CreateOrUpdateTagsInput{Tags: []astypesTag{{ResourceId: aws.String("no-such-group"),
+				ResourceType: aws.String("auto-scaling-group"), Key: aws.String("k"), Value: aws.String("v")}}})
+		}},
+		{"group with the tag", func(ctx context.Context, as awsapi.AutoScaling, _ awsapi.EC2, st *scriptState) (any, error) {
+			return as.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{st.nodes[0].Group}})
+		}},
+		{"delete the tag", func(ctx context.Context, as awsapi.AutoScaling, _ awsapi.EC2, st *scriptState) (any, error) {
+			return as.DeleteTags(ctx, &autoscaling.DeleteTagsInput{Tags: []astypesTag{{ResourceId: aws.String(st.nodes[0].Group),
+				ResourceType: aws.String("auto-scaling-group"), Key: aws.String("stateful:lock")}}})
+		}},
 		{"resume launch", func(ctx context.Context, as awsapi.AutoScaling, _ awsapi.EC2, st *scriptState) (any, error) {
 			st.advance(time.Minute)
 			return as.ResumeProcesses(ctx, &autoscaling.ResumeProcessesInput{AutoScalingGroupName: aws.String(st.nodes[0].Group), ScalingProcesses: []string{"Launch"}})

@@ -1,0 +1,246 @@
+// Package lock keeps two operators' commands from taking nodes of one
+// cluster out at once: `stateful roll` and `stateful recover --replace` hold
+// a cluster lock while they may terminate instances.
+//
+// AWS offers no lock service to an ASG-based cluster, so the lock is a tag
+// on the cluster's first group (in node-id order), written with
+// CreateOrUpdateTags and read back. Its value names the holder, a random
+// token and an expiry. What it guarantees, and what it does not:
+//
+//   - A command started while another holds an unexpired lock refuses, naming
+//     the holder and when the lock expires.
+//   - Two commands that write the tag within a moment of each other: the
+//     later write wins, and the earlier writer sees the later value when it
+//     reads the tag back after the settle delay, and refuses. Tags are
+//     eventually consistent and AWS does not say for how long, so two
+//     writers whose read-backs both lag longer than the settle delay could
+//     both proceed; the settle delay (default 2 s) makes that unlikely, not
+//     impossible.
+//   - A holder renews the lock at a third of its TTL and checks on each
+//     renewal that it still holds it; it stops when it does not.
+//   - A holder that dies leaves the lock until it expires (TTL after its
+//     last renewal, default 10 minutes); --break-lock removes it at once.
+package lock
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
+
+	"github.com/stateful-aws/stateful/internal/awsapi"
+	"github.com/stateful-aws/stateful/internal/clock"
+)
+
+// TagKey is the tag that holds the lock.
+const TagKey = "stateful:lock"
+
+// API is what the lock calls.
+type API interface {
+	DescribeAutoScalingGroups(context.Context, *autoscaling.DescribeAutoScalingGroupsInput, ...func(*autoscaling.Options)) (*autoscaling.DescribeAutoScalingGroupsOutput, error)
+	CreateOrUpdateTags(context.Context, *autoscaling.CreateOrUpdateTagsInput, ...func(*autoscaling.Options)) (*autoscaling.CreateOrUpdateTagsOutput, error)
+	DeleteTags(context.Context, *autoscaling.DeleteTagsInput, ...func(*autoscaling.Options)) (*autoscaling.DeleteTagsOutput, error)
+}
+
+var _ API = awsapi.AutoScaling(nil)
+
+// Config sets up a lock.
+type Config struct {
+	API   API
+	Clock clock.Clock
+	// Group holds the tag: the cluster's first group in node-id order.
+	Group string
+	// Holder says who holds it, for the other side's message
+	// ("stateful roll by alice@laptop, pid 4242").
+	Holder string
+	// TTL is how long the lock lasts after each renewal (default 10m);
+	// Settle how long to wait before reading a write back (default 2s).
+	TTL, Settle time.Duration
+}
+
+// Lock is a held lock.
+type Lock struct {
+	cfg   Config
+	value string // what this holder wrote
+	token string
+}
+
+// Held is the refusal when another holder has the lock.
+type Held struct {
+	Holder  string
+	Expires time.Time
+	Group   string
+}
+
+func (h *Held) Error() string {
+	if h.Expires.IsZero() {
+		return fmt.Sprintf("the cluster's lock (tag %s on group %s) is no longer held by this command: %s", TagKey, h.Group, h.Holder)
+	}
+	return fmt.Sprintf("another command holds the cluster's lock (tag %s on group %s): %s, until %s; if it is dead, pass --break-lock",
+		TagKey, h.Group, h.Holder, h.Expires.UTC().Format(time.RFC3339))
+}
+
+// value is what the tag holds: token, expiry, holder (at most 256
+// characters, the tag value limit).
+type value struct {
+	Token   string
+	Expires time.Time
+	Holder  string
+}
+
+func (v value) String() string {
+	s := v.Token + " " + v.Expires.UTC().Format(time.RFC3339) + " " + v.Holder
+	if len(s) > 256 {
+		s = s[:256]
+	}
+	return s
+}
+
+func parse(s string) (value, bool) {
+	parts := strings.SplitN(s, " ", 3)
+	if len(parts) < 2 {
+		return value{}, false
+	}
+	t, err := time.Parse(time.RFC3339, parts[1])
+	if err != nil {
+		return value{}, false
+	}
+	v := value{Token: parts[0], Expires: t}
+	if len(parts) == 3 {
+		v.Holder = parts[2]
+	}
+	return v, true
+}
+
+func (c *Config) defaults() error {
+	if c.API == nil || c.Clock == nil || c.Group == "" {
+		return errors.New("lock: API, Clock and Group are required")
+	}
+	if c.TTL <= 0 {
+		c.TTL = 10 * time.Minute
+	}
+	if c.Settle <= 0 {
+		c.Settle = 2 * time.Second
+	}
+	return nil
+}
+
+// Acquire takes the lock, or returns a *Held naming its holder. With
+// breakLock it first removes a lock someone else holds.
+func Acquire(ctx context.Context, cfg Config, breakLock bool) (*Lock, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	cur, ok, err := read(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	now := cfg.Clock.Now()
+	if ok && now.Before(cur.Expires) && !breakLock {
+		return nil, &Held{Holder: cur.Holder, Expires: cur.Expires, Group: cfg.Group}
+	}
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	l := &Lock{cfg: cfg, token: hex.EncodeToString(b)}
+	if err := l.write(ctx); err != nil {
+		return nil, err
+	}
+	if err := clock.Sleep(ctx, cfg.Clock, cfg.Settle); err != nil {
+		return nil, err
+	}
+	if err := l.check(ctx); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// Renew extends the lock, after checking it is still this holder's.
+func (l *Lock) Renew(ctx context.Context) error {
+	if err := l.check(ctx); err != nil {
+		return err
+	}
+	return l.write(ctx)
+}
+
+// Hold renews the lock at a third of its TTL until ctx ends, and calls lost
+// once (and stops) when it is no longer this holder's.
+func (l *Lock) Hold(ctx context.Context, lost func(error)) {
+	for clock.Sleep(ctx, l.cfg.Clock, l.cfg.TTL/3) == nil {
+		err := l.Renew(ctx)
+		var held *Held
+		if errors.As(err, &held) {
+			lost(err)
+			return
+		}
+		// Other errors (throttling, the network) are retried at the next
+		// renewal; the lock lasts a TTL, three renewals.
+	}
+}
+
+// Release removes the lock if it is still this holder's.
+func (l *Lock) Release(ctx context.Context) error {
+	if err := l.check(ctx); err != nil {
+		var held *Held
+		if errors.As(err, &held) {
+			return nil // someone broke it: theirs now
+		}
+		return err
+	}
+	_, err := l.cfg.API.DeleteTags(ctx, &autoscaling.DeleteTagsInput{Tags: []astypes.Tag{l.tag(l.value)}})
+	if err != nil {
+		return fmt.Errorf("releasing the cluster lock on group %s: %w", l.cfg.Group, err)
+	}
+	return nil
+}
+
+func (l *Lock) tag(v string) astypes.Tag {
+	return astypes.Tag{ResourceId: aws.String(l.cfg.Group), ResourceType: aws.String("auto-scaling-group"),
+		Key: aws.String(TagKey), Value: aws.String(v), PropagateAtLaunch: aws.Bool(false)}
+}
+
+func (l *Lock) write(ctx context.Context) error {
+	l.value = value{Token: l.token, Expires: l.cfg.Clock.Now().Add(l.cfg.TTL), Holder: l.cfg.Holder}.String()
+	if _, err := l.cfg.API.CreateOrUpdateTags(ctx, &autoscaling.CreateOrUpdateTagsInput{Tags: []astypes.Tag{l.tag(l.value)}}); err != nil {
+		return fmt.Errorf("writing the cluster lock on group %s: %w", l.cfg.Group, err)
+	}
+	return nil
+}
+
+// check reads the tag back: it must carry this holder's token.
+func (l *Lock) check(ctx context.Context) error {
+	cur, ok, err := read(ctx, l.cfg)
+	if err != nil {
+		return err
+	}
+	if !ok || cur.Token != l.token {
+		if !ok {
+			return &Held{Holder: "nobody (the lock was removed, by --break-lock?)", Group: l.cfg.Group}
+		}
+		return &Held{Holder: cur.Holder, Expires: cur.Expires, Group: l.cfg.Group}
+	}
+	return nil
+}
+
+func read(ctx context.Context, cfg Config) (value, bool, error) {
+	out, err := cfg.API.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{cfg.Group}})
+	if err != nil {
+		return value{}, false, fmt.Errorf("reading the cluster lock on group %s: %w", cfg.Group, err)
+	}
+	if len(out.AutoScalingGroups) == 0 {
+		return value{}, false, fmt.Errorf("reading the cluster lock: group %s not found", cfg.Group)
+	}
+	for _, t := range out.AutoScalingGroups[0].Tags {
+		if aws.ToString(t.Key) == TagKey {
+			v, ok := parse(aws.ToString(t.Value))
+			return v, ok, nil
+		}
+	}
+	return value{}, false, nil
+}
