@@ -432,3 +432,20 @@ func TestConcurrentRollsAndReplacementsAreRefused(t *testing.T) {
 		}
 	})
 }
+
+// An instance terminated through EC2 stays InService and Healthy in its
+// group until the next health check; status must not say the quorum
+// holds on Auto Scaling's word alone.
+func TestStatusJoinsEC2sViewOfTheInstances(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newSimWorld(t, 3, sim.Sequence(sim.ContinueAfter(30*time.Second), sim.ContinueAfter(30*time.Second), sim.ContinueAfter(30*time.Second), sim.Hang()))
+		id, _ := w.e.InstanceByIP(w.nodes[1].IP)
+		if _, err := w.e.EC2().TerminateInstances(w.ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{id}}); err != nil {
+			t.Fatal(err)
+		}
+		code, out, _ := w.run("", "status", "--cluster", "demo")
+		if code != ExitNotInService || !strings.Contains(out, "InService (EC2: shutting-down)") || !strings.Contains(out, "2 of 3 nodes in service") {
+			t.Fatalf("status right after an EC2 termination: exit %d\n%s", code, out)
+		}
+	})
+}

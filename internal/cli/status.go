@@ -60,6 +60,7 @@ type nodeStatus struct {
 	Group         string    `json:"asg_name"`
 	Instance      string    `json:"instance_id,omitempty"`
 	Lifecycle     string    `json:"lifecycle_state,omitempty"`
+	EC2State      string    `json:"ec2_state,omitempty"` // EC2's own view, beside Auto Scaling's
 	Health        string    `json:"health,omitempty"`
 	Version       int64     `json:"launch_template_version,omitempty"`
 	Target        int64     `json:"target_version,omitempty"`
@@ -78,7 +79,7 @@ func rowOf(n cluster.Node) nodeStatus {
 	_, r.InService = n.Serving()
 	if len(n.Instances) > 0 {
 		i := n.Instances[0]
-		r.Instance, r.Lifecycle, r.Health, r.Version = i.ID, i.Lifecycle, i.Health, i.Version
+		r.Instance, r.Lifecycle, r.Health, r.Version, r.EC2State = i.ID, i.Lifecycle, i.Health, i.Version, i.EC2State
 		for _, o := range n.Instances[1:] {
 			r.ExtraInstance = append(r.ExtraInstance, o.ID+" "+o.Lifecycle)
 		}
@@ -170,6 +171,9 @@ func writeTable(w io.Writer, rows []nodeStatus, now time.Time) {
 			since = now.Sub(r.Since).Round(time.Second).String()
 		}
 		state := dash(r.Lifecycle)
+		if r.EC2State != "" && r.EC2State != "running" {
+			state += " (EC2: " + r.EC2State + ")"
+		}
 		if len(r.ExtraInstance) > 0 {
 			state += " (+" + strings.Join(r.ExtraInstance, ", ") + ")"
 		}

@@ -19,11 +19,17 @@ type Instance struct {
 	Lifecycle string // Auto Scaling lifecycle state
 	Health    string // Healthy | Unhealthy
 	Version   int64  // launch-template version it was launched with
+	// EC2State is EC2's own view (pending, running, shutting-down,
+	// stopping, stopped, terminated), "" when not read. Auto Scaling notices
+	// an instance stopped or terminated through EC2 only at its next health
+	// check, tens of seconds later.
+	EC2State string
 }
 
-// Ready reports whether the instance serves: InService and Healthy.
+// Ready reports whether the instance serves: InService and Healthy for
+// Auto Scaling, and running for EC2 when EC2's view was read.
 func (i Instance) Ready() bool {
-	return i.Lifecycle == InService && strings.EqualFold(i.Health, Healthy)
+	return i.Lifecycle == InService && strings.EqualFold(i.Health, Healthy) && (i.EC2State == "" || i.EC2State == "running")
 }
 
 // Activity is a scaling activity of a node's group.

@@ -127,6 +127,9 @@ func (v *Inventory) Observe(ctx context.Context, sel Selector, depth Depth, prev
 	if err := v.readActivities(ctx, snap.Nodes); err != nil {
 		return cluster.Snapshot{}, err
 	}
+	if err := v.EC2States(ctx, sel, snap.Nodes); err != nil {
+		return cluster.Snapshot{}, err
+	}
 	return snap, nil
 }
 
@@ -502,4 +505,57 @@ func (v *Inventory) LastActivity(ctx context.Context, group string, since time.T
 	}
 	return &cluster.Activity{Status: string(pick.StatusCode), Description: aws.ToString(pick.Description), Message: aws.ToString(pick.StatusMessage),
 		Start: aws.ToTime(pick.StartTime), End: aws.ToTime(pick.EndTime)}, nil
+}
+
+// EC2States reads EC2's own state of every instance of the nodes (one call
+// per 1000 instances of a cluster selected by its tag, per 200 otherwise),
+// so that an instance stopped or terminated through EC2 is out of service
+// before Auto Scaling's next health check says so. An instance EC2 does
+// not list (just launched, not yet visible) keeps an empty state.
+func (v *Inventory) EC2States(ctx context.Context, sel Selector, nodes []cluster.Node) error {
+	where := map[string]*cluster.Instance{}
+	var ids []string
+	for n := range nodes {
+		for i := range nodes[n].Instances {
+			in := &nodes[n].Instances[i]
+			where[in.ID] = in
+			ids = append(ids, in.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	var batches []*ec2.DescribeInstancesInput
+	if sel.Cluster != "" {
+		batches = append(batches, &ec2.DescribeInstancesInput{MaxResults: aws.Int32(1000),
+			Filters: []ec2types.Filter{{Name: aws.String("tag:" + cluster.TagCluster), Values: []string{sel.Cluster}}}})
+	} else {
+		for start := 0; start < len(ids); start += 200 {
+			batches = append(batches, &ec2.DescribeInstancesInput{
+				Filters: []ec2types.Filter{{Name: aws.String("instance-id"), Values: ids[start:min(start+200, len(ids))]}}})
+		}
+	}
+	for _, in := range batches {
+		for {
+			if err := v.wait(ctx); err != nil {
+				return err
+			}
+			out, err := v.cfg.EC2.DescribeInstances(ctx, in)
+			if err != nil {
+				return fmt.Errorf("describing the instances of %s: %w", sel, err)
+			}
+			for _, r := range out.Reservations {
+				for _, i := range r.Instances {
+					if p := where[aws.ToString(i.InstanceId)]; p != nil && i.State != nil {
+						p.EC2State = string(i.State.Name)
+					}
+				}
+			}
+			if out.NextToken == nil {
+				break
+			}
+			in.NextToken = out.NextToken
+		}
+	}
+	return nil
 }

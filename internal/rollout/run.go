@@ -430,14 +430,25 @@ func (r *roller) planMessage(plan []string) string {
 // with backoff until the deadline.
 func (r *roller) sweep(ctx context.Context, deadline time.Time) error {
 	return r.retry(ctx, deadline, func() error {
-		prev := r.snap
-		s, err := r.cfg.Inventory.Observe(ctx, r.cfg.Selector, inventory.Groups, &prev)
+		s, err := r.observeAll(ctx, inventory.Groups)
 		if err == nil {
 			r.snap, r.swept, r.full = s, s.At, s.At
 			clear(r.quiet)
 		}
 		return err
 	})
+}
+
+// observeAll reads every group, and EC2's own view of their instances (a
+// Full read includes it): Auto Scaling notices an instance stopped or
+// terminated through EC2 only at its next health check.
+func (r *roller) observeAll(ctx context.Context, depth inventory.Depth) (cluster.Snapshot, error) {
+	prev := r.snap
+	s, err := r.cfg.Inventory.Observe(ctx, r.cfg.Selector, depth, &prev)
+	if err == nil && depth != inventory.Full {
+		err = r.cfg.Inventory.EC2States(ctx, r.cfg.Selector, s.Nodes)
+	}
+	return s, err
 }
 
 // refresh brings the roll's knowledge of the whole cluster up to now:
@@ -473,6 +484,14 @@ func (r *roller) refresh(ctx context.Context, deadline time.Time) error {
 	}
 	if overflow && !acts[len(acts)-1].Start.Before(r.full) {
 		return r.sweep(ctx, deadline) // more happened than one page shows
+	}
+	// Auto Scaling's activities miss an instance stopped or terminated
+	// through EC2 until its next health check: ask EC2 too.
+	if err := r.retry(ctx, deadline, func() error { return r.cfg.Inventory.EC2States(ctx, r.cfg.Selector, r.snap.Nodes) }); err != nil {
+		return err
+	}
+	if len(r.snap.NotServing()) > len(r.flights) {
+		return r.sweep(ctx, deadline) // EC2 says something the groups do not yet
 	}
 	r.swept = at
 	return nil
@@ -565,8 +584,7 @@ func (r *roller) preflight(ctx context.Context) error {
 	depth := inventory.Full // then groups only: the rest carries over
 	for {
 		if err := r.retry(ctx, deadline, func() error {
-			prev := r.snap
-			s, err := r.cfg.Inventory.Observe(ctx, r.cfg.Selector, depth, &prev)
+			s, err := r.observeAll(ctx, depth)
 			if err == nil {
 				r.snap, r.swept, r.full = s, s.At, s.At
 			}
@@ -845,18 +863,25 @@ func (r *roller) terminate(ctx context.Context, n cluster.Node, instance string,
 		if !awsapi.Transient(err) && awsapi.Classify(err) != awsapi.KindValidation {
 			return fmt.Errorf("terminating instance %s of node %s: %w", instance, n.ID, err)
 		}
-		// The call may have landed even though we saw an error: look.
-		if oerr := r.retry(ctx, deadline, func() error {
-			s, err := r.cfg.Inventory.ObserveGroups(ctx, []string{n.Group}, r.snap)
-			if err == nil {
-				r.snap = s
-			}
-			return err
-		}); oerr != nil {
+		// The call may have landed even though we saw an error, and the
+		// cluster may have changed while it failed: look at all of it.
+		if oerr := r.sweep(ctx, deadline); oerr != nil {
 			return oerr
 		}
 		if cur, _ := r.snap.Node(n.ID); !stillServing(cur, instance) {
 			return nil
+		}
+		// Not terminated yet: retry only while the budget still allows
+		// this node to go out on top of every other node out of service.
+		var others []cluster.Node
+		for _, o := range r.snap.NotServing() {
+			if r.flights[o.ID] == nil {
+				others = append(others, o)
+			}
+		}
+		if budget := Budget(r.snap, r.cfg.Options); len(others)+len(r.flights) > budget {
+			return r.lost(ctx, others[0], fmt.Sprintf("left service while the termination of node %s's instance %s was retried (%d out of service besides the %d in flight; budget %d), so %s was not terminated",
+				n.ID, instance, len(others), len(r.flights), budget, instance))
 		}
 		if !awsapi.Transient(err) {
 			return fmt.Errorf("terminating instance %s of node %s: %w", instance, n.ID, err)

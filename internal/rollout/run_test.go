@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/smithy-go"
 
 	"github.com/stateful-aws/stateful/internal/awsapi"
 	"github.com/stateful-aws/stateful/internal/clock"
@@ -429,6 +430,79 @@ func TestAHungPreCheckDoesNotHangTheRoll(t *testing.T) {
 		}
 		if attempts < 2 || len(w.terminations()) != 0 {
 			t.Fatalf("%d attempts, terminations %v; want several attempts and nothing terminated", attempts, w.terminations())
+		}
+	})
+}
+
+// throttledOnce throttles the first TerminateInstanceInAutoScalingGroup
+// and loses node 02's instance at that moment.
+type throttledOnce struct {
+	awsapi.AutoScaling
+	w    *world
+	done bool
+}
+
+func (a *throttledOnce) TerminateInstanceInAutoScalingGroup(ctx context.Context, in *autoscaling.TerminateInstanceInAutoScalingGroupInput, opts ...func(*autoscaling.Options)) (*autoscaling.TerminateInstanceInAutoScalingGroupOutput, error) {
+	if !a.done {
+		a.done = true
+		id, _ := a.w.e.InstanceByIP(a.w.nodes[2].IP)
+		_ = a.w.e.LoseInstance(id)
+		return nil, &smithy.GenericAPIError{Code: "Throttling", Message: "Rate exceeded"}
+	}
+	return a.AutoScaling.TerminateInstanceInAutoScalingGroup(ctx, in, opts...)
+}
+
+// A terminate call that is throttled is retried only after a fresh look at
+// the whole cluster: node 02 lost during the throttled call stops the roll
+// before node 00 is terminated (1 of 3 would have been left in service).
+func TestATerminateRetryLooksAtTheWholeCluster(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, 3, sim.Sequence(sim.ContinueAfter(bootTime), sim.ContinueAfter(bootTime), sim.ContinueAfter(bootTime), sim.Hang()))
+		w.newVersion()
+		as := &throttledOnce{AutoScaling: w.e.AutoScaling(), w: w}
+		cfg := w.config(as, w.e.EC2())
+		_, err := Run(w.ctx, cfg)
+		f, ok := IsFailure(err)
+		if !ok || f.Kind != NodeLost || f.Node != "02" {
+			t.Fatalf("err %v; want a stop because node 02 left service while the terminate was retried", err)
+		}
+		if got := w.terminations(); len(got) != 0 {
+			t.Fatalf("terminated %v; want nothing", got)
+		}
+	})
+}
+
+// othersServe fails the test when a terminate call is made while another
+// node is not serving in EC2's own view.
+type othersServe struct {
+	awsapi.AutoScaling
+	w *world
+}
+
+func (a othersServe) TerminateInstanceInAutoScalingGroup(ctx context.Context, in *autoscaling.TerminateInstanceInAutoScalingGroupInput, opts ...func(*autoscaling.Options)) (*autoscaling.TerminateInstanceInAutoScalingGroupOutput, error) {
+	for _, n := range a.w.nodes {
+		for _, m := range a.w.e.Members(n.Group) {
+			if m.ID != *in.InstanceId && m.State != "running" {
+				a.w.t.Errorf("terminating %s while node %s's instance %s is %s in EC2", *in.InstanceId, n.ID, m.ID, m.State)
+			}
+		}
+	}
+	return a.AutoScaling.TerminateInstanceInAutoScalingGroup(ctx, in, opts...)
+}
+
+// An instance terminated through EC2 stays InService and Healthy in its
+// group until the next health check (about 30 s): the roll joins EC2's
+// view and starts nothing while that node is out.
+func TestTheRollTrustsEC2sViewToo(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, 3, nil)
+		w.newVersion()
+		id, _ := w.e.InstanceByIP(w.nodes[2].IP)
+		if _, err := w.e.EC2().TerminateInstances(w.ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{id}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Run(w.ctx, w.config(othersServe{AutoScaling: w.e.AutoScaling(), w: w}, w.e.EC2())); err != nil {
+			t.Fatalf("roll: %v", err)
 		}
 	})
 }

@@ -22,6 +22,7 @@ func (e *Engine) InstanceByIP(ip string) (id string, ok bool) {
 // Member is a group member as the engine knows it.
 type Member struct {
 	ID, Lifecycle, Health string
+	State                 string // EC2's: pending, running, shutting-down, terminated
 	Version               int64
 	InServiceAt           time.Time // zero until it reached InService
 }
@@ -34,7 +35,7 @@ func (e *Engine) Members(group string) []Member {
 		if g := e.w.groups[group]; g != nil {
 			for _, id := range g.Instances {
 				i := e.w.instances[id]
-				out = append(out, Member{ID: i.ID, Lifecycle: i.Lifecycle, Health: i.Health, Version: i.TemplateVersion, InServiceAt: i.InServiceAt})
+				out = append(out, Member{ID: i.ID, Lifecycle: i.Lifecycle, Health: i.Health, State: i.State, Version: i.TemplateVersion, InServiceAt: i.InServiceAt})
 			}
 		}
 	})
