@@ -60,7 +60,7 @@ func users(dev uint64) []int {
 		uses := false
 		for _, l := range links {
 			var st syscall.Stat_t
-			if syscall.Stat(l, &st) == nil && st.Dev == dev {
+			if syscall.Stat(l, &st) == nil && uint64(st.Dev) == dev {
 				uses = true
 				break
 			}

@@ -80,7 +80,7 @@ func Inspect(ctx context.Context, dev string) (Inspection, error) {
 	if insp.TailZero, err = readsZero(f, insp.Size-tail, tail); err != nil {
 		return insp, fmt.Errorf("reading the end of %s: %w", dev, err)
 	}
-	if insp.InUse, err = inUse(st.Rdev); err != nil {
+	if insp.InUse, err = inUse(uint64(st.Rdev)); err != nil {
 		return insp, fmt.Errorf("checking whether %s is in use: %w", dev, err)
 	}
 	if insp.Probe, err = ProbeDevice(ctx, dev); err != nil {
@@ -108,7 +108,7 @@ func inUse(rdev uint64) (string, error) {
 	if err := syscall.Stat("/", &root); err != nil {
 		return "", err
 	}
-	if root.Dev == rdev {
+	if uint64(root.Dev) == rdev {
 		return "it backs /", nil
 	}
 	mi, err := os.ReadFile("/proc/self/mountinfo")
