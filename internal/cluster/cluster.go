@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -69,8 +70,13 @@ type Node struct {
 	// LaunchSuspended: the group's Launch process is suspended (the roll
 	// does this while the old instance releases the ENI).
 	LaunchSuspended bool
-	Volume          Volume
-	LastActivity    *Activity
+	// Unsupported says why the commands cannot manage this group ("" when
+	// they can): a launch configuration instead of a launch template, or a
+	// mixed instances policy, whose instances' versions a roll cannot
+	// compare.
+	Unsupported  string
+	Volume       Volume
+	LastActivity *Activity
 	// Since is when the node's instance entered its lifecycle state, when
 	// known (the simulator and status track it across polls).
 	Since time.Time
@@ -135,6 +141,27 @@ func (s Snapshot) Node(id string) (Node, bool) {
 		}
 	}
 	return Node{}, false
+}
+
+// Problems lists what makes a snapshot unsafe to act on, one sentence each:
+// two groups claiming one node id (a copy of the module, a hand-made
+// group), or a group the commands cannot manage.
+func (s Snapshot) Problems() []string {
+	var out []string
+	groups := map[string][]string{}
+	for _, n := range s.Nodes {
+		groups[n.ID] = append(groups[n.ID], n.Group)
+		if n.Unsupported != "" {
+			out = append(out, fmt.Sprintf("group %s of node %s %s", n.Group, n.ID, n.Unsupported))
+		}
+	}
+	for _, n := range s.Nodes {
+		if g := groups[n.ID]; len(g) > 1 {
+			out = append(out, fmt.Sprintf("node id %s is claimed by %d groups (%s): one group per node", n.ID, len(g), strings.Join(g, ", ")))
+			delete(groups, n.ID)
+		}
+	}
+	return out
 }
 
 // NotServing lists the nodes that are not serving.

@@ -274,6 +274,12 @@ func nodeOf(g astypes.AutoScalingGroup) cluster.Node {
 			n.ID = aws.ToString(t.Value)
 		}
 	}
+	switch {
+	case aws.ToString(g.LaunchConfigurationName) != "":
+		n.Unsupported = "uses the launch configuration " + aws.ToString(g.LaunchConfigurationName) + ", not a launch template"
+	case g.MixedInstancesPolicy != nil:
+		n.Unsupported = "has a mixed instances policy, whose instances' template versions a roll cannot compare"
+	}
 	if lt := g.LaunchTemplate; lt != nil {
 		n.LaunchTemplateID, n.LaunchTemplateName, n.VersionSpec = aws.ToString(lt.LaunchTemplateId), aws.ToString(lt.LaunchTemplateName), aws.ToString(lt.Version)
 		if n.VersionSpec == "" {

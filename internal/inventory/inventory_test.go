@@ -3,6 +3,7 @@ package inventory
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/stateful-aws/stateful/internal/clock"
+	"github.com/stateful-aws/stateful/internal/cluster"
 	"github.com/stateful-aws/stateful/internal/sim"
 )
 
@@ -100,5 +102,20 @@ func TestSelectorErrors(t *testing.T) {
 		if s.Validate() == nil {
 			t.Errorf("%+v validated", s)
 		}
+	}
+}
+
+// Groups the commands cannot manage are named, so that a roll refuses
+// them instead of comparing versions it cannot read.
+func TestUnsupportedGroups(t *testing.T) {
+	t.Parallel()
+	lc := astypes.AutoScalingGroup{AutoScalingGroupName: aws.String("c-node-00"), LaunchConfigurationName: aws.String("old-lc"),
+		Tags: []astypes.TagDescription{{Key: aws.String(cluster.TagNodeID), Value: aws.String("00")}}}
+	mixed := astypes.AutoScalingGroup{AutoScalingGroupName: aws.String("c-node-01"), MixedInstancesPolicy: &astypes.MixedInstancesPolicy{},
+		Tags: []astypes.TagDescription{{Key: aws.String(cluster.TagNodeID), Value: aws.String("01")}}}
+	s := cluster.Snapshot{Nodes: []cluster.Node{nodeOf(lc), nodeOf(mixed)}}
+	p := strings.Join(s.Problems(), "\n")
+	if !strings.Contains(p, "group c-node-00 of node 00 uses the launch configuration old-lc") || !strings.Contains(p, "group c-node-01 of node 01 has a mixed instances policy") {
+		t.Fatalf("problems:\n%s", p)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -247,6 +248,10 @@ type roller struct {
 	// shortest terminate-to-ENI-free time seen so far (0 before the first).
 	expected, expectedRelease time.Duration
 	replaced                  map[string]bool
+	// pinned is the node set of the roll's first look, node id -> group: a
+	// node whose group vanishes or loses the cluster tag mid-roll must stop
+	// the roll, not silently leave the count.
+	pinned map[string]string
 }
 
 // flight is one replacement under way.
@@ -429,14 +434,41 @@ func (r *roller) planMessage(plan []string) string {
 // observe reads every group, riding out throttling and transient errors
 // with backoff until the deadline.
 func (r *roller) sweep(ctx context.Context, deadline time.Time) error {
-	return r.retry(ctx, deadline, func() error {
+	if err := r.retry(ctx, deadline, func() error {
 		s, err := r.observeAll(ctx, inventory.Groups)
 		if err == nil {
 			r.snap, r.swept, r.full = s, s.At, s.At
 			clear(r.quiet)
 		}
 		return err
-	})
+	}); err != nil {
+		return err
+	}
+	return r.checkNodeSet()
+}
+
+// checkNodeSet stops the roll when the cluster it sees is not the one it
+// started with, or not one it can manage: a node gone from the look (its
+// group deleted, or its cluster tag removed), a node id claimed by two
+// groups, a group with a launch configuration or a mixed instances policy.
+func (r *roller) checkNodeSet() error {
+	if p := r.snap.Problems(); len(p) > 0 {
+		return &Failure{Kind: Refused, Detail: strings.Join(p, "; ") + "; the roll stops (nothing further is terminated)"}
+	}
+	if r.pinned == nil {
+		r.pinned = map[string]string{}
+		for _, n := range r.snap.Nodes {
+			r.pinned[n.ID] = n.Group
+		}
+		return nil
+	}
+	for _, id := range slices.Sorted(maps.Keys(r.pinned)) {
+		if _, ok := r.snap.Node(id); !ok {
+			return &Failure{Kind: NodeLost, Node: id, Detail: fmt.Sprintf("its group %s left the cluster during the roll (deleted, or its %s tag removed); the roll stops (nothing further is terminated)",
+				r.pinned[id], cluster.TagCluster)}
+		}
+	}
+	return nil
 }
 
 // observeAll reads every group, and EC2's own view of their instances (a
@@ -593,6 +625,9 @@ func (r *roller) preflight(ctx context.Context) error {
 			return err
 		}
 		depth = inventory.Groups
+		if err := r.checkNodeSet(); err != nil {
+			return err
+		}
 		if err := r.repair(ctx, deadline); err != nil {
 			return err
 		}

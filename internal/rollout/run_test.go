@@ -10,7 +10,9 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/smithy-go"
 
@@ -504,5 +506,67 @@ func TestTheRollTrustsEC2sViewToo(t *testing.T) {
 		if _, err := Run(w.ctx, w.config(othersServe{AutoScaling: w.e.AutoScaling(), w: w}, w.e.EC2())); err != nil {
 			t.Fatalf("roll: %v", err)
 		}
+	})
+}
+
+// untagsOnFirstTerminate removes group 02's cluster tag when the roll
+// terminates its first instance.
+type untagsOnFirstTerminate struct {
+	awsapi.AutoScaling
+	w    *world
+	done bool
+}
+
+func (a *untagsOnFirstTerminate) TerminateInstanceInAutoScalingGroup(ctx context.Context, in *autoscaling.TerminateInstanceInAutoScalingGroupInput, opts ...func(*autoscaling.Options)) (*autoscaling.TerminateInstanceInAutoScalingGroupOutput, error) {
+	if !a.done {
+		a.done = true
+		if _, err := a.w.e.AutoScaling().DeleteTags(ctx, &autoscaling.DeleteTagsInput{Tags: []astypes.Tag{{ResourceId: aws.String(a.w.nodes[2].Group),
+			ResourceType: aws.String("auto-scaling-group"), Key: aws.String(cluster.TagCluster)}}}); err != nil {
+			a.w.t.Fatal(err)
+		}
+	}
+	return a.AutoScaling.TerminateInstanceInAutoScalingGroup(ctx, in, opts...)
+}
+
+// The roll pins the node set it started with: a group that loses its
+// cluster tag mid-roll stops the roll (at the next whole-cluster read)
+// instead of silently leaving the count; a node id claimed by two groups
+// is refused before anything is terminated.
+func TestTheRollPinsItsNodeSet(t *testing.T) {
+	t.Run("a group leaves the cluster", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			w := newWorld(t, 3, nil)
+			w.newVersion()
+			cfg := w.config(&untagsOnFirstTerminate{AutoScaling: w.e.AutoScaling(), w: w}, w.e.EC2())
+			cfg.Poll = Poll{Sweep: 5 * time.Second}
+			_, err := Run(w.ctx, cfg)
+			f, ok := IsFailure(err)
+			if !ok || f.Kind != NodeLost || f.Node != "02" || !strings.Contains(f.Detail, "left the cluster") {
+				t.Fatalf("err %v; want a stop naming node 02's group", err)
+			}
+			if got := w.terminations(); len(got) != 1 {
+				t.Fatalf("terminated %v; want only the first node", got)
+			}
+		})
+	})
+	t.Run("two groups claim one node id", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			w := newWorld(t, 3, nil)
+			w.newVersion()
+			if _, err := w.e.AutoScaling().CreateAutoScalingGroup(w.ctx, &autoscaling.CreateAutoScalingGroupInput{AutoScalingGroupName: aws.String("copy-of-01"),
+				MinSize: aws.Int32(0), MaxSize: aws.Int32(1), DesiredCapacity: aws.Int32(0), AvailabilityZones: []string{w.nodes[1].AZ},
+				LaunchTemplate: &astypes.LaunchTemplateSpecification{LaunchTemplateId: aws.String(w.nodes[1].LaunchTemplateID), Version: aws.String("$Latest")},
+				Tags:           []astypes.Tag{{Key: aws.String(cluster.TagCluster), Value: aws.String("c")}, {Key: aws.String(cluster.TagNodeID), Value: aws.String("01")}}}); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Run(w.ctx, w.config(w.e.AutoScaling(), w.e.EC2()))
+			f, ok := IsFailure(err)
+			if !ok || f.Kind != Refused || !strings.Contains(f.Detail, "node id 01 is claimed by 2 groups") {
+				t.Fatalf("err %v; want a refusal naming both groups of node 01", err)
+			}
+			if got := w.terminations(); len(got) != 0 {
+				t.Fatalf("terminated %v; want nothing", got)
+			}
+		})
 	})
 }
