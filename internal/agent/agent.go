@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -53,7 +54,9 @@ type Deps struct {
 type Disk interface {
 	Find(volumeID, hint string, sizeBytes int64) (string, error)
 	Prepare(ctx context.Context, dev string, want Stamp, v Volume) (formatted bool, err error)
-	Release(ctx context.Context, mountPath string) error
+	// Release stops the volume's users and unmounts it; nil only when the
+	// device is proven free (mounted nowhere, in no namespace).
+	Release(ctx context.Context, mountPath, device string) error
 }
 
 // Agent runs the node's steps.
@@ -178,7 +181,7 @@ func (a *Agent) heartbeat(ctx context.Context, hook string, every time.Duration)
 		case ctx.Err() != nil:
 			return
 		case awsapi.Classify(err) == awsapi.KindNoActiveLifecycleAction:
-			if over, state, _ := a.actionOver(ctx); over {
+			if over, state, _ := a.actionOver(ctx, hook == a.cfg.LaunchHook); over {
 				a.log.Info("lifecycle action no longer active; heartbeats stop", "lifecycle_hook", hook, "lifecycle_state", state)
 				return
 			}
@@ -208,7 +211,7 @@ func (a *Agent) complete(ctx context.Context, hook, result string) error {
 			a.log.Info("lifecycle action completed", "lifecycle_hook", hook, "result", result)
 			return nil
 		case awsapi.Classify(err) == awsapi.KindNoActiveLifecycleAction:
-			over, state, lerr := a.actionOver(ctx)
+			over, state, lerr := a.actionOver(ctx, hook == a.cfg.LaunchHook)
 			if lerr == nil && over {
 				a.log.Info("lifecycle action already over; nothing to complete", "lifecycle_hook", hook, "result", result, "lifecycle_state", state)
 				return nil
@@ -228,10 +231,11 @@ func (a *Agent) complete(ctx context.Context, hook, result string) error {
 	}
 }
 
-// actionOver reports whether this instance's lifecycle action can no
-// longer be completed: it has left Pending and Pending:Wait (InService,
-// Terminating..., or gone). A transient failure to look is "not over".
-func (a *Agent) actionOver(ctx context.Context) (bool, string, error) {
+// actionOver reports whether this instance's lifecycle action of the
+// launch hook (launching) or the termination hook can no longer be
+// completed: the instance has left that transition's Pending (Terminating)
+// and its wait state, or is gone. A failure to look is "not over".
+func (a *Agent) actionOver(ctx context.Context, launching bool) (bool, string, error) {
 	out, err := a.d.AutoScaling.DescribeAutoScalingInstances(ctx, &autoscaling.DescribeAutoScalingInstancesInput{InstanceIds: []string{a.instanceID}})
 	if err != nil {
 		return false, "", err
@@ -240,11 +244,11 @@ func (a *Agent) actionOver(ctx context.Context) (bool, string, error) {
 		return true, "not in a group", nil
 	}
 	state := aws.ToString(out.AutoScalingInstances[0].LifecycleState)
-	switch state {
-	case "Pending", "Pending:Wait", "Terminating", "Terminating:Wait":
-		return false, state, nil
+	waiting := []string{"Terminating", "Terminating:Wait"}
+	if launching {
+		waiting = []string{"Pending", "Pending:Wait"}
 	}
-	return true, state, nil
+	return !slices.Contains(waiting, state), state, nil
 }
 
 // Stamp ties a filesystem to its node: its label is derived from it, and

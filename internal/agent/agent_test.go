@@ -50,7 +50,7 @@ func (f fakeDisk) Prepare(_ context.Context, _ string, want Stamp, _ Volume) (bo
 	return f.formats[want.VolumeID] == 1, nil
 }
 
-func (f fakeDisk) Release(_ context.Context, mountPath string) error {
+func (f fakeDisk) Release(_ context.Context, mountPath, _ string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	*f.releases++

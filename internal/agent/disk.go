@@ -12,8 +12,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/stateful-aws/stateful/internal/blockdev"
 	"github.com/stateful-aws/stateful/internal/clock"
 )
@@ -140,23 +138,31 @@ func checkStamp(mountPath string, want Stamp, formatted bool) error {
 // tries to unmount: a service its init system restarts may come back.
 const unmountAttempts = 3
 
-// Release stops what uses the volume, syncs and unmounts it, trying again
-// when a process came back. An error means the volume is still mounted.
-func (d OSDisk) Release(ctx context.Context, mountPath string) error {
+// Release stops what uses the volume, syncs and unmounts every mount of
+// its device in this namespace (the mount path, binds of it, mounts on
+// top of it), trying again when a process came back. It returns nil only
+// when the device is proven free: an exclusive open succeeds, which it
+// does not while the filesystem is mounted in any mount namespace (a
+// container's copy included). Any other outcome is an error, and the
+// caller must not detach.
+func (d OSDisk) Release(ctx context.Context, mountPath, device string) error {
+	if device == "" {
+		return fmt.Errorf("the volume's device is unknown, so it cannot be proven unmounted")
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(device, &st); err != nil {
+		return fmt.Errorf("stat %s: %w", device, err)
+	}
+	rdev := uint64(st.Rdev)
 	var last error
 	for attempt := range unmountAttempts {
-		num, mounted, err := blockdev.Mounted(mountPath)
-		if err != nil || !mounted {
-			return err
-		}
-		var maj, mnr uint32
-		if _, err := fmt.Sscanf(num, "%d:%d", &maj, &mnr); err != nil {
-			return fmt.Errorf("device number %q of %s: %w", num, mountPath, err)
-		}
-		stopWriters(d.Clock, unix.Mkdev(maj, mnr))
+		stopWriters(d.Clock, rdev)
 		syncAll()
-		if last = blockdev.Unmount(ctx, mountPath); last == nil {
-			return nil
+		last = blockdev.UnmountDevice(ctx, rdev)
+		if last == nil {
+			if last = blockdev.Free(device); last == nil {
+				return nil
+			}
 		}
 		if attempt < unmountAttempts-1 {
 			if err := clock.Sleep(ctx, d.Clock, time.Second); err != nil {
@@ -164,7 +170,7 @@ func (d OSDisk) Release(ctx context.Context, mountPath string) error {
 			}
 		}
 	}
-	return fmt.Errorf("%s is still mounted after %d attempts: %w", mountPath, unmountAttempts, last)
+	return fmt.Errorf("%s (%s) is still in use after %d attempts: %w", mountPath, device, unmountAttempts, last)
 }
 
 // maxStampBytes bounds the stamp the agent reads from the volume.

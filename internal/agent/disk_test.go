@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -49,7 +50,7 @@ func TestPrepareStampsAndRefusesOtherNodesVolumes(t *testing.T) {
 	if strings.Count(string(tab), mnt) != 1 {
 		t.Fatalf("fstab:\n%s", tab)
 	}
-	if err := disk.Release(ctx, mnt); err != nil {
+	if err := disk.Release(ctx, mnt, dev); err != nil {
 		t.Fatal(err)
 	}
 	// Another node's agent is given this volume: refused before mounting.
@@ -84,7 +85,7 @@ func TestPrepareAdoptsAForeignFilesystemAndRefusesTheRest(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(mnt, StampFile)); err != nil {
 		t.Fatal("the adopted volume got no stamp")
 	}
-	if err := disk.Release(ctx, mnt); err != nil {
+	if err := disk.Release(ctx, mnt, dev); err != nil {
 		t.Fatal(err)
 	}
 
@@ -135,7 +136,7 @@ func TestPlantedStampsAreRefused(t *testing.T) {
 			if err := plant(stamp); err != nil {
 				t.Fatal(err)
 			}
-			if err := disk.Release(ctx, mnt); err != nil {
+			if err := disk.Release(ctx, mnt, dev); err != nil {
 				t.Fatal(err)
 			}
 			ctx, cancel := context.WithTimeout(ctx, time.Minute)
@@ -204,7 +205,7 @@ func TestReleaseStopsEveryUserOfTheVolume(t *testing.T) {
 	if err := blockdev.Unmount(ctx, mnt); err == nil {
 		t.Fatal("the volume unmounted while in use: the test proves nothing")
 	}
-	if err := disk.Release(ctx, mnt); err != nil {
+	if err := disk.Release(ctx, mnt, dev); err != nil {
 		t.Fatalf("release: %v", err)
 	}
 	if _, mounted, _ := blockdev.Mounted(mnt); mounted {
@@ -214,5 +215,53 @@ func TestReleaseStopsEveryUserOfTheVolume(t *testing.T) {
 		if err := cmd.Wait(); err == nil {
 			t.Errorf("holder %v exited cleanly; Release should have ended it", cmd.Env[len(cmd.Env)-1])
 		}
+	}
+}
+
+// Release proves the device free, not only the mount path unmounted: a
+// bind of the mount path is unmounted too; a copy of the mount held in
+// another mount namespace (a container) keeps it in use, and Release says
+// so, so the drain does not detach it.
+func TestReleaseProvesTheDeviceFree(t *testing.T) {
+	ctx := context.Background()
+	dev, _ := looptest.Device(t, 300*looptest.MiB)
+	mnt := looptest.MountDir(t)
+	disk := OSDisk{Fstab: filepath.Join(t.TempDir(), "fstab"), Clock: clock.Real{}}
+	if _, err := disk.Prepare(ctx, dev, Stamp{Cluster: "kafka", NodeID: "01"}, Volume{MountPath: mnt, FileSystem: "xfs"}); err != nil {
+		t.Fatal(err)
+	}
+	bind := looptest.MountDir(t)
+	if err := os.MkdirAll(bind, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "--bind", mnt, bind).CombinedOutput(); err != nil {
+		t.Fatalf("bind mount: %v %s", err, out)
+	}
+	if err := disk.Release(ctx, mnt, dev); err != nil {
+		t.Fatalf("release with a bind mount: %v", err)
+	}
+	if err := blockdev.Free(dev); err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+
+	// Mounted again, and copied into another mount namespace by a process
+	// that uses nothing on the volume.
+	if _, err := blockdev.Mount(ctx, dev, mnt, "xfs", nil); err != nil {
+		t.Fatal(err)
+	}
+	other := exec.Command("unshare", "-m", "--propagation", "private", "sleep", "600")
+	if err := other.Start(); err != nil {
+		t.Skipf("unshare: %v", err)
+	}
+	t.Cleanup(func() { _ = other.Process.Kill(); _ = other.Wait() })
+	for range 50 { // until the namespace exists
+		if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", other.Process.Pid)); strings.Contains(string(b), mnt) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	err := disk.Release(ctx, mnt, dev)
+	if err == nil || !strings.Contains(err.Error(), "still mounted or held") {
+		t.Fatalf("release while another namespace holds the mount: %v; want an error", err)
 	}
 }

@@ -51,7 +51,7 @@ func (a *Agent) Drain(ctx context.Context) error {
 	// A volume that is still mounted is never detached: taken from under
 	// its filesystem it could lose writes, and the detach would stick in
 	// busy. Left attached, EC2's own shutdown unmounts and frees it.
-	if released := a.step(ctx, "release-volume", func(ctx context.Context) error { return a.d.Disk.Release(ctx, a.cfg.Volume.MountPath) }); released != nil {
+	if released := a.step(ctx, "release-volume", a.release); released != nil {
 		failed = append(failed, released.Error())
 		a.log.Warn("volume still mounted: left attached for EC2's shutdown to release", "mount_path", a.cfg.Volume.MountPath)
 	} else {
@@ -121,4 +121,17 @@ func (a *Agent) detach(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// release finds the volume's device and has the disk release it.
+func (a *Agent) release(ctx context.Context) error {
+	vol, err := a.findVolume(ctx)
+	if err != nil {
+		return err
+	}
+	dev, err := a.d.Disk.Find(aws.ToString(vol.VolumeId), a.cfg.Volume.DeviceHint, int64(aws.ToInt32(vol.Size))<<30)
+	if err != nil {
+		return fmt.Errorf("finding the device of volume %s: %w", aws.ToString(vol.VolumeId), err)
+	}
+	return a.d.Disk.Release(ctx, a.cfg.Volume.MountPath, dev)
 }

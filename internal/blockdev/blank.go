@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -137,4 +138,41 @@ func inUse(rdev uint64) (string, error) {
 		return "held by " + holders[0].Name(), nil
 	}
 	return "", nil
+}
+
+// UnmountDevice unmounts every mount of the device rdev in this mount
+// namespace, the most recent first (a mount on top of another, a bind of
+// the mount path).
+func UnmountDevice(ctx context.Context, rdev uint64) error {
+	num := fmt.Sprintf("%d:%d", unix.Major(rdev), unix.Minor(rdev))
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return err
+	}
+	var points []string
+	for _, l := range strings.Split(string(mi), "\n") {
+		if f := strings.Fields(l); len(f) > 4 && f[2] == num {
+			points = append(points, unescapeMount(f[4]))
+		}
+	}
+	for i := len(points) - 1; i >= 0; i-- {
+		if out, err := exec.CommandContext(ctx, "umount", points[i]).CombinedOutput(); err != nil {
+			return fmt.Errorf("umount %s: %w: %s", points[i], err, bytes.TrimSpace(out))
+		}
+	}
+	return nil
+}
+
+// Free proves that nothing has dev mounted or held, in any mount
+// namespace: an exclusive open fails with EBUSY while it is mounted or
+// claimed (device-mapper, md, another exclusive opener).
+func Free(dev string) error {
+	f, err := os.OpenFile(dev, os.O_RDONLY|syscall.O_EXCL, 0)
+	if err != nil {
+		if errors.Is(err, syscall.EBUSY) {
+			return fmt.Errorf("%s is still mounted or held (in this or another mount namespace)", dev)
+		}
+		return fmt.Errorf("opening %s exclusively: %w", dev, err)
+	}
+	return f.Close()
 }

@@ -7,7 +7,11 @@ import (
 	"os"
 	"os/user"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+
 	"github.com/stateful-aws/stateful/internal/awsapi"
+	"github.com/stateful-aws/stateful/internal/cluster"
 	"github.com/stateful-aws/stateful/internal/inventory"
 	"github.com/stateful-aws/stateful/internal/lock"
 )
@@ -16,29 +20,58 @@ import (
 // what it guarantees): it refuses with a *lock.Held when another command
 // holds it, renews it while f runs, ends f's context when the lock is lost,
 // and releases it afterwards.
-func withClusterLock(ctx context.Context, d deps, as awsapi.AutoScaling, inv *inventory.Inventory, sel inventory.Selector,
+func withClusterLock(ctx context.Context, d deps, io IO, as awsapi.AutoScaling, inv *inventory.Inventory, sel inventory.Selector,
 	command string, breakLock bool, f func(context.Context) error) error {
-	snap, err := inv.Observe(ctx, sel, inventory.Groups, nil)
-	if err != nil {
-		return err
-	}
-	if len(snap.Nodes) == 0 {
+	group, err := lockGroup(ctx, as, inv, sel)
+	if err != nil || group == "" {
+		if err != nil {
+			return err
+		}
 		return f(ctx) // nothing to lock; f says the cluster is empty
 	}
-	l, err := lock.Acquire(ctx, lock.Config{API: as, Clock: d.clock, Group: snap.Nodes[0].Group, Holder: holder(command)}, breakLock)
+	l, err := lock.Acquire(ctx, lock.Config{API: as, Clock: d.clock, Group: group, Holder: holder(command)}, breakLock)
 	if err != nil {
 		return err
 	}
 	lctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	go l.Hold(lctx, func(err error) { cancel(err) })
-	defer func() { _ = l.Release(context.WithoutCancel(ctx)) }()
+	held := make(chan struct{})
+	go func() { defer close(held); l.Hold(lctx, func(err error) { cancel(err) }) }()
 	err = f(lctx)
-	var held *lock.Held
-	if cause := context.Cause(lctx); errors.As(cause, &held) {
+	cause := context.Cause(lctx)
+	cancel(nil)
+	<-held // no renewal may race the release
+	if rerr := l.Release(context.WithoutCancel(ctx)); rerr != nil {
+		fmt.Fprintf(io.Err, "stateful: could not release the cluster's lock (it lapses on its own): %v\n", rerr)
+	}
+	if cause != nil && !errors.Is(cause, context.Canceled) {
 		return fmt.Errorf("stopped: %w", cause)
 	}
 	return err
+}
+
+// lockGroup is the group that holds the lock of the cluster sel belongs
+// to: the first group in node-id order of the whole cluster (found by the
+// cluster tag of the selected groups), so that a command naming a few
+// groups with --asg takes the same lock as one naming the cluster.
+func lockGroup(ctx context.Context, as awsapi.AutoScaling, inv *inventory.Inventory, sel inventory.Selector) (string, error) {
+	if sel.Cluster == "" && len(sel.Groups) > 0 {
+		out, err := as.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: sel.Groups[:1]})
+		if err != nil {
+			return "", fmt.Errorf("reading group %s for the cluster's lock: %w", sel.Groups[0], err)
+		}
+		for _, g := range out.AutoScalingGroups {
+			for _, t := range g.Tags {
+				if aws.ToString(t.Key) == cluster.TagCluster {
+					sel = inventory.Selector{Cluster: aws.ToString(t.Value)}
+				}
+			}
+		}
+	}
+	snap, err := inv.Observe(ctx, sel, inventory.Groups, nil)
+	if err != nil || len(snap.Nodes) == 0 {
+		return "", err
+	}
+	return snap.Nodes[0].Group, nil
 }
 
 // holder says who holds the lock, for the refusal another command prints.

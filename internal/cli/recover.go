@@ -160,11 +160,6 @@ func runRecover(ctx context.Context, io IO, d deps, o *recoverOptions, nodeID st
 			}
 			return err
 		}
-	case recovery.Replace:
-		do = func() error {
-			_, err := as.TerminateInstanceInAutoScalingGroup(ctx, &autoscaling.TerminateInstanceInAutoScalingGroupInput{InstanceId: aws.String(plan.Target.ID), ShouldDecrementDesiredCapacity: aws.Bool(false)})
-			return err
-		}
 	}
 	if o.DryRun {
 		fmt.Fprintf(io.Out, "dry run: would %s\n", what)
@@ -182,10 +177,28 @@ func runRecover(ctx context.Context, io IO, d deps, o *recoverOptions, nodeID st
 	}
 	if action == recovery.Replace {
 		// A replacement takes the cluster's lock, as a roll does: never
-		// while a roll (or another replacement) is under way.
-		replace := do
+		// while a roll (or another replacement) is under way. Holding it,
+		// it looks again and decides again: the cluster may have changed
+		// while the operator read the prompt.
 		do = func() error {
-			return withClusterLock(ctx, d, as, inv, o.selector(), "stateful recover --replace", o.BreakLock, func(context.Context) error { return replace() })
+			return withClusterLock(ctx, d, io, as, inv, o.selector(), "stateful recover --replace", o.BreakLock, func(ctx context.Context) error {
+				now, err := inv.Observe(ctx, o.selector(), inventory.Full, nil)
+				if err != nil {
+					return err
+				}
+				again, err := recovery.Decide(now.Nodes, nodeID, hooks, action, o.Force)
+				if err != nil {
+					return err
+				}
+				if r := again.Refused; r != nil {
+					return &exitError{code: ExitUnsafe, err: fmt.Errorf("refused after a fresh look: %s", r.Reason)}
+				}
+				if again.Target.ID != plan.Target.ID {
+					return &exitError{code: ExitUnsafe, err: fmt.Errorf("refused: node %s's instance changed from %s to %s since the question; nothing was done", nodeID, plan.Target.ID, again.Target.ID)}
+				}
+				_, err = as.TerminateInstanceInAutoScalingGroup(ctx, &autoscaling.TerminateInstanceInAutoScalingGroupInput{InstanceId: aws.String(again.Target.ID), ShouldDecrementDesiredCapacity: aws.Bool(false)})
+				return err
+			})
 		}
 	}
 	if err := do(); err != nil {

@@ -240,7 +240,7 @@ func runRoll(ctx context.Context, io IO, d deps, o *rollOptions) error {
 	if o.DryRun {
 		_, err = rollout.Run(ctx, cfg)
 	} else {
-		err = withClusterLock(ctx, d, as, inv, cfg.Selector, "stateful roll", o.BreakLock, func(ctx context.Context) error {
+		err = withClusterLock(ctx, d, io, as, inv, cfg.Selector, "stateful roll", o.BreakLock, func(ctx context.Context) error {
 			_, err := rollout.Run(ctx, cfg)
 			return err
 		})

@@ -170,17 +170,24 @@ func (l *Lock) Renew(ctx context.Context) error {
 }
 
 // Hold renews the lock at a third of its TTL until ctx ends, and calls lost
-// once (and stops) when it is no longer this holder's.
+// once (and stops) when it is no longer this holder's, or when renewals
+// have failed for two thirds of the TTL: the lock could lapse before the
+// next one, and another command could take it while this one still works.
 func (l *Lock) Hold(ctx context.Context, lost func(error)) {
+	renewed := l.cfg.Clock.Now()
 	for clock.Sleep(ctx, l.cfg.Clock, l.cfg.TTL/3) == nil {
 		err := l.Renew(ctx)
 		var held *Held
-		if errors.As(err, &held) {
+		switch {
+		case err == nil:
+			renewed = l.cfg.Clock.Now()
+		case errors.As(err, &held):
 			lost(err)
 			return
+		case l.cfg.Clock.Now().Sub(renewed) >= 2*l.cfg.TTL/3:
+			lost(fmt.Errorf("the cluster's lock could not be renewed for %s and may lapse: %w", l.cfg.Clock.Now().Sub(renewed), err))
+			return
 		}
-		// Other errors (throttling, the network) are retried at the next
-		// renewal; the lock lasts a TTL, three renewals.
 	}
 }
 

@@ -121,3 +121,27 @@ func TestHoldRenewsAndReportsALostLock(t *testing.T) {
 		}
 	})
 }
+
+// Renewals that keep failing end the holder's work before the lock can
+// lapse under it.
+func TestHoldGivesUpBeforeTheLockLapses(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e, ctx, group := world(t)
+		l, err := Acquire(ctx, cfg(e, group, "roll by alice"), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.AddFaults(sim.Fault{Operation: "CreateOrUpdateTags", Code: "Throttling", Message: "Rate exceeded", Probability: 1})
+		start := time.Now()
+		lost := make(chan error, 1)
+		go l.Hold(ctx, func(err error) { lost <- err })
+		select {
+		case err := <-lost:
+			if took := time.Since(start); took > 10*time.Minute || !strings.Contains(err.Error(), "could not be renewed") {
+				t.Fatalf("lost after %s: %v; want it before the 10-minute TTL", took, err)
+			}
+		case <-time.After(time.Hour):
+			t.Fatal("Hold never gave up on a lock it could not renew")
+		}
+	})
+}

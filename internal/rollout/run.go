@@ -906,17 +906,17 @@ func (r *roller) terminate(ctx context.Context, n cluster.Node, instance string,
 		if cur, _ := r.snap.Node(n.ID); !stillServing(cur, instance) {
 			return nil
 		}
-		// Not terminated yet: retry only while the budget still allows
-		// this node to go out on top of every other node out of service.
+		// Not terminated yet: retry only while no node the roll did not
+		// take out is out of service (Decide would hold for it too).
 		var others []cluster.Node
 		for _, o := range r.snap.NotServing() {
 			if r.flights[o.ID] == nil {
 				others = append(others, o)
 			}
 		}
-		if budget := Budget(r.snap, r.cfg.Options); len(others)+len(r.flights) > budget {
-			return r.lost(ctx, others[0], fmt.Sprintf("left service while the termination of node %s's instance %s was retried (%d out of service besides the %d in flight; budget %d), so %s was not terminated",
-				n.ID, instance, len(others), len(r.flights), budget, instance))
+		if len(others) > 0 {
+			return r.lost(ctx, others[0], fmt.Sprintf("left service while the termination of node %s's instance %s was retried, so %s was not terminated",
+				n.ID, instance, instance))
 		}
 		if !awsapi.Transient(err) {
 			return fmt.Errorf("terminating instance %s of node %s: %w", instance, n.ID, err)
