@@ -531,17 +531,7 @@ func (v *Inventory) EC2States(ctx context.Context, sel Selector, nodes []cluster
 	if len(ids) == 0 {
 		return nil
 	}
-	var batches []*ec2.DescribeInstancesInput
-	if sel.Cluster != "" {
-		batches = append(batches, &ec2.DescribeInstancesInput{MaxResults: aws.Int32(1000),
-			Filters: []ec2types.Filter{{Name: aws.String("tag:" + cluster.TagCluster), Values: []string{sel.Cluster}}}})
-	} else {
-		for start := 0; start < len(ids); start += 200 {
-			batches = append(batches, &ec2.DescribeInstancesInput{
-				Filters: []ec2types.Filter{{Name: aws.String("instance-id"), Values: ids[start:min(start+200, len(ids))]}}})
-		}
-	}
-	for _, in := range batches {
+	read := func(in *ec2.DescribeInstancesInput) error {
 		for {
 			if err := v.wait(ctx); err != nil {
 				return err
@@ -558,9 +548,30 @@ func (v *Inventory) EC2States(ctx context.Context, sel Selector, nodes []cluster
 				}
 			}
 			if out.NextToken == nil {
-				break
+				return nil
 			}
 			in.NextToken = out.NextToken
+		}
+	}
+	if sel.Cluster != "" {
+		if err := read(&ec2.DescribeInstancesInput{MaxResults: aws.Int32(1000),
+			Filters: []ec2types.Filter{{Name: aws.String("tag:" + cluster.TagCluster), Values: []string{sel.Cluster}}}}); err != nil {
+			return err
+		}
+	}
+	// By ID, whatever the tag did not find: instances launched before the
+	// groups carried the cluster tag (a cluster upgraded from the original
+	// module), or every instance of groups named with --asg.
+	var missing []string
+	for _, id := range ids {
+		if where[id].EC2State == "" {
+			missing = append(missing, id)
+		}
+	}
+	for start := 0; start < len(missing); start += 200 {
+		if err := read(&ec2.DescribeInstancesInput{
+			Filters: []ec2types.Filter{{Name: aws.String("instance-id"), Values: missing[start:min(start+200, len(missing))]}}}); err != nil {
+			return err
 		}
 	}
 	return nil
