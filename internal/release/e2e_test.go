@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -38,6 +39,11 @@ func tofuCommand(t *testing.T) string {
 	return ""
 }
 
+// awsEnv are the simulator's credentials, with IMDS (and any profile) out
+// of the way.
+var awsEnv = []string{"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_EC2_METADATA_DISABLED=true",
+	"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null"}
+
 // simCluster is a `stateful sim serve` cluster whose groups carry the
 // module's names.
 type simCluster struct {
@@ -49,7 +55,6 @@ type simCluster struct {
 func startSim(t *testing.T, bin, cluster string) *simCluster {
 	t.Helper()
 	cmd := exec.Command(bin, "sim", "serve", "--cluster", cluster, "--nodes", "3", "--boot-time", "200ms", "--listen", "127.0.0.1:0")
-	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +96,9 @@ func (s *simCluster) members(t *testing.T) map[string]string {
 // has nothing to do.
 func (s *simCluster) waitReady(t *testing.T, bin, cluster string) {
 	t.Helper()
-	out, err := exec.Command(bin, "roll", "--cluster", cluster, "--endpoint-url", s.url, "--region", "us-east-1", "--timeout", "1m").CombinedOutput()
+	cmd := exec.Command(bin, "roll", "--cluster", cluster, "--endpoint-url", s.url, "--region", "us-east-1", "--timeout", "1m")
+	cmd.Env = append(os.Environ(), awsEnv...)
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("the simulated cluster did not come into service: %v\n%s", err, out)
 	}
@@ -140,6 +147,10 @@ func applyModule(t *testing.T, cluster, baseURL, simURL, cacheHome string) (stri
 	tofu := tofuCommand(t)
 	root, _ := filepath.Abs(repoRoot)
 	dir := t.TempDir()
+	source, err := filepath.Rel(dir, root) // a local path, not a copy: ../..
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg := fmt.Sprintf(`terraform {
   required_providers {
     aws = { source = "hashicorp/aws" }
@@ -174,13 +185,15 @@ module "cluster" {
   asg_inservice_timeout_in_mins = 2
   agent                         = { base_url = %q }
 }
-`, root, cluster, baseURL)
+`, source, cluster, baseURL)
 	if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	env := []string{"PATH=" + pathWithoutStateful(t), "HOME=" + os.Getenv("HOME"), "XDG_CACHE_HOME=" + cacheHome,
-		"OFFLINE_TOFU_CACHE=" + offlineTofuCache(), "TF_IN_AUTOMATION=1",
-		"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "STATEFUL_ENDPOINT_URL=" + simURL}
+	env := append([]string{"PATH=" + pathWithoutStateful(t), "HOME=" + os.Getenv("HOME"), "XDG_CACHE_HOME=" + cacheHome,
+		"OFFLINE_TOFU_CACHE=" + offlineTofuCache(), "TF_IN_AUTOMATION=1", "STATEFUL_ENDPOINT_URL=" + simURL}, awsEnv...)
+	// The offline tofu rewrites its CLI config on every run: one at a time.
+	tofuMu.Lock()
+	defer tofuMu.Unlock()
 	var log strings.Builder
 	for _, args := range [][]string{{"init", "-input=false", "-no-color"}, {"apply", "-auto-approve", "-input=false", "-no-color"}} {
 		cmd := exec.Command(tofu, args...)
@@ -193,6 +206,8 @@ module "cluster" {
 	}
 	return log.String(), nil
 }
+
+var tofuMu sync.Mutex
 
 // pathWithoutStateful is the PATH minus every directory holding a
 // stateful, so the roll trigger must fetch its own.
@@ -264,7 +279,7 @@ func TestApplyRollsWithThePinnedReleaseDownloaded(t *testing.T) {
 	if sum, err := FileSHA256(cached); err != nil || sum != pin.Sum(target) {
 		t.Errorf("the cached binary %s: sha256 %s, %v", cached, sum, err)
 	}
-	if t.Failed() {
+	if t.Failed() || testing.Verbose() {
 		t.Log(out)
 	}
 }
