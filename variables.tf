@@ -340,7 +340,7 @@ variable "drain_on_termination" {
 
 variable "roll" {
   description = <<-EOT
-    The rolling update run after every launch-template change: `enabled` (default true), and `command` to run instead of the default `stateful roll` for this cluster's groups, region and timeout (the groups, region and timeout are in the environment as STATEFUL_ASG, AWS_REGION and STATEFUL_TIMEOUT).
+    The rolling update run after every launch-template change: `enabled` (default true), and `command` to run instead of the default, `stateful roll` of the release the module pins (from the PATH when `stateful version` is that release, else downloaded for the runner and checked against its pinned sha256: a shell and curl are all it needs), for this cluster's groups, region and timeout (the groups, region and timeout are in the environment as STATEFUL_ASG, AWS_REGION and STATEFUL_TIMEOUT).
     The roll's budget and canary, passed as STATEFUL_<FLAG> variables: `max_unavailable`, the most nodes out of service at once, a whole number of at least 1 or `"zone"` (a whole zone, with `by_zone`; default `"1"`); `by_zone`, replace one availability zone at a time (default false); `canary`, nodes replaced first (default 0); `verify`, a bash command that must pass after the canary (needs `canary`); `soak`, how long to wait after the canary passed, a Go duration such as `"10m"` (needs `canary`).
     A budget that leaves fewer nodes in service than a majority is refused unless STATEFUL_ALLOW_QUORUM_LOSS=true is in the environment Terraform runs in.
   EOT
