@@ -47,7 +47,7 @@ abandon() {
 }
 
 case "$(uname -m)" in
-  x86_64 | amd64) arch=amd64 sha256='6824881175e1df8fd3aac24d071b8379200476c4ac8578a2021d5a677fc0472f' ;;
+  x86_64 | amd64) arch=amd64 sha256='27f33e8a10b189fcdefad1dd4448e0302e90d9c93757e7676dfb07bf13b08896' ;;
   aarch64 | arm64) arch=arm64 sha256='0000000000000000000000000000000000000000000000000000000000000000' ;;
   *) refuse "this node's architecture $(uname -m) has no stateful agent: releases are built for x86_64 (amd64) and aarch64 (arm64)" ;;
 esac
