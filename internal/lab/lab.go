@@ -97,6 +97,9 @@ type Lab struct {
 
 // Preflight says, in one sentence, what is missing to run a lab.
 func Preflight() error {
+	if runtime.GOOS != "linux" {
+		return fmt.Errorf("the lab needs Linux (network namespaces, loop devices, mounts), not %s", runtime.GOOS)
+	}
 	if os.Geteuid() != 0 {
 		return errors.New("the lab needs root (network namespaces, loop devices, mounts): run it with sudo")
 	}

@@ -63,7 +63,10 @@ func URL(baseURL, version string, t Target) string {
 	return strings.TrimRight(baseURL, "/") + "/" + Path(version, t)
 }
 
-var versionRE = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.]+)?$`)
+var (
+	versionRE = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.]+)?$`)
+	sumRE     = regexp.MustCompile(`^[0-9a-f]{64}$`)
+)
 
 // ValidVersion says in one sentence what is wrong with a release version.
 func ValidVersion(v string) error {
@@ -250,7 +253,7 @@ func pinOf(path string, v cty.Value) (p Pin, err error) {
 		p.SHA256[k] = s.AsString()
 	}
 	for _, t := range Targets {
-		if !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(p.Sum(t)) {
+		if !sumRE.MatchString(p.Sum(t)) {
 			return p, fmt.Errorf("local.release in %s has no sha256 for %s", path, t)
 		}
 	}
