@@ -339,7 +339,7 @@ func TestUserDataRefusesAnAgentItCannotTrust(t *testing.T) {
 		{name: "pinned", served: good, wantOut: []string{"agent ready"}},
 		{name: "tampered, role credentials from IMDS", served: tampered, wantCode: 1, abandoned: true, wantOut: []string{
 			"FAILED for node 00 at step get-agent", "/bin/stateful-linux-amd64 has sha256 " + hex.EncodeToString(tamperedSum[:]),
-			"not the pinned " + pinned, "downloaded from http://", "completing the launch hook etcd-00-launch with ABANDON"}},
+			"not the pinned " + pinned, "downloaded from http://", "completing the launch hook " + exampleConfig().LaunchHook + " with ABANDON"}},
 		{name: "tampered, environment credentials", served: tampered, env: envCreds, wantCode: 1, abandoned: true},
 		{name: "missing", served: nil, env: envCreds, wantCode: 1, abandoned: true, wantOut: []string{
 			"could not download the agent from http://", "/bin/stateful-linux-amd64 (curl exit 22); its pinned sha256 is " + pinned}},
@@ -389,8 +389,8 @@ func TestUserDataRefusesAnAgentItCannotTrust(t *testing.T) {
 				}
 				return
 			}
-			want := url.Values{"Action": {"CompleteLifecycleAction"}, "Version": {"2011-01-01"}, "AutoScalingGroupName": {"etcd-00"},
-				"LifecycleHookName": {"etcd-00-launch"}, "InstanceId": {"i-0123456789abcdef0"}, "LifecycleActionResult": {"ABANDON"}}
+			want := url.Values{"Action": {"CompleteLifecycleAction"}, "Version": {"2011-01-01"}, "AutoScalingGroupName": {cfg.ASGName},
+				"LifecycleHookName": {cfg.LaunchHook}, "InstanceId": {"i-0123456789abcdef0"}, "LifecycleActionResult": {"ABANDON"}}
 			if len(f.completes) != 1 || !reflect.DeepEqual(f.completes[0], want) {
 				t.Fatalf("CompleteLifecycleAction calls %v, want one: %v", f.completes, want)
 			}

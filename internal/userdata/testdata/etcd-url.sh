@@ -22,7 +22,7 @@ mv "$config.tmp" "$config"
 refuse() {
   echo "stateful node bootstrap FAILED for node 00 at step get-agent:" >&2
   echo "  $1" >&2
-  echo "completing the launch hook etcd-00-launch with ABANDON: the group will start a fresh instance" >&2
+  echo "completing the launch hook etcd-node-asg-hook with ABANDON: the group will start a fresh instance" >&2
   abandon || echo "stateful: the launch hook could not be completed; it times out on its own" >&2
   exit 1
 }
@@ -42,7 +42,7 @@ abandon() {
   [ -z "$st" ] || hdr=(-H "x-amz-security-token: $st")
   curl -fsS --retry 5 --aws-sigv4 'aws:amz:eu-west-1:autoscaling' --user "$ak:$sk" ${hdr[@]+"${hdr[@]}"} \
     --data-urlencode Action=CompleteLifecycleAction --data-urlencode Version=2011-01-01 \
-    --data-urlencode 'AutoScalingGroupName=etcd-00' --data-urlencode 'LifecycleHookName=etcd-00-launch' \
+    --data-urlencode 'AutoScalingGroupName=etcd-node-00' --data-urlencode 'LifecycleHookName=etcd-node-asg-hook' \
     --data-urlencode "InstanceId=$id" --data-urlencode LifecycleActionResult=ABANDON \
     "${AWS_ENDPOINT_URL_AUTO_SCALING:-${AWS_ENDPOINT_URL:-https://autoscaling.eu-west-1.amazonaws.com}}/" >/dev/null
 }
