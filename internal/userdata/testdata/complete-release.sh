@@ -47,8 +47,8 @@ abandon() {
 }
 
 case "$(uname -m)" in
-  x86_64 | amd64) arch=amd64 sha256='27f33e8a10b189fcdefad1dd4448e0302e90d9c93757e7676dfb07bf13b08896' ;;
-  aarch64 | arm64) arch=arm64 sha256='0000000000000000000000000000000000000000000000000000000000000000' ;;
+  x86_64 | amd64) arch=amd64 sha256='a88c23d2243fbaedc07f82135905ae64f6ebecacf0d9d58e06c191c96f079c09' ;;
+  aarch64 | arm64) arch=arm64 sha256='22c93a9dc853ad444ca1c40f478ee1d5d6279307070018687e1e251f69921c6a' ;;
   *) refuse "this node's architecture $(uname -m) has no stateful agent: releases are built for x86_64 (amd64) and aarch64 (arm64)" ;;
 esac
 url='https://github.com/stateful-aws/stateful/releases/download/v0.1.0/stateful-linux-{arch}'
