@@ -6,10 +6,10 @@ locals {
     version    = "0.1.0"
     go_version = "go1.26.8"
     sha256 = {
-      "darwin-amd64" = "c424146c4bb19e4c56d59ee20e722d2858f09a5b8409e8542c21cef6d5994b0a"
-      "darwin-arm64" = "b18ace8c1648b0b5b06dfd8f626c1b2f222b94a53b47d22c66903f2c88975dbb"
-      "linux-amd64"  = "a88c23d2243fbaedc07f82135905ae64f6ebecacf0d9d58e06c191c96f079c09"
-      "linux-arm64"  = "22c93a9dc853ad444ca1c40f478ee1d5d6279307070018687e1e251f69921c6a"
+      "darwin-amd64" = "1d680abfcfb25ba43f3d407efc567cea9c8391c0ce24bbc18f7403973da501f8"
+      "darwin-arm64" = "80294bc784bb430810acb0cbbfc208ada02f9ac444ab9620fdbc03d763319e30"
+      "linux-amd64"  = "71b73b401b0d81a0aa86079640e46fa0a14f9b1356a3625538879da08ce3aef0"
+      "linux-arm64"  = "c0798de7e425c04d7c337f001223f2da2c7d73879adb2ac2dee8fb03a0893c49"
     }
   }
 }

@@ -8,7 +8,7 @@ agent=/usr/local/bin/stateful
 
 mkdir -p /etc/stateful
 (umask 077 && cat >"$config.tmp" <<'STATEFUL_NODE_CONFIG'
-{"asg_name":"stateful-complete-node-00","cluster":"stateful-complete","files":[{"content_base64":"bm9kZT0wMAo=","mode":"0644","path":"/etc/app/node.conf"}],"launch_hook":"stateful-complete-node-asg-hook","node_id":"00","node_ip":"10.42.0.10","on_failure":"abandon","region":"eu-west-1","script":{"inline_base64":"IyEvYmluL2Jhc2gKIyBUaGUgbm9kZSBzY3JpcHQgY29udHJhY3Q6IHRoZSBhZ2VudCBzb3VyY2VzIHRoaXMgZmlsZSBhbmQgY2FsbHMKIyAgIGNvbmZpZ3VyZV9jbHVzdGVyX25vZGUgTk9ERV9JRCBOT0RFX0lQICAgKHN0YXJ0IHRoZSBhcHBsaWNhdGlvbikKIyAgIHdhaXRfZm9yX2hlYWx0aHlfY2x1c3RlciBOT0RFX0lEIE5PREVfSVAgKHJldHVybiBvbmNlIHRoZSBjbHVzdGVyIGlzIGhlYWx0aHkpCiMgYW5kLCB3aXRoIGRyYWluX29uX3Rlcm1pbmF0aW9uLCBkcmFpbl9jbHVzdGVyX25vZGUgTk9ERV9JRCBOT0RFX0lQLgoKY29uZmlndXJlX2NsdXN0ZXJfbm9kZSgpIHsKICBlY2hvICJjb25maWd1cmluZyBub2RlICQxIGF0ICQyIHdpdGggZGF0YSBpbiAvbXlkYXRhIgp9Cgp3YWl0X2Zvcl9oZWFsdGh5X2NsdXN0ZXIoKSB7CiAgZWNobyAibm9kZSAkMSBhdCAkMiBpcyBoZWFsdGh5Igp9Cg==","s3_url":""},"terminate_hook":"","timeouts":{"command_seconds":1800,"device_seconds":300,"heartbeat_seconds":1200,"volume_seconds":900},"version":1,"volume":{"device_hint":"/dev/sdf","file_system":"xfs","group":"ec2-user","id":"","mount_options":["noatime"],"mount_path":"/mydata","owner":"ec2-user","recursive_chown":false}}
+{"asg_name":"stateful-complete-node-00","cluster":"stateful-complete","files":[{"content_base64":"bm9kZT0wMAo=","mode":"0644","path":"/etc/app/node.conf"}],"launch_hook":"stateful-complete-node-asg-hook","node_id":"00","node_ip":"10.42.0.10","on_failure":"abandon","region":"eu-west-1","script":{"inline_base64":"IyEvYmluL2Jhc2gKIyBUaGUgbm9kZSBzY3JpcHQgY29udHJhY3Q6IHRoZSBhZ2VudCBzb3VyY2VzIHRoaXMgZmlsZSBhbmQgY2FsbHMKIyAgIGNvbmZpZ3VyZV9jbHVzdGVyX25vZGUgTk9ERV9JRCBOT0RFX0lQICAgKHN0YXJ0IHRoZSBhcHBsaWNhdGlvbikKIyAgIHdhaXRfZm9yX2hlYWx0aHlfY2x1c3RlciBOT0RFX0lEIE5PREVfSVAgKHJldHVybiBvbmNlIHRoZSBjbHVzdGVyIGlzIGhlYWx0aHkpCiMgYW5kLCB3aXRoIGRyYWluX29uX3Rlcm1pbmF0aW9uLCBkcmFpbl9jbHVzdGVyX25vZGUgTk9ERV9JRCBOT0RFX0lQLgoKY29uZmlndXJlX2NsdXN0ZXJfbm9kZSgpIHsKICBlY2hvICJjb25maWd1cmluZyBub2RlICQxIGF0ICQyIHdpdGggZGF0YSBpbiAvbXlkYXRhIgp9Cgp3YWl0X2Zvcl9oZWFsdGh5X2NsdXN0ZXIoKSB7CiAgZWNobyAibm9kZSAkMSBhdCAkMiBpcyBoZWFsdGh5Igp9Cg==","s3_url":""},"terminate_hook":"","timeouts":{"command_seconds":1800,"device_seconds":300,"drain_heartbeat_seconds":200,"heartbeat_seconds":1200,"volume_seconds":900},"version":1,"volume":{"device_hint":"/dev/sdf","file_system":"xfs","group":"ec2-user","id":"","mount_options":["noatime"],"mount_path":"/mydata","owner":"ec2-user","recursive_chown":false}}
 STATEFUL_NODE_CONFIG
 )
 mv "$config.tmp" "$config"
@@ -47,8 +47,8 @@ abandon() {
 }
 
 case "$(uname -m)" in
-  x86_64 | amd64) arch=amd64 sha256='a88c23d2243fbaedc07f82135905ae64f6ebecacf0d9d58e06c191c96f079c09' ;;
-  aarch64 | arm64) arch=arm64 sha256='22c93a9dc853ad444ca1c40f478ee1d5d6279307070018687e1e251f69921c6a' ;;
+  x86_64 | amd64) arch=amd64 sha256='71b73b401b0d81a0aa86079640e46fa0a14f9b1356a3625538879da08ce3aef0' ;;
+  aarch64 | arm64) arch=arm64 sha256='c0798de7e425c04d7c337f001223f2da2c7d73879adb2ac2dee8fb03a0893c49' ;;
   *) refuse "this node's architecture $(uname -m) has no stateful agent: releases are built for x86_64 (amd64) and aarch64 (arm64)" ;;
 esac
 url='https://github.com/stateful-aws/stateful/releases/download/v0.1.0/stateful-linux-{arch}'
