@@ -242,15 +242,34 @@ func ReadPin(moduleDir string) (Pin, error) {
 	return Pin{}, fmt.Errorf("%s has no local.release", path)
 }
 
-func pinOf(path string, v cty.Value) (p Pin, err error) {
-	defer func() {
-		if r := recover(); r != nil { // cty panics on a value of another shape
-			err = fmt.Errorf("local.release in %s is not { version, go_version, sha256 = { TARGET = SUM } }: %v", path, r)
+func pinOf(path string, v cty.Value) (Pin, error) {
+	shape := fmt.Errorf("local.release in %s is not { version, go_version, sha256 = { TARGET = SUM } }: run make release VERSION=x.y.z", path)
+	str := func(obj cty.Value, name string) (string, bool) {
+		if !obj.Type().IsObjectType() || !obj.Type().HasAttribute(name) {
+			return "", false
 		}
-	}()
-	p = Pin{Version: v.GetAttr("version").AsString(), GoVersion: v.GetAttr("go_version").AsString(), SHA256: map[string]string{}}
-	for k, s := range v.GetAttr("sha256").AsValueMap() {
-		p.SHA256[k] = s.AsString()
+		a := obj.GetAttr(name)
+		if a.IsNull() || !a.Type().Equals(cty.String) {
+			return "", false
+		}
+		return a.AsString(), true
+	}
+	var p Pin
+	var ok1, ok2 bool
+	p.Version, ok1 = str(v, "version")
+	p.GoVersion, ok2 = str(v, "go_version")
+	if !ok1 || !ok2 || !v.Type().HasAttribute("sha256") {
+		return p, shape
+	}
+	sums := v.GetAttr("sha256")
+	if !sums.Type().IsObjectType() || sums.IsNull() {
+		return p, shape
+	}
+	p.SHA256 = map[string]string{}
+	for name := range sums.Type().AttributeTypes() {
+		if s, ok := str(sums, name); ok {
+			p.SHA256[name] = s
+		}
 	}
 	for _, t := range Targets {
 		if !sumRE.MatchString(p.Sum(t)) {

@@ -173,4 +173,12 @@ func TestBadInput(t *testing.T) {
 	if _, err := ReadPin(t.TempDir()); err == nil {
 		t.Error("no release.tf: no error")
 	}
+	for _, bad := range []string{`release = "0.1.0"`, `release = { version = "0.1.0" }`, `release = { version = "0.1.0", go_version = "go1", sha256 = "x" }`} {
+		if err := os.WriteFile(filepath.Join(dir, LocalsFile), []byte("locals {\n  "+bad+"\n}\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ReadPin(dir); err == nil || !strings.Contains(err.Error(), "run make release VERSION=") {
+			t.Errorf("release.tf with %s: %v", bad, err)
+		}
+	}
 }
