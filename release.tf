@@ -6,10 +6,10 @@ locals {
     version    = "0.1.0"
     go_version = "go1.26.8"
     sha256 = {
-      "darwin-amd64" = "1d680abfcfb25ba43f3d407efc567cea9c8391c0ce24bbc18f7403973da501f8"
-      "darwin-arm64" = "80294bc784bb430810acb0cbbfc208ada02f9ac444ab9620fdbc03d763319e30"
-      "linux-amd64"  = "71b73b401b0d81a0aa86079640e46fa0a14f9b1356a3625538879da08ce3aef0"
-      "linux-arm64"  = "c0798de7e425c04d7c337f001223f2da2c7d73879adb2ac2dee8fb03a0893c49"
+      "darwin-amd64" = "14b1a0f7b89355b42e0488a54d9239e1f13f5c4a21bd83149eede705ded4a0b5"
+      "darwin-arm64" = "931eab86c0fd063f2e172e70226d219b38ba87aeb95ffe5cc150c8b6d2955b65"
+      "linux-amd64"  = "f98f2c30fcaf0298bb1bc186e441c51f983738826d5bc441525732de71ce1a8c"
+      "linux-arm64"  = "fef714de02b79909a092de95b52679aac55932c714fd8b51e7c809c6a8be1075"
     }
   }
 }

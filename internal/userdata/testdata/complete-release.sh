@@ -47,8 +47,8 @@ abandon() {
 }
 
 case "$(uname -m)" in
-  x86_64 | amd64) arch=amd64 sha256='71b73b401b0d81a0aa86079640e46fa0a14f9b1356a3625538879da08ce3aef0' ;;
-  aarch64 | arm64) arch=arm64 sha256='c0798de7e425c04d7c337f001223f2da2c7d73879adb2ac2dee8fb03a0893c49' ;;
+  x86_64 | amd64) arch=amd64 sha256='f98f2c30fcaf0298bb1bc186e441c51f983738826d5bc441525732de71ce1a8c' ;;
+  aarch64 | arm64) arch=arm64 sha256='fef714de02b79909a092de95b52679aac55932c714fd8b51e7c809c6a8be1075' ;;
   *) refuse "this node's architecture $(uname -m) has no stateful agent: releases are built for x86_64 (amd64) and aarch64 (arm64)" ;;
 esac
 url='https://github.com/stateful-aws/stateful/releases/download/v0.1.0/stateful-linux-{arch}'
