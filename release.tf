@@ -6,10 +6,10 @@ locals {
     version    = "0.1.0"
     go_version = "go1.26.8"
     sha256 = {
-      "darwin-amd64" = "14b1a0f7b89355b42e0488a54d9239e1f13f5c4a21bd83149eede705ded4a0b5"
-      "darwin-arm64" = "931eab86c0fd063f2e172e70226d219b38ba87aeb95ffe5cc150c8b6d2955b65"
-      "linux-amd64"  = "f98f2c30fcaf0298bb1bc186e441c51f983738826d5bc441525732de71ce1a8c"
-      "linux-arm64"  = "fef714de02b79909a092de95b52679aac55932c714fd8b51e7c809c6a8be1075"
+      "darwin-amd64" = "34dfd324f9f75067058a04027d20c3a760649e63fbe5104b71ed2d2b24b33645"
+      "darwin-arm64" = "3e166593e581cc104cecae7a5fbf9e3e4cbad75936177da757866e61c6e39db1"
+      "linux-amd64"  = "0d13f34c99b1ff627ab4aeb5484a89af158d1283cd7f78ac779299ec6788343e"
+      "linux-arm64"  = "8e2cc8c46dd3d309f51f70dc890da07acf8b24c69a0a5343647d83262994b7b4"
     }
   }
 }

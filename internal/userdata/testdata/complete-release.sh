@@ -47,8 +47,8 @@ abandon() {
 }
 
 case "$(uname -m)" in
-  x86_64 | amd64) arch=amd64 sha256='f98f2c30fcaf0298bb1bc186e441c51f983738826d5bc441525732de71ce1a8c' ;;
-  aarch64 | arm64) arch=arm64 sha256='fef714de02b79909a092de95b52679aac55932c714fd8b51e7c809c6a8be1075' ;;
+  x86_64 | amd64) arch=amd64 sha256='0d13f34c99b1ff627ab4aeb5484a89af158d1283cd7f78ac779299ec6788343e' ;;
+  aarch64 | arm64) arch=arm64 sha256='8e2cc8c46dd3d309f51f70dc890da07acf8b24c69a0a5343647d83262994b7b4' ;;
   *) refuse "this node's architecture $(uname -m) has no stateful agent: releases are built for x86_64 (amd64) and aarch64 (arm64)" ;;
 esac
 url='https://github.com/stateful-aws/stateful/releases/download/v0.1.0/stateful-linux-{arch}'
