@@ -6,10 +6,10 @@ locals {
     version    = "0.1.0"
     go_version = "go1.26.8"
     sha256 = {
-      "darwin-amd64" = "34dfd324f9f75067058a04027d20c3a760649e63fbe5104b71ed2d2b24b33645"
-      "darwin-arm64" = "3e166593e581cc104cecae7a5fbf9e3e4cbad75936177da757866e61c6e39db1"
-      "linux-amd64"  = "0d13f34c99b1ff627ab4aeb5484a89af158d1283cd7f78ac779299ec6788343e"
-      "linux-arm64"  = "8e2cc8c46dd3d309f51f70dc890da07acf8b24c69a0a5343647d83262994b7b4"
+      "darwin-amd64" = "84f7408ece60a1631fafb3809581eb52a9d8941fb9916c4de7a8d79102bd453a"
+      "darwin-arm64" = "d4cd00219bfdfe2323fcf4ae79ff88212cdda350aebdbbc914c5258f16536e70"
+      "linux-amd64"  = "2e75993d50104dbef0ffca67eb68cb420eb2a3798e27d38eabf85b3172161868"
+      "linux-arm64"  = "5a1a9b15dcc59cc355ef0f159d11c9b4f0ba3109ea48988eb6a5715ff184415c"
     }
   }
 }

@@ -47,8 +47,8 @@ abandon() {
 }
 
 case "$(uname -m)" in
-  x86_64 | amd64) arch=amd64 sha256='0d13f34c99b1ff627ab4aeb5484a89af158d1283cd7f78ac779299ec6788343e' ;;
-  aarch64 | arm64) arch=arm64 sha256='8e2cc8c46dd3d309f51f70dc890da07acf8b24c69a0a5343647d83262994b7b4' ;;
+  x86_64 | amd64) arch=amd64 sha256='2e75993d50104dbef0ffca67eb68cb420eb2a3798e27d38eabf85b3172161868' ;;
+  aarch64 | arm64) arch=arm64 sha256='5a1a9b15dcc59cc355ef0f159d11c9b4f0ba3109ea48988eb6a5715ff184415c' ;;
   *) refuse "this node's architecture $(uname -m) has no stateful agent: releases are built for x86_64 (amd64) and aarch64 (arm64)" ;;
 esac
 url='https://github.com/stateful-aws/stateful/releases/download/v0.1.0/stateful-linux-{arch}'
