@@ -4,20 +4,23 @@ BIN      := bin/stateful
 SHARED   ?= ../shared
 HCL_DIRS := . modules/node examples/complete examples/etcd
 
-.PHONY: build demo test test-go test-hcl lint-hcl bench docs generate fmt
+.PHONY: build demo test test-go test-hcl lint-hcl bench docs generate fmt release
 
 build:
 	$(GO) build -trimpath -ldflags "-s -w" -o $(BIN) ./cmd/stateful
 
 # The product's main job on its embedded default: the local lab runs a
 # three-node etcd cluster on simulated AWS, rolls it, heals a node loss,
-# reports and tears down. It needs root; etcd comes from Debian.
+# reports and tears down. It needs root; etcd comes from Debian. The nodes
+# get their agent as a user's do by default: the pinned release (built here
+# into dist/ and checked against release.tf), served by the lab.
 demo: build
 	@if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null; then \
 	  if [ "$$(id -u)" -eq 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server etcd-client >/dev/null; \
 	  else echo "make demo needs etcd-server and etcd-client: sudo apt-get install -y etcd-server etcd-client (and run make demo with sudo)"; exit 2; fi; \
 	fi
-	./$(BIN) lab demo
+	$(GO) run ./internal/release/mkrelease -verify -targets linux-$$($(GO) env GOARCH) -dist dist -module .
+	./$(BIN) lab demo --release-dir dist
 
 test: test-go test-hcl lint-hcl
 
@@ -53,6 +56,16 @@ bench: build
 	$(GO) test -run '^$$' -bench . ./internal/sim
 	$(GO) test -run '^$$' -bench Bootstrap -benchtime 5x ./internal/agent
 	@echo "binary size: $$(stat -c %s $(BIN)) bytes ($(BIN), stripped)"
+
+# The release the module pins: every target built twice (the second time
+# from a copy of the source at another path) and refused unless the two are
+# identical; the binaries and SHA256SUMS in dist/v$(VERSION)/ (upload them
+# as the release, see README: the release layout); the version and sums in
+# release.tf; the golden user data that carries them.
+release:
+	@if [ -z "$(VERSION)" ]; then echo "make release needs VERSION=MAJOR.MINOR.PATCH (the module pins $$(sed -n 's/^ *version *= *"\(.*\)"/\1/p' release.tf))"; exit 2; fi
+	$(GO) run ./internal/release/mkrelease -version "$(VERSION)" -dist dist -module .
+	$(GO) test ./internal/userdata -run TestGoldenUserData -update >/dev/null
 
 # Regenerate the inputs/outputs tables of the READMEs.
 docs:

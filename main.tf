@@ -117,14 +117,14 @@ locals {
     on_failure = var.node_failure_policy
   } }
 
-  user_data = { for id, n in local.nodes : id => templatefile("${path.module}/templates/user_data.sh.tftpl", {
-    config_json  = jsonencode(local.agent_config[id])
-    agent_url    = var.agent.url == null ? "" : var.agent.url
-    agent_sha256 = var.agent.sha256 == null ? "" : var.agent.sha256
-    agent_s3_uri = var.agent.s3_uri == null ? "" : var.agent.s3_uri
-    agent_path   = var.agent.path == null ? "" : var.agent.path
-    region       = local.region
-  }) }
+  user_data = { for id, n in local.nodes : id => templatefile("${path.module}/templates/user_data.sh.tftpl", merge(local.agent_template_vars, {
+    config_json = jsonencode(local.agent_config[id])
+    region      = local.region
+    node_id     = id
+    asg_name    = local.agent_config[id].asg_name
+    launch_hook = local.agent_config[id].launch_hook
+    on_failure  = local.agent_config[id].on_failure
+  })) }
 }
 
 data "aws_subnet" "node" {

@@ -15,7 +15,7 @@ resource "terraform_data" "roll" {
   depends_on = [module.cluster_nodes]
 
   provisioner "local-exec" {
-    command = coalesce(var.roll.command, "stateful roll")
+    command = local.roll_command
     environment = {
       STATEFUL_ASG     = join(",", [for id in sort(keys(local.nodes)) : module.cluster_nodes[id].asg_name])
       AWS_REGION       = local.region

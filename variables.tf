@@ -270,29 +270,54 @@ variable "kms_key_id" {
 
 variable "agent" {
   description = <<-EOT
-    Where each node gets the `stateful` agent binary; set exactly one of: `url` with its `sha256` (a pinned release; `{arch}` in the URL becomes amd64 or arm64), `s3_uri` (`s3://bucket/key`, fetched with the instance role), or `path` (already in the image). `version` is any label; changing it rolls the cluster. Default: `/usr/local/bin/stateful` in the image.
+    Where each node gets the `stateful` agent binary. Default (`{}`): the release this module pins (`release.tf`), downloaded from `base_url` (default `https://github.com/stateful-aws/stateful/releases/download`; a mirror such as an S3 bucket's or an artifact store's HTTPS URL with the same layout, `<base_url>/v<version>/stateful-linux-<amd64|arm64>`) and checked against the pinned sha256 of the node's architecture. Instead, set one of: `url` with its `sha256` (your own build; `{arch}` in the URL becomes amd64 or arm64, and one sha256 must then match both), `s3_uri` (`s3://bucket/key`, fetched with the instance role), or `path` (already in the image). `version` is a label written into the user data: changing it changes every node's launch template, so the nodes roll. URLs and paths may not contain quotes, spaces or backslashes.
   EOT
   type = object({
-    url     = optional(string)
-    sha256  = optional(string)
-    s3_uri  = optional(string)
-    path    = optional(string)
-    version = optional(string, "")
+    base_url = optional(string)
+    url      = optional(string)
+    sha256   = optional(string)
+    s3_uri   = optional(string)
+    path     = optional(string)
+    version  = optional(string, "")
   })
-  default  = { path = "/usr/local/bin/stateful" }
+  default  = {}
   nullable = false
 
   validation {
-    condition     = length([for s in [var.agent.url, var.agent.s3_uri, var.agent.path] : s if s != null]) == 1
-    error_message = "Set exactly one of agent.url, agent.s3_uri and agent.path."
+    condition     = length([for s in [var.agent.url, var.agent.s3_uri, var.agent.path] : s if s != null]) <= 1
+    error_message = "Set at most one of agent.url, agent.s3_uri and agent.path (none: the pinned release)."
+  }
+  validation {
+    condition     = var.agent.base_url == null || (var.agent.url == null && var.agent.s3_uri == null && var.agent.path == null)
+    error_message = "The agent.base_url is where the pinned release is downloaded from; it cannot be combined with agent.url, agent.s3_uri or agent.path."
+  }
+  validation {
+    condition     = var.agent.base_url == null || can(regex("^https?://[A-Za-z0-9._~:/@%+=-]+$", var.agent.base_url))
+    error_message = "The agent.base_url must be an http or https URL of letters, digits and . _ ~ : / @ % + = - only (no quotes, spaces, query or fragment), such as https://artifacts.example.com/stateful."
+  }
+  validation {
+    condition     = var.agent.url == null || can(regex("^https?://[A-Za-z0-9._~:/?#@!$&()*+,;={}%-]+$", var.agent.url))
+    error_message = "The agent.url must be an http or https URL without quotes, spaces or backslashes, such as https://example.com/stateful-linux-{arch}."
   }
   validation {
     condition     = var.agent.url == null || can(regex("^[0-9a-f]{64}$", var.agent.sha256))
-    error_message = "An agent.url needs agent.sha256, the 64 hex digits of the binary's SHA-256."
+    error_message = "An agent.url needs agent.sha256, the 64 lowercase hex digits of the binary's SHA-256."
   }
   validation {
-    condition     = var.agent.s3_uri == null || can(regex("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+", var.agent.s3_uri))
-    error_message = "The agent.s3_uri must look like s3://bucket/key."
+    condition     = var.agent.sha256 == null || var.agent.url != null
+    error_message = "The agent.sha256 checks an agent.url: set agent.url too, or neither (the pinned release carries its own checksums)."
+  }
+  validation {
+    condition     = var.agent.s3_uri == null || can(regex("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[A-Za-z0-9!_.*()/+=,@-]+$", var.agent.s3_uri))
+    error_message = "The agent.s3_uri must look like s3://bucket/key, the key made of letters, digits and ! _ . * ( ) / + = , @ - only."
+  }
+  validation {
+    condition     = var.agent.path == null || can(regex("^/[A-Za-z0-9._/+-]+$", var.agent.path))
+    error_message = "The agent.path must be an absolute path of letters, digits and . _ / + - only, such as /usr/local/bin/stateful."
+  }
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._+-]{0,64}$", var.agent.version))
+    error_message = "The agent.version label must be up to 64 letters, digits and . _ + - (it is written into the user data)."
   }
 }
 
@@ -315,7 +340,7 @@ variable "drain_on_termination" {
 
 variable "roll" {
   description = <<-EOT
-    The rolling update run after every launch-template change: `enabled` (default true), and `command` to run instead of the default `stateful roll` for this cluster's groups, region and timeout (the groups, region and timeout are in the environment as STATEFUL_ASG, AWS_REGION and STATEFUL_TIMEOUT).
+    The rolling update run after every launch-template change: `enabled` (default true), and `command` to run instead of the default, `stateful roll` of the release the module pins (from the PATH when `stateful version` is that release, else downloaded for the runner and checked against its pinned sha256: a shell and curl are all it needs), for this cluster's groups, region and timeout (the groups, region and timeout are in the environment as STATEFUL_ASG, AWS_REGION and STATEFUL_TIMEOUT).
     The roll's budget and canary, passed as STATEFUL_<FLAG> variables: `max_unavailable`, the most nodes out of service at once, a whole number of at least 1 or `"zone"` (a whole zone, with `by_zone`; default `"1"`); `by_zone`, replace one availability zone at a time (default false); `canary`, nodes replaced first (default 0); `verify`, a bash command that must pass after the canary (needs `canary`); `soak`, how long to wait after the canary passed, a Go duration such as `"10m"` (needs `canary`).
     A budget that leaves fewer nodes in service than a majority is refused unless STATEFUL_ALLOW_QUORUM_LOSS=true is in the environment Terraform runs in.
   EOT

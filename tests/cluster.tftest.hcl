@@ -168,7 +168,7 @@ run "roll_trigger" {
     error_message = "The roll runs on launch-template and agent version changes."
   }
   assert {
-    condition     = strcontains(local.user_data["00"], "sha256sum -c")
+    condition     = strcontains(local.user_data["00"], "sha256='0000000000000000000000000000000000000000000000000000000000000000'")
     error_message = "A URL agent is checked against its sha256."
   }
 }

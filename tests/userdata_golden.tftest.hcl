@@ -47,7 +47,7 @@ run "agent_from_a_url" {
   command = plan
 
   variables {
-    agent = { url = "https://releases.example.com/stateful/v1.0.0/stateful-linux-{arch}", sha256 = "abababababababababababababababababababababababababababababababab" }
+    agent = { url = "https://releases.example.com/stateful/v1.0.0/stateful-linux-{arch}", sha256 = "abababababababababababababababababababababababababababababababab", version = "1.0.0" }
   }
 
   assert {
@@ -58,6 +58,10 @@ run "agent_from_a_url" {
 
 run "agent_in_the_image" {
   command = plan
+
+  variables {
+    agent = { path = "/usr/local/bin/stateful" }
+  }
 
   assert {
     condition     = local.user_data["00"] == file("internal/userdata/testdata/etcd-path.sh")

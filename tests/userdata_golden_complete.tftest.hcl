@@ -1,5 +1,5 @@
 # Terraform renders node 00 of examples/complete exactly as internal/userdata
-# does (the golden file internal/userdata/testdata/complete-path.sh).
+# does (the golden file internal/userdata/testdata/complete-release.sh).
 
 mock_provider "aws" {
   mock_data "aws_subnet" {
@@ -45,7 +45,7 @@ run "complete_example_node_00" {
   }
 
   assert {
-    condition     = local.user_data["00"] == file("internal/userdata/testdata/complete-path.sh")
-    error_message = "Terraform's rendering differs from internal/userdata/testdata/complete-path.sh."
+    condition     = local.user_data["00"] == file("internal/userdata/testdata/complete-release.sh")
+    error_message = "Terraform's rendering differs from internal/userdata/testdata/complete-release.sh."
   }
 }

@@ -5,7 +5,7 @@ variable "region" {
 }
 
 variable "node_image" {
-  description = "AMI ID of the nodes, with the `stateful` agent at /usr/local/bin/stateful (or set `agent` in main.tf)."
+  description = "AMI ID of the nodes: any stock Linux image with bash and curl (the module downloads its pinned `stateful` agent)."
   type        = string
   default     = "ami-0123456789abcdef0"
 }

@@ -5,7 +5,7 @@ variable "region" {
 }
 
 variable "node_image" {
-  description = "AMI ID of the nodes: it must hold etcd (the script installs Debian's etcd-server where apt-get exists) and the stateful agent at /usr/local/bin/stateful."
+  description = "AMI ID of the nodes: it must hold etcd (the script installs Debian's etcd-server where apt-get exists), bash and curl; the module downloads its pinned `stateful` agent."
   type        = string
   default     = "ami-0123456789abcdef0"
 }

@@ -224,7 +224,8 @@ func DeviceNumber(dev string) (string, error) {
 	if err := syscall.Stat(dev, &st); err != nil {
 		return "", fmt.Errorf("stat %s: %w", dev, err)
 	}
-	return fmt.Sprintf("%d:%d", unix.Major(st.Rdev), unix.Minor(st.Rdev)), nil
+	// uint64: Rdev is int32 on darwin, where the operator's binary builds too.
+	return fmt.Sprintf("%d:%d", unix.Major(uint64(st.Rdev)), unix.Minor(uint64(st.Rdev))), nil
 }
 
 // Mount mounts dev at mountPoint unless it already is, and checks the

@@ -80,7 +80,7 @@ func newRoot(io IO, d deps) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRollCmd(io, d), newStatusCmd(io, d), newRecoverCmd(io, d), newPlanCheckCmd(io), newNodeCmd(io), newSimCmd(io), newLabCmd(io))
+	root.AddCommand(newRollCmd(io, d), newStatusCmd(io, d), newRecoverCmd(io, d), newPlanCheckCmd(io), newNodeCmd(io), newSimCmd(io), newLabCmd(io), newVersionCmd(io))
 	// Bad flags, arguments or subcommands are usage errors (exit 2) on
 	// every command.
 	var walk func(c *cobra.Command)

@@ -14,6 +14,7 @@ import (
 
 type labOptions struct {
 	Module  string
+	Release string
 	WorkDir string
 	Nodes   int
 	Verbose bool
@@ -27,9 +28,12 @@ func newLabCmd(io IO) *cobra.Command {
 		Long: `The local lab makes simulated AWS real: every simulated instance is a
 network namespace holding its ENI's IP, with its own mount namespace and
 root, a loop device as its EBS volume and an IMDS that answers for it, and
-it runs the module's real user data, which fetches this binary as its node
-agent. The application is etcd (examples/etcd's node script). Needs root,
-iproute2, util-linux, e2fsprogs, curl, etcd-server and etcd-client.
+it runs the module's real user data with the module's default agent: the
+release the module pins (release.tf), served from --release-dir (make demo
+builds it there) as agent.base_url, downloaded and checked against its pinned
+sha256 as a user's nodes do. The application is etcd (examples/etcd's node
+script). Needs root, iproute2, util-linux, e2fsprogs, curl, etcd-server and
+etcd-client.
 
   stateful lab demo       boot, roll every node, kill one, report, tear down
   stateful lab up         boot the cluster and keep it until Ctrl-C or lab down
@@ -63,6 +67,7 @@ iproute2, util-linux, e2fsprogs, curl, etcd-server and etcd-client.
 	for _, c := range []*cobra.Command{demo, up} {
 		f := c.Flags()
 		f.StringVar(&o.Module, "module", ".", "the repository root: the module's user-data template and examples/etcd come from it")
+		f.StringVar(&o.Release, "release-dir", "dist", "the release directory (v<version>/stateful-linux-<arch>, as make release writes it) the nodes download the agent from")
 		f.StringVar(&o.WorkDir, "work-dir", "/var/lib/stateful-lab", "where the lab keeps volumes, instance roots and logs")
 		f.IntVar(&o.Nodes, "nodes", 3, "nodes, 1 to 9")
 		f.BoolVar(&o.Verbose, "verbose", false, "log the simulator's and the lab's steps to stderr")
@@ -76,11 +81,14 @@ func (o *labOptions) config(io IO) (lab.Config, error) {
 	if _, err := os.Stat(filepath.Join(o.Module, "templates", "user_data.sh.tftpl")); err != nil {
 		return lab.Config{}, usageError("--module %s is not the repository root (no templates/user_data.sh.tftpl): run from the repository or pass --module", o.Module)
 	}
+	if err := lab.CheckRelease(o.Module, o.Release); err != nil {
+		return lab.Config{}, usageError("--release-dir: %v", err)
+	}
 	level := slog.LevelWarn
 	if o.Verbose {
 		level = slog.LevelInfo
 	}
-	return lab.Config{ModuleDir: o.Module, WorkDir: o.WorkDir, Nodes: o.Nodes,
+	return lab.Config{ModuleDir: o.Module, Release: o.Release, WorkDir: o.WorkDir, Nodes: o.Nodes,
 		Logger: slog.New(slog.NewTextHandler(io.Err, &slog.HandlerOptions{Level: level}))}, nil
 }
 

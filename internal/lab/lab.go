@@ -11,22 +11,22 @@ package lab
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/stateful-aws/stateful/internal/clock"
+	"github.com/stateful-aws/stateful/internal/release"
 	"github.com/stateful-aws/stateful/internal/sim"
 	"github.com/stateful-aws/stateful/internal/sim/simhttp"
 )
@@ -48,9 +48,12 @@ type Config struct {
 	// WorkDir holds the lab's files: volumes, instance roots, state.
 	WorkDir string
 	Nodes   int
-	// Agent is the stateful binary the instances download (default: this
-	// executable).
-	Agent   string
+	// Release is a directory in the release layout (v<version>/
+	// stateful-linux-<arch>, as make release writes dist/), served to the
+	// instances as agent.base_url: they fetch the agent the module pins
+	// (release.tf) and check it as a user's nodes do. CheckRelease says
+	// whether it holds the pinned binary for this machine.
+	Release string
 	Logger  *slog.Logger
 	Clock   clock.Clock
 	Timings sim.Timings
@@ -71,6 +74,7 @@ type Lab struct {
 	// operator commands.
 	Endpoint string
 	cluster  clusterSpec
+	pin      release.Pin // the release the module pins: the nodes' agent
 
 	cancel  context.CancelFunc
 	servers []*http.Server
@@ -93,6 +97,9 @@ type Lab struct {
 
 // Preflight says, in one sentence, what is missing to run a lab.
 func Preflight() error {
+	if runtime.GOOS != "linux" {
+		return fmt.Errorf("the lab needs Linux (network namespaces, loop devices, mounts), not %s", runtime.GOOS)
+	}
 	if os.Geteuid() != 0 {
 		return errors.New("the lab needs root (network namespaces, loop devices, mounts): run it with sudo")
 	}
@@ -140,16 +147,16 @@ func Up(ctx context.Context, cfg Config) (*Lab, error) {
 	if cfg.VolumeSize == 0 {
 		cfg.VolumeSize = 512 << 20
 	}
-	if cfg.Agent == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return nil, err
-		}
-		cfg.Agent = exe
+	if cfg.Release == "" {
+		return nil, errors.New("the lab needs a release directory (Config.Release) to serve the agent from")
+	}
+	pin, err := release.ReadPin(cfg.ModuleDir)
+	if err != nil {
+		return nil, err
 	}
 	b := make([]byte, 2)
 	_, _ = rand.Read(b)
-	l := &Lab{cfg: cfg, id: "stl" + hex.EncodeToString(b), instances: map[string]*instance{}, volumes: map[string]*volume{}, ready: make(chan struct{}),
+	l := &Lab{cfg: cfg, pin: pin, id: "stl" + hex.EncodeToString(b), instances: map[string]*instance{}, volumes: map[string]*volume{}, ready: make(chan struct{}),
 		changes: make(chan sim.Change, 1024), stopped: make(chan struct{})}
 	l.log = cfg.Logger.With("component", "lab", "lab", l.id)
 	if err := os.MkdirAll(l.dir(), 0o755); err != nil {
@@ -232,15 +239,11 @@ func (l *Lab) network(ctx context.Context) error {
 
 // serve starts the simulator's HTTP face: on 127.0.0.1 in the host
 // namespace for operators, and on the control address and IMDS's address
-// inside the lab, with the agent binary under /lab/.
+// inside the lab, with the release directory under /lab/release/ (the
+// nodes' agent.base_url).
 func (l *Lab) serve() error {
-	sum, err := fileSHA256(l.cfg.Agent)
-	if err != nil {
-		return fmt.Errorf("hashing the agent binary %s: %w", l.cfg.Agent, err)
-	}
-	l.cluster.agentSHA256 = sum
 	mux := http.NewServeMux()
-	mux.HandleFunc("/lab/agent/", func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, l.cfg.Agent) })
+	mux.Handle(releasePath, http.StripPrefix(releasePath, http.FileServer(http.Dir(l.cfg.Release))))
 	mux.Handle("/", simhttp.New(l.Engine, l.cfg.Logger))
 	host, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -264,17 +267,32 @@ func (l *Lab) serve() error {
 	return nil
 }
 
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
+// releasePath is where the lab serves its release directory.
+const releasePath = "/lab/release/"
+
+// BaseURL is the lab's agent.base_url, as the instances reach it.
+func BaseURL() string {
+	return "http://" + controlIP + ":" + apiPort + strings.TrimSuffix(releasePath, "/")
+}
+
+// CheckRelease says, in one sentence, why dir cannot serve this machine's
+// nodes the agent the module in moduleDir pins: the binary is missing, or
+// it is not the pinned one (the source changed since make release).
+func CheckRelease(moduleDir, dir string) error {
+	pin, err := release.ReadPin(moduleDir)
 	if err != nil {
-		return "", err
+		return err
 	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
+	t := release.Target{OS: "linux", Arch: runtime.GOARCH}
+	path := filepath.Join(dir, filepath.FromSlash(release.Path(pin.Version, t)))
+	sum, err := release.FileSHA256(path)
+	if err != nil {
+		return fmt.Errorf("the lab's nodes download the release the module pins, but %s is not there (%v): run make demo, which builds it, or make release VERSION=%s", path, err, pin.Version)
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	if sum != pin.Sum(t) {
+		return fmt.Errorf("%s has sha256 %s, not %s, the sha256 release.tf pins for %s %s: the source changed since that release; run make release VERSION=%s", path, sum, pin.Sum(t), t, pin.Version, pin.Version)
+	}
+	return nil
 }
 
 // Down stops everything the lab started and removes everything it made:

@@ -2,11 +2,15 @@ package lab
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -15,23 +19,36 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 
 	"github.com/stateful-aws/stateful/internal/awsapi"
+	"github.com/stateful-aws/stateful/internal/clock"
 	"github.com/stateful-aws/stateful/internal/cluster"
 	"github.com/stateful-aws/stateful/internal/inventory"
+	"github.com/stateful-aws/stateful/internal/release"
 	"github.com/stateful-aws/stateful/internal/rollout"
 )
 
-// agentBinary builds the stateful binary the lab's instances download.
-func agentBinary(t *testing.T) string {
+// releaseDir builds this source's release binary for this machine's nodes
+// into a release directory, as make demo does into dist/, and checks that
+// it is the one the module pins: the lab's nodes download and check it as a
+// user's do.
+func releaseDir(t *testing.T) string {
 	t.Helper()
 	if err := Preflight(); err != nil {
 		t.Skipf("the end-to-end lab test needs what the lab needs (CI has it): %v", err)
 	}
-	bin := filepath.Join(t.TempDir(), "stateful")
-	out, err := exec.Command("go", "build", "-o", bin, "../../cmd/stateful").CombinedOutput()
+	pin, err := release.ReadPin("../..")
 	if err != nil {
-		t.Fatalf("building the agent: %v\n%s", err, out)
+		t.Fatal(err)
 	}
-	return bin
+	dir := t.TempDir()
+	root, _ := filepath.Abs("../..")
+	bin := filepath.Join(dir, filepath.FromSlash(release.Path(pin.Version, release.Target{OS: "linux", Arch: runtime.GOARCH})))
+	if err := release.Build(context.Background(), "go", root, pin.Version, release.Target{OS: "linux", Arch: runtime.GOARCH}, bin); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckRelease("../..", dir); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // hostNetwork is the host namespace's addresses, routes and rules.
@@ -48,12 +65,13 @@ func hostNetwork(t *testing.T) string {
 	return b.String()
 }
 
-func startLab(t *testing.T) *Lab {
+func startLab(t *testing.T) *Lab { return startLabWith(t, 3, releaseDir(t)) }
+
+func startLabWith(t *testing.T, nodes int, releaseDir string) *Lab {
 	t.Helper()
 	work := t.TempDir()
-	agent := agentBinary(t)
 	before := hostNetwork(t)
-	l, err := Up(context.Background(), Config{ModuleDir: "../..", WorkDir: work, Nodes: 3, Agent: agent})
+	l, err := Up(context.Background(), Config{ModuleDir: "../..", WorkDir: work, Nodes: nodes, Release: releaseDir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,3 +267,75 @@ func (w testWriter) Write(p []byte) (int, error) {
 }
 
 var _ io.Writer = testWriter{}
+
+// TestTamperedAgentIsRefusedAndTheHookAbandoned serves, in the release
+// layout, a binary that is not the pinned one: the node's user data
+// refuses it, its summary names the file and both sums, and it completes
+// the launch hook with ABANDON itself (a CompleteLifecycleAction call, not
+// the hook's timeout).
+func TestTamperedAgentIsRefusedAndTheHookAbandoned(t *testing.T) {
+	if err := Preflight(); err != nil {
+		t.Skipf("the end-to-end lab test needs what the lab needs (CI has it): %v", err)
+	}
+	pin, err := release.ReadPin("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	tampered := []byte("#!/bin/sh\necho this is not the stateful agent\n")
+	path := filepath.Join(dir, filepath.FromSlash(release.Path(pin.Version, release.Target{OS: "linux", Arch: runtime.GOARCH})))
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, tampered, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckRelease("../..", dir); err == nil || !strings.Contains(err.Error(), "run make release VERSION="+pin.Version) {
+		t.Fatalf("CheckRelease of a tampered release: %v", err)
+	}
+	l := startLabWith(t, 1, dir)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var instance string
+	for instance == "" {
+		for _, c := range l.Engine.Calls() {
+			if in, ok := c.Input.(*autoscaling.CompleteLifecycleActionInput); ok && c.ErrorCode == "" {
+				if *in.LifecycleActionResult != "ABANDON" || *in.LifecycleHookName != l.Nodes()[0].LaunchHook {
+					t.Fatalf("the node completed %s with %s; want its launch hook abandoned", *in.LifecycleHookName, *in.LifecycleActionResult)
+				}
+				instance = *in.InstanceId
+			}
+		}
+		if err := clock.Sleep(ctx, clock.Real{}, 100*time.Millisecond); err != nil {
+			t.Fatal("no CompleteLifecycleAction ABANDON within 2 minutes: the node did not abandon its hook")
+		}
+	}
+	// The abandoned instance's output, kept when it is torn down.
+	sum := sha256.Sum256(tampered)
+	logFile := filepath.Join(l.dir("logs"), instance+"-cloud-init-output.log")
+	want := []string{"stateful node bootstrap FAILED for node 00 at step get-agent",
+		fmt.Sprintf("downloaded from %s/%s has sha256 %s, not the pinned %s: refusing to run it", BaseURL(), release.Path(pin.Version, release.Target{OS: "linux", Arch: runtime.GOARCH}), hex.EncodeToString(sum[:]), pin.Sum(release.Target{OS: "linux", Arch: runtime.GOARCH})),
+		"completing the launch hook " + l.Nodes()[0].LaunchHook + " with ABANDON"}
+	for {
+		b, _ := os.ReadFile(logFile)
+		missing := ""
+		for _, w := range want {
+			if !strings.Contains(string(b), w) {
+				missing = w
+			}
+		}
+		if missing == "" {
+			break
+		}
+		if err := clock.Sleep(ctx, clock.Real{}, 100*time.Millisecond); err != nil {
+			t.Fatalf("the node's output %s lacks %q:\n%s", logFile, missing, b)
+		}
+	}
+	for _, c := range l.Engine.Calls() {
+		if c.Operation == "RecordLifecycleActionHeartbeat" && c.ErrorCode == "" {
+			if in := c.Input.(*autoscaling.RecordLifecycleActionHeartbeatInput); *in.InstanceId == instance {
+				t.Errorf("the refused instance %s heartbeated its hook: an agent ran", instance)
+			}
+		}
+	}
+}

@@ -12,8 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-
-	"golang.org/x/sys/unix"
 )
 
 // run runs a command and returns its combined output on error.
@@ -41,12 +39,12 @@ func inNetns(path string, f func() error) error {
 		return err
 	}
 	defer target.Close()
-	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+	if err := setns(int(target.Fd())); err != nil {
 		runtime.UnlockOSThread()
 		return fmt.Errorf("entering network namespace %s: %w", path, err)
 	}
 	ferr := f()
-	if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
+	if err := setns(int(orig.Fd())); err != nil {
 		// The thread stays locked, so the runtime retires it with this
 		// goroutine instead of reusing it in the wrong namespace.
 		return fmt.Errorf("leaving network namespace %s: %w", path, err)

@@ -21,8 +21,7 @@ import (
 const ClusterName = "etcd"
 
 type clusterSpec struct {
-	agentSHA256 string
-	Nodes       []sim.NodeSpec
+	Nodes []sim.NodeSpec
 }
 
 // NodeConfig is the agent config the module would give a lab node: the
@@ -58,8 +57,8 @@ func (l *Lab) provision(ctx context.Context) error {
 	spec := sim.ClusterSpec{Name: ClusterName, Nodes: l.cfg.Nodes, HookTimeout: 120, VolumeSize: 1,
 		UserData: func(n sim.NodeSpec) string {
 			cfg := NodeConfig(n, planned, script)
-			ud, err := userdata.RenderFile(l.cfg.ModuleDir, cfg, userdata.Agent{
-				URL: "http://" + controlIP + ":" + apiPort + "/lab/agent/stateful-{arch}", SHA256: l.cluster.agentSHA256})
+			// The module's default agent with agent.base_url set to the lab.
+			ud, err := userdata.RenderFile(l.cfg.ModuleDir, cfg, userdata.ReleaseAgent(l.pin, BaseURL()))
 			if err != nil && renderErr == nil {
 				renderErr = err
 			}

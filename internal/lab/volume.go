@@ -40,7 +40,7 @@ func (l *Lab) newVolume(ctx context.Context, id string) (*volume, error) {
 		_ = v.release()
 		return nil, err
 	}
-	v.rdev = st.Rdev
+	v.rdev = uint64(st.Rdev) // int32 on darwin, where the binary builds too
 	l.mu.Lock()
 	l.volumes[id] = v
 	l.mu.Unlock()

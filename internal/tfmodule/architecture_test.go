@@ -22,10 +22,11 @@ func TestImportRules(t *testing.T) {
 		"plancheck":   {},
 		"agent":       {"awsapi", "blockdev", "clock", "cluster"},
 		"blockdev":    {},
-		"userdata":    {"agent"},
+		"release":     {},
+		"userdata":    {"agent", "release"},
 		"sim":         {"awsapi", "clock", "cluster"},
 		"sim/simhttp": {"awsapi", "clock", "cluster", "sim"},
-		"lab":         {"agent", "awsapi", "clock", "cluster", "inventory", "rollout", "sim", "sim/simhttp", "userdata"},
+		"lab":         {"agent", "awsapi", "clock", "cluster", "inventory", "release", "rollout", "sim", "sim/simhttp", "userdata"},
 	}
 	const prefix = "github.com/stateful-aws/stateful/internal/"
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}:{{join .Imports " "}}`, "../...").Output()

@@ -15,6 +15,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/stateful-aws/stateful/internal/agent"
+	"github.com/stateful-aws/stateful/internal/release"
 )
 
 // TemplatePath is the template's place in the repository.
@@ -23,10 +24,25 @@ const TemplatePath = "templates/user_data.sh.tftpl"
 // MaxSize is EC2's limit on user data, before base64.
 const MaxSize = 16384
 
-// Agent says where the node gets the agent binary: one of URL (with
-// SHA256), S3URI or Path.
+// Agent says where the node gets the agent binary: one of URL (with the
+// sha256 of each architecture's binary, "{arch}" in the URL standing for
+// amd64 or arm64), S3URI or Path. Version is the module's agent.version
+// label. The module's agent.tf makes the same choice from its input.
 type Agent struct {
-	URL, SHA256, S3URI, Path string
+	URL                      string
+	SHA256AMD64, SHA256ARM64 string
+	S3URI, Path, Version     string
+}
+
+// ReleaseAgent is the module's default agent: the release it pins
+// (release.tf), downloaded from baseURL (agent.base_url, default
+// release.DefaultBaseURL).
+func ReleaseAgent(p release.Pin, baseURL string) Agent {
+	return Agent{
+		URL:         release.URL(baseURL, p.Version, release.Target{OS: "linux", Arch: "{arch}"}),
+		SHA256AMD64: p.Sum(release.Target{OS: "linux", Arch: "amd64"}),
+		SHA256ARM64: p.Sum(release.Target{OS: "linux", Arch: "arm64"}),
+	}
 }
 
 // Render evaluates the template with a node's config.
@@ -40,12 +56,18 @@ func Render(template []byte, cfg agent.Config, a Agent) (string, error) {
 		return "", fmt.Errorf("parsing %s: %s", TemplatePath, diags.Error())
 	}
 	ctx := &hcl.EvalContext{Variables: map[string]cty.Value{
-		"config_json":  cty.StringVal(configJSON),
-		"agent_url":    cty.StringVal(a.URL),
-		"agent_sha256": cty.StringVal(a.SHA256),
-		"agent_s3_uri": cty.StringVal(a.S3URI),
-		"agent_path":   cty.StringVal(a.Path),
-		"region":       cty.StringVal(cfg.Region),
+		"config_json":        cty.StringVal(configJSON),
+		"agent_url":          cty.StringVal(a.URL),
+		"agent_sha256_amd64": cty.StringVal(a.SHA256AMD64),
+		"agent_sha256_arm64": cty.StringVal(a.SHA256ARM64),
+		"agent_s3_uri":       cty.StringVal(a.S3URI),
+		"agent_path":         cty.StringVal(a.Path),
+		"agent_version":      cty.StringVal(a.Version),
+		"region":             cty.StringVal(cfg.Region),
+		"node_id":            cty.StringVal(cfg.NodeID),
+		"asg_name":           cty.StringVal(cfg.ASGName),
+		"launch_hook":        cty.StringVal(cfg.LaunchHook),
+		"on_failure":         cty.StringVal(cfg.OnFailure),
 	}}
 	v, diags := expr.Value(ctx)
 	if diags.HasErrors() {

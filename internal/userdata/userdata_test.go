@@ -3,16 +3,23 @@ package userdata
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +27,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/stateful-aws/stateful/internal/agent"
+	"github.com/stateful-aws/stateful/internal/release"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -65,14 +73,21 @@ func completeConfig() agent.Config {
 
 func TestGoldenUserData(t *testing.T) {
 	t.Parallel()
+	pin, err := release.ReadPin(moduleDir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := map[string]struct {
 		cfg agent.Config
 		a   Agent
 	}{
-		"etcd-url.sh":      {exampleConfig(), Agent{URL: "https://releases.example.com/stateful/v1.0.0/stateful-linux-{arch}", SHA256: strings.Repeat("ab", 32)}},
-		"etcd-path.sh":     {exampleConfig(), Agent{Path: "/usr/local/bin/stateful"}},
-		"etcd-s3.sh":       {exampleConfig(), Agent{S3URI: "s3://artifacts-bucket/stateful/v1.0.0/stateful"}},
-		"complete-path.sh": {completeConfig(), Agent{Path: "/usr/local/bin/stateful"}},
+		"etcd-url.sh": {exampleConfig(), Agent{URL: "https://releases.example.com/stateful/v1.0.0/stateful-linux-{arch}",
+			SHA256AMD64: strings.Repeat("ab", 32), SHA256ARM64: strings.Repeat("ab", 32), Version: "1.0.0"}},
+		"etcd-path.sh": {exampleConfig(), Agent{Path: "/usr/local/bin/stateful"}},
+		"etcd-s3.sh":   {exampleConfig(), Agent{S3URI: "s3://artifacts-bucket/stateful/v1.0.0/stateful"}},
+		// The module's default: the pinned release (make release rewrites
+		// this golden file with the new checksums).
+		"complete-release.sh": {completeConfig(), ReleaseAgent(pin, release.DefaultBaseURL)},
 	}
 	for name, c := range cases {
 		got, err := RenderFile(moduleDir, c.cfg, c.a)
@@ -185,5 +200,200 @@ func TestS3GetSignsLikeTheSDK(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(out); !bytes.Equal(got, payload) {
 		t.Fatalf("downloaded %q", got)
+	}
+}
+
+// fakeAWS is IMDS, a download server and the Auto Scaling endpoint for
+// the user data's own steps: it serves the agent, answers IMDSv2 (with role
+// credentials), and records the CompleteLifecycleAction calls after
+// checking their SigV4 signature with the AWS SDK's signer.
+type fakeAWS struct {
+	srv       *httptest.Server
+	agent     []byte // served at /bin/stateful-linux-amd64 (nil: 404)
+	mu        sync.Mutex
+	completes []url.Values
+	problems  []string
+}
+
+const fakeAK, fakeSK, fakeToken = "ASIAEXAMPLE", "secret/key+with=chars", "role-session-token"
+
+func newFakeAWS(t *testing.T, agentBytes []byte) *fakeAWS {
+	f := &fakeAWS{agent: agentBytes}
+	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fakeAWS) serve(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.URL.Path == "/latest/api/token" && r.Method == http.MethodPut:
+		fmt.Fprint(w, "imds-token")
+	case r.URL.Path == "/latest/meta-data/instance-id":
+		fmt.Fprint(w, "i-0123456789abcdef0")
+	case r.URL.Path == "/latest/meta-data/iam/security-credentials/":
+		fmt.Fprint(w, "node-role")
+	case r.URL.Path == "/latest/meta-data/iam/security-credentials/node-role":
+		fmt.Fprintf(w, "{\n  \"Code\" : \"Success\",\n  \"AccessKeyId\" : %q,\n  \"SecretAccessKey\" : %q,\n  \"Token\" : %q\n}\n", fakeAK, fakeSK, fakeToken)
+	case r.URL.Path == "/bin/stateful-linux-amd64" && f.agent != nil:
+		_, _ = w.Write(f.agent)
+	case r.URL.Path == "/" && r.Method == http.MethodPost:
+		body, _ := io.ReadAll(r.Body)
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if p := checkSigV4(r, body, "autoscaling"); p != "" {
+			f.problems = append(f.problems, p)
+			http.Error(w, "SignatureDoesNotMatch", http.StatusForbidden)
+			return
+		}
+		form, _ := url.ParseQuery(string(body))
+		f.completes = append(f.completes, form)
+		fmt.Fprint(w, "<CompleteLifecycleActionResponse/>")
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// checkSigV4 re-signs the request's signed headers with the fake
+// credentials and says what differs, or "".
+func checkSigV4(r *http.Request, body []byte, service string) string {
+	auth := r.Header.Get("Authorization")
+	_, signed, ok := strings.Cut(auth, "SignedHeaders=")
+	if !ok {
+		return "no SigV4 Authorization header: " + auth
+	}
+	signed, _, _ = strings.Cut(signed, ",")
+	at, err := time.Parse("20060102T150405Z", r.Header.Get("X-Amz-Date"))
+	if err != nil {
+		return "bad X-Amz-Date"
+	}
+	check, _ := http.NewRequest(r.Method, "http://"+r.Host+r.URL.Path, nil)
+	for _, h := range strings.Split(signed, ";") {
+		if h != "host" {
+			check.Header.Set(h, r.Header.Get(h))
+		}
+	}
+	sum := sha256.Sum256(body)
+	err = v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: fakeAK, SecretAccessKey: fakeSK, SessionToken: fakeToken},
+		check, hex.EncodeToString(sum[:]), service, "eu-west-1", at)
+	if err != nil || check.Header.Get("Authorization") != auth {
+		return fmt.Sprintf("signature mismatch:\n got  %s\n want %s", auth, check.Header.Get("Authorization"))
+	}
+	return ""
+}
+
+// getAgent runs the rendered user data's agent steps (everything between
+// the config and the exec of the agent) with the agent installed into a
+// temporary file, and returns its output and exit code.
+func getAgent(t *testing.T, f *fakeAWS, script string, env ...string) (string, int, string) {
+	t.Helper()
+	start := strings.Index(script, "# Until the agent runs")
+	end := strings.Index(script, `exec "$agent" node bootstrap`)
+	if start < 0 || end < start {
+		t.Fatal("the rendered user data has no agent steps before the exec of the agent")
+	}
+	installed := filepath.Join(t.TempDir(), "stateful")
+	cmd := exec.Command("bash", "-c", "set -euo pipefail\nagent="+installed+"\n"+script[start:end]+"echo \"agent ready: $agent\"\n")
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "STATEFUL_IMDS_ENDPOINT=" + f.srv.URL, "AWS_ENDPOINT_URL=" + f.srv.URL}, env...)
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), code, installed
+}
+
+// TestUserDataRefusesAnAgentItCannotTrust runs the user data's own steps
+// against a fake download server, IMDS and Auto Scaling: the pinned agent
+// is installed; a tampered or missing one is refused with a summary that
+// names the file, the URL and both sums, and the launch hook is abandoned
+// at once by a request the SDK's signer agrees with (or held, as
+// configured).
+func TestUserDataRefusesAnAgentItCannotTrust(t *testing.T) {
+	t.Parallel()
+	for _, tool := range []string{"bash", "curl", "sha256sum"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed (.ci/run installs curl)", tool)
+		}
+	}
+	if runtime.GOARCH != "amd64" {
+		t.Skip("the fake release serves amd64 only; this machine is " + runtime.GOARCH)
+	}
+	good := []byte("the real agent binary")
+	goodSum := sha256.Sum256(good)
+	pinned := hex.EncodeToString(goodSum[:])
+	tampered := []byte("a tampered agent binary")
+	tamperedSum := sha256.Sum256(tampered)
+	envCreds := []string{"AWS_ACCESS_KEY_ID=" + fakeAK, "AWS_SECRET_ACCESS_KEY=" + fakeSK, "AWS_SESSION_TOKEN=" + fakeToken}
+	cases := []struct {
+		name      string
+		served    []byte
+		onFailure string
+		path      string
+		env       []string
+		wantCode  int
+		wantOut   []string
+		abandoned bool
+	}{
+		{name: "pinned", served: good, wantOut: []string{"agent ready"}},
+		{name: "tampered, role credentials from IMDS", served: tampered, wantCode: 1, abandoned: true, wantOut: []string{
+			"FAILED for node 00 at step get-agent", "/bin/stateful-linux-amd64 has sha256 " + hex.EncodeToString(tamperedSum[:]),
+			"not the pinned " + pinned, "downloaded from http://", "completing the launch hook " + exampleConfig().LaunchHook + " with ABANDON"}},
+		{name: "tampered, environment credentials", served: tampered, env: envCreds, wantCode: 1, abandoned: true},
+		{name: "missing", served: nil, env: envCreds, wantCode: 1, abandoned: true, wantOut: []string{
+			"could not download the agent from http://", "/bin/stateful-linux-amd64 (curl exit 22); its pinned sha256 is " + pinned}},
+		{name: "tampered, held", served: tampered, onFailure: "hold", wantCode: 1, wantOut: []string{"holding the instance in Pending:Wait"}},
+		{name: "path not in the image", path: "/nonexistent/stateful", env: envCreds, wantCode: 1, abandoned: true, wantOut: []string{
+			"the agent /nonexistent/stateful is not in this image"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFakeAWS(t, c.served)
+			cfg := exampleConfig()
+			if c.onFailure != "" {
+				cfg.OnFailure = c.onFailure
+			}
+			a := Agent{URL: f.srv.URL + "/bin/stateful-linux-{arch}", SHA256AMD64: pinned, SHA256ARM64: strings.Repeat("0", 64)}
+			if c.path != "" {
+				a = Agent{Path: c.path}
+			}
+			script, err := RenderFile(moduleDir, cfg, a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, code, installed := getAgent(t, f, script, c.env...)
+			if code != c.wantCode {
+				t.Fatalf("exit %d, want %d:\n%s", code, c.wantCode, out)
+			}
+			if testing.Verbose() {
+				t.Log(out)
+			}
+			for _, w := range c.wantOut {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			if got, _ := os.ReadFile(installed); (code == 0) != bytes.Equal(got, good) {
+				t.Errorf("installed agent %q after exit %d", got, code)
+			}
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if len(f.problems) > 0 {
+				t.Fatal(strings.Join(f.problems, "\n"))
+			}
+			if !c.abandoned {
+				if len(f.completes) != 0 {
+					t.Fatalf("completed the launch hook %v; want it left alone", f.completes)
+				}
+				return
+			}
+			want := url.Values{"Action": {"CompleteLifecycleAction"}, "Version": {"2011-01-01"}, "AutoScalingGroupName": {cfg.ASGName},
+				"LifecycleHookName": {cfg.LaunchHook}, "InstanceId": {"i-0123456789abcdef0"}, "LifecycleActionResult": {"ABANDON"}}
+			if len(f.completes) != 1 || !reflect.DeepEqual(f.completes[0], want) {
+				t.Fatalf("CompleteLifecycleAction calls %v, want one: %v", f.completes, want)
+			}
+		})
 	}
 }

@@ -13,6 +13,39 @@ STATEFUL_NODE_CONFIG
 )
 mv "$config.tmp" "$config"
 
+# Until the agent runs, this script stands in for it: when it cannot get the
+# agent, refuse prints the agent's failure summary and completes the launch
+# hook itself, with ABANDON at once (or holds it: on_failure = hold), so the
+# node does not wait out the hook. curl signs the request (--aws-sigv4, curl
+# 7.75 or later) with the environment's or the instance role's credentials.
+refuse() {
+  echo "stateful node bootstrap FAILED for node 00 at step get-agent:" >&2
+  echo "  $1" >&2
+  echo "completing the launch hook etcd-node-asg-hook with ABANDON: the group will start a fresh instance" >&2
+  abandon || echo "stateful: the launch hook could not be completed; it times out on its own" >&2
+  exit 1
+}
+abandon() {
+  local imds token id role creds ak sk st hdr=()
+  imds="${STATEFUL_IMDS_ENDPOINT:-http://169.254.169.254}/latest"
+  token=$(curl -fsS -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' "$imds/api/token") || return 1
+  id=$(curl -fsS -H "X-aws-ec2-metadata-token: $token" "$imds/meta-data/instance-id") || return 1
+  ak=${AWS_ACCESS_KEY_ID:-} sk=${AWS_SECRET_ACCESS_KEY:-} st=${AWS_SESSION_TOKEN:-}
+  if [ -z "$ak" ]; then
+    role=$(curl -fsS -H "X-aws-ec2-metadata-token: $token" "$imds/meta-data/iam/security-credentials/") || return 1
+    creds=$(curl -fsS -H "X-aws-ec2-metadata-token: $token" "$imds/meta-data/iam/security-credentials/$role") || return 1
+    ak=$(sed -n 's/.*"AccessKeyId" *: *"\([^"]*\)".*/\1/p' <<<"$creds")
+    sk=$(sed -n 's/.*"SecretAccessKey" *: *"\([^"]*\)".*/\1/p' <<<"$creds")
+    st=$(sed -n 's/.*"Token" *: *"\([^"]*\)".*/\1/p' <<<"$creds")
+  fi
+  [ -z "$st" ] || hdr=(-H "x-amz-security-token: $st")
+  curl -fsS --retry 5 --aws-sigv4 'aws:amz:eu-west-1:autoscaling' --user "$ak:$sk" ${hdr[@]+"${hdr[@]}"} \
+    --data-urlencode Action=CompleteLifecycleAction --data-urlencode Version=2011-01-01 \
+    --data-urlencode 'AutoScalingGroupName=etcd-node-00' --data-urlencode 'LifecycleHookName=etcd-node-asg-hook' \
+    --data-urlencode "InstanceId=$id" --data-urlencode LifecycleActionResult=ABANDON \
+    "${AWS_ENDPOINT_URL_AUTO_SCALING:-${AWS_ENDPOINT_URL:-https://autoscaling.eu-west-1.amazonaws.com}}/" >/dev/null
+}
+
 region='eu-west-1'
 imds="${STATEFUL_IMDS_ENDPOINT:-http://169.254.169.254}/latest"
 
@@ -42,6 +75,7 @@ s3_get() {
 }
 
 tmp=$(mktemp)
-s3_get 's3://artifacts-bucket/stateful/v1.0.0/stateful' "$tmp"
-install -m 0755 "$tmp" "$agent" && rm -f "$tmp"
+s3_get 's3://artifacts-bucket/stateful/v1.0.0/stateful' "$tmp" || refuse "could not fetch the agent from s3://artifacts-bucket/stateful/v1.0.0/stateful with the instance role"
+install -m 0755 "$tmp" "$agent"
+rm -f "$tmp"
 exec "$agent" node bootstrap --config "$config"

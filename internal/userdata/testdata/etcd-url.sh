@@ -5,6 +5,7 @@
 set -euo pipefail
 config=/etc/stateful/node.json
 agent=/usr/local/bin/stateful
+# agent.version 1.0.0: a new label changes the user data, so the nodes roll.
 
 mkdir -p /etc/stateful
 (umask 077 && cat >"$config.tmp" <<'STATEFUL_NODE_CONFIG'
@@ -13,14 +14,52 @@ STATEFUL_NODE_CONFIG
 )
 mv "$config.tmp" "$config"
 
-case "$(uname -m)" in aarch64 | arm64) arch=arm64 ;; *) arch=amd64 ;; esac
+# Until the agent runs, this script stands in for it: when it cannot get the
+# agent, refuse prints the agent's failure summary and completes the launch
+# hook itself, with ABANDON at once (or holds it: on_failure = hold), so the
+# node does not wait out the hook. curl signs the request (--aws-sigv4, curl
+# 7.75 or later) with the environment's or the instance role's credentials.
+refuse() {
+  echo "stateful node bootstrap FAILED for node 00 at step get-agent:" >&2
+  echo "  $1" >&2
+  echo "completing the launch hook etcd-node-asg-hook with ABANDON: the group will start a fresh instance" >&2
+  abandon || echo "stateful: the launch hook could not be completed; it times out on its own" >&2
+  exit 1
+}
+abandon() {
+  local imds token id role creds ak sk st hdr=()
+  imds="${STATEFUL_IMDS_ENDPOINT:-http://169.254.169.254}/latest"
+  token=$(curl -fsS -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' "$imds/api/token") || return 1
+  id=$(curl -fsS -H "X-aws-ec2-metadata-token: $token" "$imds/meta-data/instance-id") || return 1
+  ak=${AWS_ACCESS_KEY_ID:-} sk=${AWS_SECRET_ACCESS_KEY:-} st=${AWS_SESSION_TOKEN:-}
+  if [ -z "$ak" ]; then
+    role=$(curl -fsS -H "X-aws-ec2-metadata-token: $token" "$imds/meta-data/iam/security-credentials/") || return 1
+    creds=$(curl -fsS -H "X-aws-ec2-metadata-token: $token" "$imds/meta-data/iam/security-credentials/$role") || return 1
+    ak=$(sed -n 's/.*"AccessKeyId" *: *"\([^"]*\)".*/\1/p' <<<"$creds")
+    sk=$(sed -n 's/.*"SecretAccessKey" *: *"\([^"]*\)".*/\1/p' <<<"$creds")
+    st=$(sed -n 's/.*"Token" *: *"\([^"]*\)".*/\1/p' <<<"$creds")
+  fi
+  [ -z "$st" ] || hdr=(-H "x-amz-security-token: $st")
+  curl -fsS --retry 5 --aws-sigv4 'aws:amz:eu-west-1:autoscaling' --user "$ak:$sk" ${hdr[@]+"${hdr[@]}"} \
+    --data-urlencode Action=CompleteLifecycleAction --data-urlencode Version=2011-01-01 \
+    --data-urlencode 'AutoScalingGroupName=etcd-node-00' --data-urlencode 'LifecycleHookName=etcd-node-asg-hook' \
+    --data-urlencode "InstanceId=$id" --data-urlencode LifecycleActionResult=ABANDON \
+    "${AWS_ENDPOINT_URL_AUTO_SCALING:-${AWS_ENDPOINT_URL:-https://autoscaling.eu-west-1.amazonaws.com}}/" >/dev/null
+}
+
+case "$(uname -m)" in
+  x86_64 | amd64) arch=amd64 sha256='abababababababababababababababababababababababababababababababab' ;;
+  aarch64 | arm64) arch=arm64 sha256='abababababababababababababababababababababababababababababababab' ;;
+  *) refuse "this node's architecture $(uname -m) has no stateful agent: releases are built for x86_64 (amd64) and aarch64 (arm64)" ;;
+esac
 url='https://releases.example.com/stateful/v1.0.0/stateful-linux-{arch}'
 url=${url//\{arch\}/$arch}
 tmp=$(mktemp)
-curl -fsSL --retry 5 --retry-connrefused -o "$tmp" "$url"
-if ! echo "abababababababababababababababababababababababababababababababab  $tmp" | sha256sum -c --quiet -; then
-  echo "stateful: the agent at $url does not have the configured sha256 abababababababababababababababababababababababababababababababab" >&2
-  exit 1
-fi
-install -m 0755 "$tmp" "$agent" && rm -f "$tmp"
+curl -fsSL --retry 5 --retry-connrefused -o "$tmp" "$url" ||
+  refuse "could not download the agent from $url (curl exit $?); its pinned sha256 is $sha256"
+got=$(sha256sum "$tmp" | cut -d' ' -f1)
+[ "$got" = "$sha256" ] ||
+  refuse "the agent $tmp downloaded from $url has sha256 $got, not the pinned $sha256: refusing to run it"
+install -m 0755 "$tmp" "$agent"
+rm -f "$tmp"
 exec "$agent" node bootstrap --config "$config"

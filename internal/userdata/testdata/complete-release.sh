@@ -1,0 +1,64 @@
+#!/bin/bash
+# Written by the stateful Terraform module. It writes the node agent's
+# config, gets the agent and runs it; the agent does everything else and
+# completes the launch lifecycle hook. Output: /var/log/cloud-init-output.log.
+set -euo pipefail
+config=/etc/stateful/node.json
+agent=/usr/local/bin/stateful
+
+mkdir -p /etc/stateful
+(umask 077 && cat >"$config.tmp" <<'STATEFUL_NODE_CONFIG'
+{"asg_name":"stateful-complete-node-00","cluster":"stateful-complete","files":[{"content_base64":"bm9kZT0wMAo=","mode":"0644","path":"/etc/app/node.conf"}],"launch_hook":"stateful-complete-node-asg-hook","node_id":"00","node_ip":"10.42.0.10","on_failure":"abandon","region":"eu-west-1","script":{"inline_base64":"IyEvYmluL2Jhc2gKIyBUaGUgbm9kZSBzY3JpcHQgY29udHJhY3Q6IHRoZSBhZ2VudCBzb3VyY2VzIHRoaXMgZmlsZSBhbmQgY2FsbHMKIyAgIGNvbmZpZ3VyZV9jbHVzdGVyX25vZGUgTk9ERV9JRCBOT0RFX0lQICAgKHN0YXJ0IHRoZSBhcHBsaWNhdGlvbikKIyAgIHdhaXRfZm9yX2hlYWx0aHlfY2x1c3RlciBOT0RFX0lEIE5PREVfSVAgKHJldHVybiBvbmNlIHRoZSBjbHVzdGVyIGlzIGhlYWx0aHkpCiMgYW5kLCB3aXRoIGRyYWluX29uX3Rlcm1pbmF0aW9uLCBkcmFpbl9jbHVzdGVyX25vZGUgTk9ERV9JRCBOT0RFX0lQLgoKY29uZmlndXJlX2NsdXN0ZXJfbm9kZSgpIHsKICBlY2hvICJjb25maWd1cmluZyBub2RlICQxIGF0ICQyIHdpdGggZGF0YSBpbiAvbXlkYXRhIgp9Cgp3YWl0X2Zvcl9oZWFsdGh5X2NsdXN0ZXIoKSB7CiAgZWNobyAibm9kZSAkMSBhdCAkMiBpcyBoZWFsdGh5Igp9Cg==","s3_url":""},"terminate_hook":"","timeouts":{"command_seconds":1800,"device_seconds":300,"drain_heartbeat_seconds":200,"heartbeat_seconds":1200,"volume_seconds":900},"version":1,"volume":{"device_hint":"/dev/sdf","file_system":"xfs","group":"ec2-user","id":"","mount_options":["noatime"],"mount_path":"/mydata","owner":"ec2-user","recursive_chown":false}}
+STATEFUL_NODE_CONFIG
+)
+mv "$config.tmp" "$config"
+
+# Until the agent runs, this script stands in for it: when it cannot get the
+# agent, refuse prints the agent's failure summary and completes the launch
+# hook itself, with ABANDON at once (or holds it: on_failure = hold), so the
+# node does not wait out the hook. curl signs the request (--aws-sigv4, curl
+# 7.75 or later) with the environment's or the instance role's credentials.
+refuse() {
+  echo "stateful node bootstrap FAILED for node 00 at step get-agent:" >&2
+  echo "  $1" >&2
+  echo "completing the launch hook stateful-complete-node-asg-hook with ABANDON: the group will start a fresh instance" >&2
+  abandon || echo "stateful: the launch hook could not be completed; it times out on its own" >&2
+  exit 1
+}
+abandon() {
+  local imds token id role creds ak sk st hdr=()
+  imds="${STATEFUL_IMDS_ENDPOINT:-http://169.254.169.254}/latest"
+  token=$(curl -fsS -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' "$imds/api/token") || return 1
+  id=$(curl -fsS -H "X-aws-ec2-metadata-token: $token" "$imds/meta-data/instance-id") || return 1
+  ak=${AWS_ACCESS_KEY_ID:-} sk=${AWS_SECRET_ACCESS_KEY:-} st=${AWS_SESSION_TOKEN:-}
+  if [ -z "$ak" ]; then
+    role=$(curl -fsS -H "X-aws-ec2-metadata-token: $token" "$imds/meta-data/iam/security-credentials/") || return 1
+    creds=$(curl -fsS -H "X-aws-ec2-metadata-token: $token" "$imds/meta-data/iam/security-credentials/$role") || return 1
+    ak=$(sed -n 's/.*"AccessKeyId" *: *"\([^"]*\)".*/\1/p' <<<"$creds")
+    sk=$(sed -n 's/.*"SecretAccessKey" *: *"\([^"]*\)".*/\1/p' <<<"$creds")
+    st=$(sed -n 's/.*"Token" *: *"\([^"]*\)".*/\1/p' <<<"$creds")
+  fi
+  [ -z "$st" ] || hdr=(-H "x-amz-security-token: $st")
+  curl -fsS --retry 5 --aws-sigv4 'aws:amz:eu-west-1:autoscaling' --user "$ak:$sk" ${hdr[@]+"${hdr[@]}"} \
+    --data-urlencode Action=CompleteLifecycleAction --data-urlencode Version=2011-01-01 \
+    --data-urlencode 'AutoScalingGroupName=stateful-complete-node-00' --data-urlencode 'LifecycleHookName=stateful-complete-node-asg-hook' \
+    --data-urlencode "InstanceId=$id" --data-urlencode LifecycleActionResult=ABANDON \
+    "${AWS_ENDPOINT_URL_AUTO_SCALING:-${AWS_ENDPOINT_URL:-https://autoscaling.eu-west-1.amazonaws.com}}/" >/dev/null
+}
+
+case "$(uname -m)" in
+  x86_64 | amd64) arch=amd64 sha256='2e75993d50104dbef0ffca67eb68cb420eb2a3798e27d38eabf85b3172161868' ;;
+  aarch64 | arm64) arch=arm64 sha256='5a1a9b15dcc59cc355ef0f159d11c9b4f0ba3109ea48988eb6a5715ff184415c' ;;
+  *) refuse "this node's architecture $(uname -m) has no stateful agent: releases are built for x86_64 (amd64) and aarch64 (arm64)" ;;
+esac
+url='https://github.com/stateful-aws/stateful/releases/download/v0.1.0/stateful-linux-{arch}'
+url=${url//\{arch\}/$arch}
+tmp=$(mktemp)
+curl -fsSL --retry 5 --retry-connrefused -o "$tmp" "$url" ||
+  refuse "could not download the agent from $url (curl exit $?); its pinned sha256 is $sha256"
+got=$(sha256sum "$tmp" | cut -d' ' -f1)
+[ "$got" = "$sha256" ] ||
+  refuse "the agent $tmp downloaded from $url has sha256 $got, not the pinned $sha256: refusing to run it"
+install -m 0755 "$tmp" "$agent"
+rm -f "$tmp"
+exec "$agent" node bootstrap --config "$config"
