@@ -397,3 +397,21 @@ func TestUserDataRefusesAnAgentItCannotTrust(t *testing.T) {
 		})
 	}
 }
+
+// After a reboot user data does not run again: the user data enables a
+// unit that runs bootstrap at every later boot, on systemd hosts only, with
+// the agent and config the user data used.
+func TestUserDataEnablesBootstrapAtEveryBoot(t *testing.T) {
+	t.Parallel()
+	script, err := RenderFile(moduleDir, exampleConfig(), Agent{Path: "/opt/bin/stateful"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	guard := strings.Index(script, "if [ -d /run/systemd/system ]; then")
+	unit := strings.Index(script, "ExecStart=$agent node bootstrap --config $config")
+	enable := strings.Index(script, "systemctl enable stateful-node.service")
+	exec := strings.LastIndex(script, `exec "$agent" node bootstrap --config "$config"`)
+	if guard < 0 || !(guard < unit && unit < enable && enable < exec) || !strings.Contains(script, "agent='/opt/bin/stateful'") {
+		t.Fatalf("the user data does not enable the boot unit before running bootstrap:\n%s", script)
+	}
+}

@@ -78,4 +78,25 @@ tmp=$(mktemp)
 s3_get 's3://artifacts-bucket/stateful/v1.0.0/stateful' "$tmp" || refuse "could not fetch the agent from s3://artifacts-bucket/stateful/v1.0.0/stateful with the instance role"
 install -m 0755 "$tmp" "$agent"
 rm -f "$tmp"
+# User data runs once; after a reboot this unit runs bootstrap again, which
+# is idempotent (volume, fstab, mount, files; the hook already completed is
+# no error) and starts the drain watcher again. Hosts without systemd skip it.
+if [ -d /run/systemd/system ]; then
+  cat >/etc/systemd/system/stateful-node.service <<STATEFUL_UNIT
+[Unit]
+Description=stateful node agent after a reboot: data volume, node files, drain watcher
+Wants=network-online.target
+After=network-online.target
+ConditionPathExists=$config
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=$agent node bootstrap --config $config
+
+[Install]
+WantedBy=multi-user.target
+STATEFUL_UNIT
+  systemctl enable stateful-node.service
+fi
 exec "$agent" node bootstrap --config "$config"

@@ -62,4 +62,25 @@ got=$(sha256sum "$tmp" | cut -d' ' -f1)
   refuse "the agent $tmp downloaded from $url has sha256 $got, not the pinned $sha256: refusing to run it"
 install -m 0755 "$tmp" "$agent"
 rm -f "$tmp"
+# User data runs once; after a reboot this unit runs bootstrap again, which
+# is idempotent (volume, fstab, mount, files; the hook already completed is
+# no error) and starts the drain watcher again. Hosts without systemd skip it.
+if [ -d /run/systemd/system ]; then
+  cat >/etc/systemd/system/stateful-node.service <<STATEFUL_UNIT
+[Unit]
+Description=stateful node agent after a reboot: data volume, node files, drain watcher
+Wants=network-online.target
+After=network-online.target
+ConditionPathExists=$config
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=$agent node bootstrap --config $config
+
+[Install]
+WantedBy=multi-user.target
+STATEFUL_UNIT
+  systemctl enable stateful-node.service
+fi
 exec "$agent" node bootstrap --config "$config"
