@@ -248,6 +248,8 @@ type roller struct {
 	// shortest terminate-to-ENI-free time seen so far (0 before the first).
 	expected, expectedRelease time.Duration
 	replaced                  map[string]bool
+	// resolvedAtEnd: the targets were resolved again before saying "done".
+	resolvedAtEnd bool
 	// pinned is the node set of the roll's first look, node id -> group: a
 	// node whose group vanishes or loses the cluster tag mid-roll must stop
 	// the roll, not silently leave the count.
@@ -327,8 +329,30 @@ func (r *roller) loop(ctx context.Context, res *Result) error {
 		}
 		switch d.Action {
 		case Unknown:
-			return &Failure{Kind: Refused, Node: d.Nodes[0].ID, Detail: "its group's launch-template version " + d.Nodes[0].VersionSpec + " could not be resolved", Nodes: d.Nodes}
+			detail := "its group's launch-template version " + d.Nodes[0].VersionSpec + " could not be resolved"
+			if len(res.Replaced) == 0 {
+				return &Failure{Kind: Refused, Node: d.Nodes[0].ID, Detail: detail + "; nothing was terminated", Nodes: d.Nodes}
+			}
+			// Mid-roll it is not a refusal: say what was done.
+			return &Failure{Kind: WrongVersion, Node: d.Nodes[0].ID, Nodes: d.Nodes,
+				Detail: fmt.Sprintf("%s after %d node(s) were replaced (%s); no further node was touched", detail, len(res.Replaced), strings.Join(replacedIDs(res), ", "))}
 		case Done:
+			if !r.resolvedAtEnd {
+				// Targets are resolved once ($Latest, $Default): a version
+				// made during the roll would end in "done" on the old one.
+				// Resolve them again before saying so.
+				r.resolvedAtEnd = true
+				if err := r.retry(ctx, r.now().Add(r.cfg.Timeout), func() error {
+					s, err := r.observeAll(ctx, inventory.Full)
+					if err == nil {
+						r.snap, r.swept, r.full = s, s.At, s.At
+					}
+					return err
+				}); err != nil {
+					return err
+				}
+				continue
+			}
 			if !canaryDone && len(res.Replaced) > 0 {
 				if err := r.canary(ctx, res); err != nil {
 					return err
@@ -394,6 +418,14 @@ func (r *roller) loop(ctx context.Context, res *Result) error {
 			return err
 		}
 	}
+}
+
+func replacedIDs(res *Result) []string {
+	out := make([]string, len(res.Replaced))
+	for i, rep := range res.Replaced {
+		out[i] = rep.Node
+	}
+	return out
 }
 
 func ids(nodes []cluster.Node) []string {

@@ -570,3 +570,32 @@ func TestTheRollPinsItsNodeSet(t *testing.T) {
 		})
 	})
 }
+
+// newVersionOnThirdTerminate makes a new launch-template version of node
+// 00 (replaced already) while the roll replaces the last node.
+type newVersionOnThirdTerminate struct {
+	awsapi.AutoScaling
+	w     *world
+	calls int
+}
+
+func (a *newVersionOnThirdTerminate) TerminateInstanceInAutoScalingGroup(ctx context.Context, in *autoscaling.TerminateInstanceInAutoScalingGroupInput, opts ...func(*autoscaling.Options)) (*autoscaling.TerminateInstanceInAutoScalingGroupOutput, error) {
+	if a.calls++; a.calls == 3 {
+		simtest.NewVersion(a.w.t, ctx, a.w.e, a.w.nodes[:1])
+	}
+	return a.AutoScaling.TerminateInstanceInAutoScalingGroup(ctx, in, opts...)
+}
+
+// A version made during the roll ($Latest moves) does not end in "done"
+// on the old one: targets are resolved again before the roll says so.
+func TestAVersionMadeMidRollIsNotReportedDone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, 3, nil)
+		w.newVersion()
+		_, err := Run(w.ctx, w.config(&newVersionOnThirdTerminate{AutoScaling: w.e.AutoScaling(), w: w}, w.e.EC2()))
+		f, ok := IsFailure(err)
+		if !ok || f.Kind != WrongVersion {
+			t.Fatalf("err %v; want a stop saying the version moved during the roll", err)
+		}
+	})
+}
