@@ -6,10 +6,10 @@ locals {
     version    = "0.1.0"
     go_version = "go1.26.8"
     sha256 = {
-      "darwin-amd64" = "84f7408ece60a1631fafb3809581eb52a9d8941fb9916c4de7a8d79102bd453a"
-      "darwin-arm64" = "d4cd00219bfdfe2323fcf4ae79ff88212cdda350aebdbbc914c5258f16536e70"
-      "linux-amd64"  = "2e75993d50104dbef0ffca67eb68cb420eb2a3798e27d38eabf85b3172161868"
-      "linux-arm64"  = "5a1a9b15dcc59cc355ef0f159d11c9b4f0ba3109ea48988eb6a5715ff184415c"
+      "darwin-amd64" = "f6f408f50cb9ebe240465c6be7b39a561b0c5ba1f5da9f207e69a1da64478234"
+      "darwin-arm64" = "528229866bc1eea01b6bffc475ffc65674e5b0725cd0dacb0668bfe29c90879b"
+      "linux-amd64"  = "a2189f16f9b7dbaf8fc9b6df863003417a58c590f2a445cca4bf6a7b40ca517f"
+      "linux-arm64"  = "8ba0ca91968593c2c3e69ce77b9c6f09f3f3016c353982f63e6c85a7b8db18d4"
     }
   }
 }

@@ -47,8 +47,8 @@ abandon() {
 }
 
 case "$(uname -m)" in
-  x86_64 | amd64) arch=amd64 sha256='2e75993d50104dbef0ffca67eb68cb420eb2a3798e27d38eabf85b3172161868' ;;
-  aarch64 | arm64) arch=arm64 sha256='5a1a9b15dcc59cc355ef0f159d11c9b4f0ba3109ea48988eb6a5715ff184415c' ;;
+  x86_64 | amd64) arch=amd64 sha256='a2189f16f9b7dbaf8fc9b6df863003417a58c590f2a445cca4bf6a7b40ca517f' ;;
+  aarch64 | arm64) arch=arm64 sha256='8ba0ca91968593c2c3e69ce77b9c6f09f3f3016c353982f63e6c85a7b8db18d4' ;;
   *) refuse "this node's architecture $(uname -m) has no stateful agent: releases are built for x86_64 (amd64) and aarch64 (arm64)" ;;
 esac
 url='https://github.com/stateful-aws/stateful/releases/download/v0.1.0/stateful-linux-{arch}'
