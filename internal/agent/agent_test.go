@@ -168,6 +168,24 @@ func healthWait(d time.Duration, err error) func(string) Shell {
 	}
 }
 
+// terminateWithDrainHook gives the node's group the module's drain hook
+// (600 s, CONTINUE), lets the node come into service and terminates its
+// instance as a roll does; it returns that instance.
+func (h *harness) terminateWithDrainHook(node sim.NodeSpec) string {
+	h.t.Helper()
+	if _, err := h.e.AutoScaling().PutLifecycleHook(h.ctx, &autoscaling.PutLifecycleHookInput{AutoScalingGroupName: aws.String(node.Group),
+		LifecycleHookName: aws.String(cluster.DrainHookName("c")), LifecycleTransition: aws.String(sim.HookTerminating), HeartbeatTimeout: aws.Int32(600), DefaultResult: aws.String("CONTINUE")}); err != nil {
+		h.t.Fatal(err)
+	}
+	time.Sleep(2 * time.Minute)
+	first := h.inService(node)
+	if _, err := h.e.AutoScaling().TerminateInstanceInAutoScalingGroup(h.ctx, &autoscaling.TerminateInstanceInAutoScalingGroupInput{
+		InstanceId: aws.String(first), ShouldDecrementDesiredCapacity: aws.Bool(false)}); err != nil {
+		h.t.Fatal(err)
+	}
+	return first
+}
+
 func (h *harness) inService(node sim.NodeSpec) string {
 	m := h.e.Members(node.Group)
 	if len(m) == 1 && m[0].Lifecycle == "InService" {
@@ -325,17 +343,8 @@ func TestDrainReleasesTheVolumeForTheReplacement(t *testing.T) {
 		h.drain = true
 		h.provision(1, 3600)
 		node := h.nodes[0]
-		if _, err := h.e.AutoScaling().PutLifecycleHook(h.ctx, &autoscaling.PutLifecycleHookInput{AutoScalingGroupName: aws.String(node.Group),
-			LifecycleHookName: aws.String(cluster.DrainHookName("c")), LifecycleTransition: aws.String(sim.HookTerminating), HeartbeatTimeout: aws.Int32(600), DefaultResult: aws.String("CONTINUE")}); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(2 * time.Minute)
-		first := h.inService(node)
+		first := h.terminateWithDrainHook(node)
 		start := time.Now()
-		if _, err := h.e.AutoScaling().TerminateInstanceInAutoScalingGroup(h.ctx, &autoscaling.TerminateInstanceInAutoScalingGroupInput{
-			InstanceId: aws.String(first), ShouldDecrementDesiredCapacity: aws.Bool(false)}); err != nil {
-			t.Fatal(err)
-		}
 		for time.Since(start) < 20*time.Minute {
 			time.Sleep(time.Second)
 			if inst, state := h.e.Attachment(node.Volume); inst != "" && inst != first && state == "attached" {
@@ -371,16 +380,7 @@ func TestDrainNeverDetachesAVolumeStillMounted(t *testing.T) {
 		h.drain, h.busy = true, true
 		h.provision(1, 3600)
 		node := h.nodes[0]
-		if _, err := h.e.AutoScaling().PutLifecycleHook(h.ctx, &autoscaling.PutLifecycleHookInput{AutoScalingGroupName: aws.String(node.Group),
-			LifecycleHookName: aws.String(cluster.DrainHookName("c")), LifecycleTransition: aws.String(sim.HookTerminating), HeartbeatTimeout: aws.Int32(600), DefaultResult: aws.String("CONTINUE")}); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(2 * time.Minute)
-		first := h.inService(node)
-		if _, err := h.e.AutoScaling().TerminateInstanceInAutoScalingGroup(h.ctx, &autoscaling.TerminateInstanceInAutoScalingGroupInput{
-			InstanceId: aws.String(first), ShouldDecrementDesiredCapacity: aws.Bool(false)}); err != nil {
-			t.Fatal(err)
-		}
+		first := h.terminateWithDrainHook(node)
 		time.Sleep(30 * time.Minute)
 		if n := h.e.CountCalls("DetachVolume"); n != 0 {
 			t.Fatalf("%d DetachVolume calls for a volume that could not be unmounted", n)
@@ -420,16 +420,7 @@ func TestALongDrainHeartbeatsItsOwnHook(t *testing.T) {
 		h.drain, h.heartbeat, h.drainHeartbeat = true, 1200, 200
 		h.provision(1, 3600)
 		node := h.nodes[0]
-		if _, err := h.e.AutoScaling().PutLifecycleHook(h.ctx, &autoscaling.PutLifecycleHookInput{AutoScalingGroupName: aws.String(node.Group),
-			LifecycleHookName: aws.String(cluster.DrainHookName("c")), LifecycleTransition: aws.String(sim.HookTerminating), HeartbeatTimeout: aws.Int32(600), DefaultResult: aws.String("CONTINUE")}); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(2 * time.Minute)
-		first := h.inService(node)
-		if _, err := h.e.AutoScaling().TerminateInstanceInAutoScalingGroup(h.ctx, &autoscaling.TerminateInstanceInAutoScalingGroupInput{
-			InstanceId: aws.String(first), ShouldDecrementDesiredCapacity: aws.Bool(false)}); err != nil {
-			t.Fatal(err)
-		}
+		first := h.terminateWithDrainHook(node)
 		time.Sleep(20 * time.Minute)
 		completed := 0
 		for _, c := range h.e.Calls() {

@@ -436,24 +436,6 @@ func TestAHungPreCheckDoesNotHangTheRoll(t *testing.T) {
 	})
 }
 
-// throttledOnce throttles the first TerminateInstanceInAutoScalingGroup
-// and loses node 02's instance at that moment.
-type throttledOnce struct {
-	awsapi.AutoScaling
-	w    *world
-	done bool
-}
-
-func (a *throttledOnce) TerminateInstanceInAutoScalingGroup(ctx context.Context, in *autoscaling.TerminateInstanceInAutoScalingGroupInput, opts ...func(*autoscaling.Options)) (*autoscaling.TerminateInstanceInAutoScalingGroupOutput, error) {
-	if !a.done {
-		a.done = true
-		id, _ := a.w.e.InstanceByIP(a.w.nodes[2].IP)
-		_ = a.w.e.LoseInstance(id)
-		return nil, &smithy.GenericAPIError{Code: "Throttling", Message: "Rate exceeded"}
-	}
-	return a.AutoScaling.TerminateInstanceInAutoScalingGroup(ctx, in, opts...)
-}
-
 // A terminate call that is throttled is retried only after a fresh look at
 // the whole cluster: node 02 lost during the throttled call stops the roll
 // before node 00 is terminated (1 of 3 would have been left in service).
@@ -461,7 +443,14 @@ func TestATerminateRetryLooksAtTheWholeCluster(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newWorld(t, 3, sim.Sequence(sim.ContinueAfter(bootTime), sim.ContinueAfter(bootTime), sim.ContinueAfter(bootTime), sim.Hang()))
 		w.newVersion()
-		as := &throttledOnce{AutoScaling: w.e.AutoScaling(), w: w}
+		as := onTerminate(w.e.AutoScaling(), func(_ context.Context, call int, _ string) error {
+			if call == 1 { // throttled, while node 02's instance is lost
+				id, _ := w.e.InstanceByIP(w.nodes[2].IP)
+				_ = w.e.LoseInstance(id)
+				return &smithy.GenericAPIError{Code: "Throttling", Message: "Rate exceeded"}
+			}
+			return nil
+		})
 		cfg := w.config(as, w.e.EC2())
 		_, err := Run(w.ctx, cfg)
 		f, ok := IsFailure(err)
@@ -472,24 +461,6 @@ func TestATerminateRetryLooksAtTheWholeCluster(t *testing.T) {
 			t.Fatalf("terminated %v; want nothing", got)
 		}
 	})
-}
-
-// othersServe fails the test when a terminate call is made while another
-// node is not serving in EC2's own view.
-type othersServe struct {
-	awsapi.AutoScaling
-	w *world
-}
-
-func (a othersServe) TerminateInstanceInAutoScalingGroup(ctx context.Context, in *autoscaling.TerminateInstanceInAutoScalingGroupInput, opts ...func(*autoscaling.Options)) (*autoscaling.TerminateInstanceInAutoScalingGroupOutput, error) {
-	for _, n := range a.w.nodes {
-		for _, m := range a.w.e.Members(n.Group) {
-			if m.ID != *in.InstanceId && m.State != "running" {
-				a.w.t.Errorf("terminating %s while node %s's instance %s is %s in EC2", *in.InstanceId, n.ID, m.ID, m.State)
-			}
-		}
-	}
-	return a.AutoScaling.TerminateInstanceInAutoScalingGroup(ctx, in, opts...)
 }
 
 // An instance terminated through EC2 stays InService and Healthy in its
@@ -503,29 +474,20 @@ func TestTheRollTrustsEC2sViewToo(t *testing.T) {
 		if _, err := w.e.EC2().TerminateInstances(w.ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{id}}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Run(w.ctx, w.config(othersServe{AutoScaling: w.e.AutoScaling(), w: w}, w.e.EC2())); err != nil {
+		othersServe := onTerminate(w.e.AutoScaling(), func(_ context.Context, _ int, target string) error {
+			for _, n := range w.nodes {
+				for _, m := range w.e.Members(n.Group) {
+					if m.ID != target && m.State != "running" {
+						t.Errorf("terminating %s while node %s's instance %s is %s in EC2", target, n.ID, m.ID, m.State)
+					}
+				}
+			}
+			return nil
+		})
+		if _, err := Run(w.ctx, w.config(othersServe, w.e.EC2())); err != nil {
 			t.Fatalf("roll: %v", err)
 		}
 	})
-}
-
-// untagsOnFirstTerminate removes group 02's cluster tag when the roll
-// terminates its first instance.
-type untagsOnFirstTerminate struct {
-	awsapi.AutoScaling
-	w    *world
-	done bool
-}
-
-func (a *untagsOnFirstTerminate) TerminateInstanceInAutoScalingGroup(ctx context.Context, in *autoscaling.TerminateInstanceInAutoScalingGroupInput, opts ...func(*autoscaling.Options)) (*autoscaling.TerminateInstanceInAutoScalingGroupOutput, error) {
-	if !a.done {
-		a.done = true
-		if _, err := a.w.e.AutoScaling().DeleteTags(ctx, &autoscaling.DeleteTagsInput{Tags: []astypes.Tag{{ResourceId: aws.String(a.w.nodes[2].Group),
-			ResourceType: aws.String("auto-scaling-group"), Key: aws.String(cluster.TagCluster)}}}); err != nil {
-			a.w.t.Fatal(err)
-		}
-	}
-	return a.AutoScaling.TerminateInstanceInAutoScalingGroup(ctx, in, opts...)
 }
 
 // The roll pins the node set it started with: a group that loses its
@@ -537,7 +499,15 @@ func TestTheRollPinsItsNodeSet(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			w := newWorld(t, 3, nil)
 			w.newVersion()
-			cfg := w.config(&untagsOnFirstTerminate{AutoScaling: w.e.AutoScaling(), w: w}, w.e.EC2())
+			untag := onTerminate(w.e.AutoScaling(), func(ctx context.Context, call int, _ string) error {
+				if call == 1 { // node 02's group loses its cluster tag
+					_, err := w.e.AutoScaling().DeleteTags(ctx, &autoscaling.DeleteTagsInput{Tags: []astypes.Tag{{ResourceId: aws.String(w.nodes[2].Group),
+						ResourceType: aws.String("auto-scaling-group"), Key: aws.String(cluster.TagCluster)}}})
+					return err
+				}
+				return nil
+			})
+			cfg := w.config(untag, w.e.EC2())
 			cfg.Poll = Poll{Sweep: 5 * time.Second}
 			_, err := Run(w.ctx, cfg)
 			f, ok := IsFailure(err)
@@ -571,31 +541,43 @@ func TestTheRollPinsItsNodeSet(t *testing.T) {
 	})
 }
 
-// newVersionOnThirdTerminate makes a new launch-template version of node
-// 00 (replaced already) while the roll replaces the last node.
-type newVersionOnThirdTerminate struct {
-	awsapi.AutoScaling
-	w     *world
-	calls int
-}
-
-func (a *newVersionOnThirdTerminate) TerminateInstanceInAutoScalingGroup(ctx context.Context, in *autoscaling.TerminateInstanceInAutoScalingGroupInput, opts ...func(*autoscaling.Options)) (*autoscaling.TerminateInstanceInAutoScalingGroupOutput, error) {
-	if a.calls++; a.calls == 3 {
-		simtest.NewVersion(a.w.t, ctx, a.w.e, a.w.nodes[:1])
-	}
-	return a.AutoScaling.TerminateInstanceInAutoScalingGroup(ctx, in, opts...)
-}
-
 // A version made during the roll ($Latest moves) does not end in "done"
 // on the old one: targets are resolved again before the roll says so.
 func TestAVersionMadeMidRollIsNotReportedDone(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newWorld(t, 3, nil)
 		w.newVersion()
-		_, err := Run(w.ctx, w.config(&newVersionOnThirdTerminate{AutoScaling: w.e.AutoScaling(), w: w}, w.e.EC2()))
+		moveVersion := onTerminate(w.e.AutoScaling(), func(ctx context.Context, call int, _ string) error {
+			if call == 3 { // a new version of node 00, replaced already
+				simtest.NewVersion(t, ctx, w.e, w.nodes[:1])
+			}
+			return nil
+		})
+		_, err := Run(w.ctx, w.config(moveVersion, w.e.EC2()))
 		f, ok := IsFailure(err)
 		if !ok || f.Kind != WrongVersion {
 			t.Fatalf("err %v; want a stop saying the version moved during the roll", err)
 		}
 	})
+}
+
+// onTerminate calls before(ctx, n, instance) ahead of the n-th
+// TerminateInstanceInAutoScalingGroup (from 1): a fault or a change of the
+// world at that moment. An error from before is the call's answer.
+func onTerminate(as awsapi.AutoScaling, before func(ctx context.Context, call int, instance string) error) awsapi.AutoScaling {
+	return &terminateHook{AutoScaling: as, before: before}
+}
+
+type terminateHook struct {
+	awsapi.AutoScaling
+	before func(context.Context, int, string) error
+	calls  int
+}
+
+func (h *terminateHook) TerminateInstanceInAutoScalingGroup(ctx context.Context, in *autoscaling.TerminateInstanceInAutoScalingGroupInput, opts ...func(*autoscaling.Options)) (*autoscaling.TerminateInstanceInAutoScalingGroupOutput, error) {
+	h.calls++
+	if err := h.before(ctx, h.calls, aws.ToString(in.InstanceId)); err != nil {
+		return nil, err
+	}
+	return h.AutoScaling.TerminateInstanceInAutoScalingGroup(ctx, in, opts...)
 }
