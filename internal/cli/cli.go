@@ -17,13 +17,6 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// Exit codes shared by every command.
-const (
-	ExitOK    = 0
-	ExitError = 1 // the command failed; the message says why
-	ExitUsage = 2 // bad flags or arguments; nothing was changed
-)
-
 // exitError carries a command's own exit code.
 type exitError struct {
 	code int

@@ -96,12 +96,6 @@ Exit codes:
 	return node
 }
 
-// Exit codes of stateful node probe.
-const (
-	ExitProbeWouldFormat = 3
-	ExitProbeRefuses     = 4
-)
-
 func runNodeProbe(ctx context.Context, io IO, o *nodeOptions, dev string) error {
 	if o.Output != "text" && o.Output != "json" {
 		return usageError("--output must be text or json, got %q", o.Output)

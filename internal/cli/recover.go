@@ -19,13 +19,6 @@ import (
 	"github.com/stateful-aws/stateful/internal/recovery"
 )
 
-// ExitDeclined: the operator answered no at the prompt; nothing was done.
-// Exit codes of stateful recover beyond the shared ones.
-const (
-	ExitDeclined = 3 // declined at the prompt
-	ExitUnsafe   = 4 // --replace refused: another node is out of service
-)
-
 type recoverOptions struct {
 	awsFlags
 	Abandon, Continue, Replace bool
@@ -60,7 +53,8 @@ Exit codes:
   1  error
   2  bad flags, unknown node, or an action that does not apply
   3  declined at the prompt; nothing was done
-  4  --replace refused: another node is out of service; nothing was done`,
+  4  --replace refused: another node is out of service (--force), or another
+     command holds the cluster's lock (--break-lock); nothing was done`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := envDefaults(cmd); err != nil {

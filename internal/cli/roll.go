@@ -21,13 +21,6 @@ import (
 	"github.com/stateful-aws/stateful/internal/rollout"
 )
 
-// Exit codes of roll, beyond the shared ones (one meaning per code).
-const (
-	ExitRefused = 3 // the cluster was not ready; nothing was terminated
-	ExitStopped = 4 // the roll stopped at a failure; see the message
-	ExitPaused  = 5 // --pause-after: stopped on purpose; the message says how to resume
-)
-
 type rollOptions struct {
 	awsFlags
 	Last            []string
@@ -96,7 +89,9 @@ Exit codes:
   0  every node in scope is in service on its target version
   1  error (AWS unreachable, bad credentials, ...)
   2  bad flags, or a budget that would break the quorum; nothing was done
-  3  refused: the cluster was not ready within --timeout; nothing was terminated
+  3  refused: the cluster was not ready within --timeout, or another command
+     holds the cluster's lock (--break-lock for a dead holder); nothing was
+     terminated
   4  stopped at a failure; the message says where and what to run
   5  paused by --pause-after; the message gives the command that resumes`,
 		Args: cobra.NoArgs,

@@ -15,12 +15,6 @@ import (
 	"github.com/stateful-aws/stateful/internal/inventory"
 )
 
-// Exit codes of status.
-const (
-	ExitNotInService = 3 // some node is not in service
-	ExitOutdated     = 4 // every node is in service, some on an old version
-)
-
 type statusOptions struct{ awsFlags }
 
 func newStatusCmd(io IO, d deps) *cobra.Command {
