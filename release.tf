@@ -6,10 +6,10 @@ locals {
     version    = "0.1.0"
     go_version = "go1.26.8"
     sha256 = {
-      "darwin-amd64" = "f6f408f50cb9ebe240465c6be7b39a561b0c5ba1f5da9f207e69a1da64478234"
-      "darwin-arm64" = "528229866bc1eea01b6bffc475ffc65674e5b0725cd0dacb0668bfe29c90879b"
-      "linux-amd64"  = "a2189f16f9b7dbaf8fc9b6df863003417a58c590f2a445cca4bf6a7b40ca517f"
-      "linux-arm64"  = "8ba0ca91968593c2c3e69ce77b9c6f09f3f3016c353982f63e6c85a7b8db18d4"
+      "darwin-amd64" = "376ac3790ccc4cb21123cddfb4ee95d08393419025af82fb4a01c83d8a948aff"
+      "darwin-arm64" = "7dc52d8d8b9b3e1e1d3a2f7c0633d459bc6796e90cde0d0c83eef64407a1d154"
+      "linux-amd64"  = "e8b050a515c2f74497bfdf1e19ed187372399664339b73b936ce876d20c42b31"
+      "linux-arm64"  = "dbe1d82de5715cd412293629c99aea92a66632bbd62cea884a64219fc596d1ba"
     }
   }
 }

@@ -47,8 +47,8 @@ abandon() {
 }
 
 case "$(uname -m)" in
-  x86_64 | amd64) arch=amd64 sha256='a2189f16f9b7dbaf8fc9b6df863003417a58c590f2a445cca4bf6a7b40ca517f' ;;
-  aarch64 | arm64) arch=arm64 sha256='8ba0ca91968593c2c3e69ce77b9c6f09f3f3016c353982f63e6c85a7b8db18d4' ;;
+  x86_64 | amd64) arch=amd64 sha256='e8b050a515c2f74497bfdf1e19ed187372399664339b73b936ce876d20c42b31' ;;
+  aarch64 | arm64) arch=arm64 sha256='dbe1d82de5715cd412293629c99aea92a66632bbd62cea884a64219fc596d1ba' ;;
   *) refuse "this node's architecture $(uname -m) has no stateful agent: releases are built for x86_64 (amd64) and aarch64 (arm64)" ;;
 esac
 url='https://github.com/stateful-aws/stateful/releases/download/v0.1.0/stateful-linux-{arch}'
