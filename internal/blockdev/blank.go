@@ -167,12 +167,25 @@ func UnmountDevice(ctx context.Context, rdev uint64) error {
 // namespace: an exclusive open fails with EBUSY while it is mounted or
 // claimed (device-mapper, md, another exclusive opener).
 func Free(dev string) error {
-	f, err := os.OpenFile(dev, os.O_RDONLY|syscall.O_EXCL, 0)
-	if err != nil {
-		if errors.Is(err, syscall.EBUSY) {
-			return fmt.Errorf("%s is still mounted or held (in this or another mount namespace)", dev)
-		}
-		return fmt.Errorf("opening %s exclusively: %w", dev, err)
+	busy, err := Busy(dev)
+	switch {
+	case err != nil:
+		return err
+	case busy:
+		return fmt.Errorf("%s is still mounted or held (in this or another mount namespace)", dev)
 	}
-	return f.Close()
+	return nil
+}
+
+// Busy reports whether an exclusive open of dev fails with EBUSY: the
+// device is mounted or held somewhere.
+func Busy(dev string) (bool, error) {
+	f, err := os.OpenFile(dev, os.O_RDONLY|syscall.O_EXCL, 0)
+	if errors.Is(err, syscall.EBUSY) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("opening %s exclusively: %w", dev, err)
+	}
+	return false, f.Close()
 }

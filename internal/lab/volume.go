@@ -2,12 +2,13 @@ package lab
 
 import (
 	"context"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/stateful-aws/stateful/internal/blockdev"
 )
 
 // volume is a simulated EBS volume backed by a loop device.
@@ -57,12 +58,8 @@ func (l *Lab) volumeMounted(id string) bool {
 	if !ok {
 		return false
 	}
-	f, err := os.OpenFile(loop.(string), os.O_RDONLY|syscall.O_EXCL, 0)
-	if err != nil {
-		return errors.Is(err, syscall.EBUSY)
-	}
-	f.Close()
-	return false
+	busy, _ := blockdev.Busy(loop.(string))
+	return busy
 }
 
 // release detaches the loop device and deletes the backing file.

@@ -26,7 +26,7 @@ func TestImportRules(t *testing.T) {
 		"userdata":    {"agent", "release"},
 		"sim":         {"awsapi", "clock", "cluster"},
 		"sim/simhttp": {"awsapi", "clock", "cluster", "sim"},
-		"lab":         {"agent", "awsapi", "clock", "cluster", "inventory", "release", "rollout", "sim", "sim/simhttp", "userdata"},
+		"lab":         {"agent", "awsapi", "blockdev", "clock", "cluster", "inventory", "release", "rollout", "sim", "sim/simhttp", "userdata"},
 	}
 	const prefix = "github.com/stateful-aws/stateful/internal/"
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}:{{join .Imports " "}}`, "../...").Output()
