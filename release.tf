@@ -6,10 +6,10 @@ locals {
     version    = "0.1.0"
     go_version = "go1.26.8"
     sha256 = {
-      "darwin-amd64" = "376ac3790ccc4cb21123cddfb4ee95d08393419025af82fb4a01c83d8a948aff"
-      "darwin-arm64" = "7dc52d8d8b9b3e1e1d3a2f7c0633d459bc6796e90cde0d0c83eef64407a1d154"
-      "linux-amd64"  = "e8b050a515c2f74497bfdf1e19ed187372399664339b73b936ce876d20c42b31"
-      "linux-arm64"  = "dbe1d82de5715cd412293629c99aea92a66632bbd62cea884a64219fc596d1ba"
+      "darwin-amd64" = "0d6c4321a5f57cee43ecdb7dd33aa931edb670e294b0e4144f3b893deb2971ba"
+      "darwin-arm64" = "89a14d060e457aee7842f1606192f514a24a88024309a70622cffc33a6b75961"
+      "linux-amd64"  = "c7749630d1ed0a0f29dd17631aecc545611d572c6504166e63d6239fecd48c27"
+      "linux-arm64"  = "4752f630a50287b41abad47dd8adb8f1232a9d915d4eaf41b305b9d06b80be08"
     }
   }
 }

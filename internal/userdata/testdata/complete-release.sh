@@ -47,8 +47,8 @@ abandon() {
 }
 
 case "$(uname -m)" in
-  x86_64 | amd64) arch=amd64 sha256='e8b050a515c2f74497bfdf1e19ed187372399664339b73b936ce876d20c42b31' ;;
-  aarch64 | arm64) arch=arm64 sha256='dbe1d82de5715cd412293629c99aea92a66632bbd62cea884a64219fc596d1ba' ;;
+  x86_64 | amd64) arch=amd64 sha256='c7749630d1ed0a0f29dd17631aecc545611d572c6504166e63d6239fecd48c27' ;;
+  aarch64 | arm64) arch=arm64 sha256='4752f630a50287b41abad47dd8adb8f1232a9d915d4eaf41b305b9d06b80be08' ;;
   *) refuse "this node's architecture $(uname -m) has no stateful agent: releases are built for x86_64 (amd64) and aarch64 (arm64)" ;;
 esac
 url='https://github.com/stateful-aws/stateful/releases/download/v0.1.0/stateful-linux-{arch}'
