@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/spf13/pflag"
 
 	"github.com/stateful-aws/stateful/internal/awsapi"
 	"github.com/stateful-aws/stateful/internal/cluster"
@@ -16,12 +18,23 @@ import (
 	"github.com/stateful-aws/stateful/internal/lock"
 )
 
+// lockFlags are the lock's flags of the commands that take it.
+type lockFlags struct {
+	BreakLock bool
+	Settle    time.Duration
+}
+
+func (lf *lockFlags) registerLock(f *pflag.FlagSet, breakHelp string) {
+	f.BoolVar(&lf.BreakLock, "break-lock", false, breakHelp)
+	f.DurationVar(&lf.Settle, "lock-settle", lock.DefaultSettle, "how long after writing the cluster's lock it is read back: at least twice the longest lag of Auto Scaling's reads (AWS does not publish it)")
+}
+
 // withClusterLock runs f holding the cluster's lock (internal/lock says
 // what it guarantees): it refuses with a *lock.Held when another command
 // holds it, renews it while f runs, ends f's context when the lock is lost,
 // and releases it afterwards.
 func withClusterLock(ctx context.Context, d deps, io IO, as awsapi.AutoScaling, inv *inventory.Inventory, sel inventory.Selector,
-	command string, breakLock bool, f func(context.Context) error) error {
+	command string, lf lockFlags, f func(context.Context) error) error {
 	group, err := lockGroup(ctx, as, inv, sel)
 	if err != nil || group == "" {
 		if err != nil {
@@ -29,7 +42,7 @@ func withClusterLock(ctx context.Context, d deps, io IO, as awsapi.AutoScaling, 
 		}
 		return f(ctx) // nothing to lock; f says the cluster is empty
 	}
-	l, err := lock.Acquire(ctx, lock.Config{API: as, Clock: d.clock, Group: group, Holder: holder(command)}, breakLock)
+	l, err := lock.Acquire(ctx, lock.Config{API: as, Clock: d.clock, Group: group, Holder: holder(command), Settle: lf.Settle}, lf.BreakLock)
 	if err != nil {
 		return err
 	}

@@ -23,7 +23,7 @@ type recoverOptions struct {
 	awsFlags
 	Abandon, Continue, Replace bool
 	Yes, DryRun, Force         bool
-	BreakLock                  bool
+	lockFlags
 }
 
 func newRecoverCmd(io IO, d deps) *cobra.Command {
@@ -71,7 +71,7 @@ Exit codes:
 	f.BoolVar(&o.Yes, "yes", false, "do not ask for confirmation")
 	f.BoolVar(&o.DryRun, "dry-run", false, "say what would be done and do nothing")
 	f.BoolVar(&o.Force, "force", false, "with --replace: replace even while other nodes are out of service")
-	f.BoolVar(&o.BreakLock, "break-lock", false, "with --replace: take the cluster's lock from a holder that died")
+	o.registerLock(f, "with --replace: take the cluster's lock from a holder that died")
 	return cmd
 }
 
@@ -175,7 +175,7 @@ func runRecover(ctx context.Context, io IO, d deps, o *recoverOptions, nodeID st
 		// it looks again and decides again: the cluster may have changed
 		// while the operator read the prompt.
 		do = func() error {
-			return withClusterLock(ctx, d, io, as, inv, o.selector(), "stateful recover --replace", o.BreakLock, func(ctx context.Context) error {
+			return withClusterLock(ctx, d, io, as, inv, o.selector(), "stateful recover --replace", o.lockFlags, func(ctx context.Context) error {
 				now, err := inv.Observe(ctx, o.selector(), inventory.Full, nil)
 				if err != nil {
 					return err

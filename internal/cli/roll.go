@@ -23,6 +23,7 @@ import (
 
 type rollOptions struct {
 	awsFlags
+	lockFlags
 	Last            []string
 	PreCheck        string
 	CheckTimeout    time.Duration
@@ -32,7 +33,6 @@ type rollOptions struct {
 	MaxUnavailable  string
 	ByZone          bool
 	AllowQuorumLoss bool
-	BreakLock       bool
 	Canary          int
 	Verify          string
 	Soak            time.Duration
@@ -112,7 +112,7 @@ Exit codes:
 	f.DurationVar(&o.Fast, "poll", time.Second, "shortest interval between two looks at the cluster")
 	f.StringVar(&o.MaxUnavailable, "max-unavailable", "1", `most nodes out of service at once, whatever the cause: a number, or "zone" with --by-zone`)
 	f.BoolVar(&o.ByZone, "by-zone", false, "replace the nodes of one availability zone at a time")
-	f.BoolVar(&o.BreakLock, "break-lock", false, "take the cluster's lock from a holder that died (see the refusal's message)")
+	o.registerLock(f, "take the cluster's lock from a holder that died (see the refusal's message)")
 	f.BoolVar(&o.AllowQuorumLoss, "allow-quorum-loss", false, "allow a budget that leaves fewer nodes in service than a majority (the application replicates by zone)")
 	f.IntVar(&o.Canary, "canary", 0, "replace this many nodes first, then run --verify and wait --soak")
 	f.StringVar(&o.Verify, "verify", "", "shell command that must succeed after the canary (retried until --timeout)")
@@ -235,7 +235,7 @@ func runRoll(ctx context.Context, io IO, d deps, o *rollOptions) error {
 	if o.DryRun {
 		_, err = rollout.Run(ctx, cfg)
 	} else {
-		err = withClusterLock(ctx, d, io, as, inv, cfg.Selector, "stateful roll", o.BreakLock, func(ctx context.Context) error {
+		err = withClusterLock(ctx, d, io, as, inv, cfg.Selector, "stateful roll", o.lockFlags, func(ctx context.Context) error {
 			_, err := rollout.Run(ctx, cfg)
 			return err
 		})

@@ -123,6 +123,9 @@ func (n Node) Problem() string {
 		return "instance " + i.ID + " is " + i.Lifecycle
 	case !strings.EqualFold(i.Health, Healthy):
 		return "instance " + i.ID + " is " + i.Health
+	case i.EC2State != "" && i.EC2State != "running":
+		// Auto Scaling has not noticed yet (its health check is periodic).
+		return "instance " + i.ID + " is " + i.EC2State + " in EC2, still InService in its group"
 	}
 	return ""
 }

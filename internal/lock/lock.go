@@ -11,11 +11,15 @@
 //     the holder and when the lock expires.
 //   - Two commands that write the tag within a moment of each other: the
 //     later write wins, and the earlier writer sees the later value when it
-//     reads the tag back after the settle delay, and refuses. Tags are
-//     eventually consistent and AWS does not say for how long, so two
-//     writers whose read-backs both lag longer than the settle delay could
-//     both proceed; the settle delay (default 2 s) makes that unlikely, not
-//     impossible.
+//     reads the tag back, and refuses. Tags are eventually consistent and
+//     AWS does not say for how long. If no read lags its writes by more
+//     than W, a writer that reads its own token back at least 2W after its
+//     write is the only holder: a rival's first read, made later than W
+//     after this write, sees it and refuses; an earlier rival's write is
+//     visible by then. So the settle delay (--lock-settle, default 2 s)
+//     must be at least twice the longest lag; a longer lag can let two
+//     writers proceed. A read that shows no tag, or the value from before
+//     the write, is read again (it may be stale), up to 15 times.
 //   - A holder renews the lock at a third of its TTL and checks on each
 //     renewal that it still holds it; it stops when it does not.
 //   - A holder that dies leaves the lock until it expires (TTL after its
@@ -65,11 +69,18 @@ type Config struct {
 	TTL, Settle time.Duration
 }
 
+// DefaultSettle is how long a writer waits before it reads its write back.
+const DefaultSettle = 2 * time.Second
+
 // Lock is a held lock.
 type Lock struct {
 	cfg   Config
 	value string // what this holder wrote
 	token string
+	// before is the token the tag held before this holder wrote it (""
+	// none): a read that still shows it, or no tag at all, may be a stale
+	// read of the time before the write.
+	before string
 }
 
 // Held is the refusal when another holder has the lock.
@@ -127,7 +138,7 @@ func (c *Config) defaults() error {
 		c.TTL = 10 * time.Minute
 	}
 	if c.Settle <= 0 {
-		c.Settle = 2 * time.Second
+		c.Settle = DefaultSettle
 	}
 	return nil
 }
@@ -149,16 +160,38 @@ func Acquire(ctx context.Context, cfg Config, breakLock bool) (*Lock, error) {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	l := &Lock{cfg: cfg, token: hex.EncodeToString(b)}
-	if err := l.write(ctx); err != nil {
-		return nil, err
+	if ok {
+		l.before = cur.Token
 	}
-	if err := clock.Sleep(ctx, cfg.Clock, cfg.Settle); err != nil {
-		return nil, err
+	err = l.write(ctx)
+	if err == nil {
+		err = clock.Sleep(ctx, cfg.Clock, cfg.Settle)
 	}
-	if err := l.check(ctx); err != nil {
+	if err == nil {
+		err = l.check(ctx)
+	}
+	if err != nil {
+		var held *Held
+		if !errors.As(err, &held) {
+			// The write may have taken effect though its answer was lost
+			// (or the command was stopped): take it back, best effort, so
+			// that no dead holder blocks the next command for a TTL.
+			l.takeBack(context.WithoutCancel(ctx))
+		}
 		return nil, err
 	}
 	return l, nil
+}
+
+// takeBack deletes the tag if one read, a Settle after the write, shows
+// this holder's token.
+func (l *Lock) takeBack(ctx context.Context) {
+	if clock.Sleep(ctx, l.cfg.Clock, l.cfg.Settle) != nil {
+		return
+	}
+	if cur, ok, err := read(ctx, l.cfg); err == nil && ok && cur.Token == l.token {
+		_, _ = l.cfg.API.DeleteTags(ctx, &autoscaling.DeleteTagsInput{Tags: []astypes.Tag{l.tag(l.value)}})
+	}
 }
 
 // Renew extends the lock, after checking it is still this holder's.
@@ -220,20 +253,37 @@ func (l *Lock) write(ctx context.Context) error {
 	return nil
 }
 
-// check reads the tag back: it must carry this holder's token.
+// check reads the tag back: it must carry this holder's token. Auto
+// Scaling's reads are eventually consistent, so a read that shows no tag,
+// or the value from before this holder's write, proves nothing: it is read
+// again every Settle, for up to staleReads reads. Another holder's new
+// token is an answer at once.
 func (l *Lock) check(ctx context.Context) error {
-	cur, ok, err := read(ctx, l.cfg)
-	if err != nil {
-		return err
-	}
-	if !ok || cur.Token != l.token {
-		if !ok {
-			return &Held{Holder: "nobody (the lock was removed, by --break-lock?)", Group: l.cfg.Group}
+	for n := 1; ; n++ {
+		cur, ok, err := read(ctx, l.cfg)
+		if err != nil {
+			return err
 		}
-		return &Held{Holder: cur.Holder, Expires: cur.Expires, Group: l.cfg.Group}
+		switch {
+		case ok && cur.Token == l.token:
+			return nil
+		case ok && cur.Token != l.before:
+			return &Held{Holder: cur.Holder, Expires: cur.Expires, Group: l.cfg.Group}
+		case n == staleReads && !ok:
+			return &Held{Holder: "nobody (the lock was removed, by --break-lock?)", Group: l.cfg.Group}
+		case n == staleReads:
+			return &Held{Holder: cur.Holder, Expires: cur.Expires, Group: l.cfg.Group}
+		}
+		if err := clock.Sleep(ctx, l.cfg.Clock, l.cfg.Settle); err != nil {
+			return err
+		}
 	}
-	return nil
 }
+
+// staleReads bounds how often check reads a tag that may be stale: 15
+// reads, 30 s with the default Settle, far beyond the seconds AWS's
+// eventual consistency takes in practice.
+const staleReads = 15
 
 func read(ctx context.Context, cfg Config) (value, bool, error) {
 	out, err := cfg.API.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{cfg.Group}})

@@ -9,6 +9,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+
 	"github.com/stateful-aws/stateful/internal/clock"
 	"github.com/stateful-aws/stateful/internal/sim"
 	"github.com/stateful-aws/stateful/internal/sim/simtest"
@@ -63,6 +65,51 @@ func TestBreakLockTakesADeadHoldersLock(t *testing.T) {
 		}
 		if _, err := Acquire(ctx, cfg(e, group, "roll by alice"), true); err != nil {
 			t.Fatalf("--break-lock: %v", err)
+		}
+	})
+}
+
+// Reads that lag the writes (AWS's eventual consistency; found by the
+// system property test in internal/cli) neither make the writer think its
+// lock was removed nor let a breaker mistake the old holder's value for a
+// new holder: take, renew, break and release all work through 8 s stale
+// reads.
+func TestStaleReadsAreReadAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e, ctx, group := world(t)
+		e.SetStaleReads(8 * time.Second)
+		a, err := Acquire(ctx, cfg(e, group, "roll by a crashed laptop"), false)
+		if err != nil {
+			t.Fatalf("acquire through stale reads: %v", err)
+		}
+		if err := a.Renew(ctx); err != nil {
+			t.Fatalf("renew through stale reads: %v", err)
+		}
+		time.Sleep(10 * time.Second)
+		if _, err := Acquire(ctx, cfg(e, group, "roll by bob"), false); err == nil {
+			t.Fatal("bob took a held lock")
+		}
+		b, err := Acquire(ctx, cfg(e, group, "roll by alice"), true)
+		if err != nil {
+			t.Fatalf("--break-lock through stale reads: %v", err)
+		}
+		if err := b.Release(ctx); err != nil {
+			t.Fatalf("release through stale reads: %v", err)
+		}
+		// A lock taken from under its holder is still reported, at once.
+		time.Sleep(10 * time.Second) // until the release is visible
+		c, err := Acquire(ctx, cfg(e, group, "roll by carol"), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Second)
+		if _, err := Acquire(ctx, cfg(e, group, "roll by dave"), true); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Second)
+		var held *Held
+		if err := c.Renew(ctx); !errors.As(err, &held) || held.Holder != "roll by dave" {
+			t.Fatalf("carol's renewal after dave broke her lock: %v", err)
 		}
 	})
 }
@@ -144,4 +191,31 @@ func TestHoldGivesUpBeforeTheLockLapses(t *testing.T) {
 			t.Fatal("Hold never gave up on a lock it could not renew")
 		}
 	})
+}
+
+// A write whose answer is lost took effect all the same: the command that
+// gives up takes it back, so no dead holder blocks the next command (found
+// by the system property test in internal/cli).
+func TestALostWriteIsTakenBack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e, ctx, group := world(t)
+		c := cfg(e, group, "roll by alice")
+		c.API = lostWrites{API: c.API}
+		if _, err := Acquire(ctx, c, false); err == nil {
+			t.Fatal("acquire succeeded though its write's answer was lost")
+		}
+		if _, err := Acquire(ctx, cfg(e, group, "roll by bob"), false); err != nil {
+			t.Fatalf("the next command: %v", err)
+		}
+	})
+}
+
+// lostWrites loses the answer of every tag write that took effect.
+type lostWrites struct{ API }
+
+func (l lostWrites) CreateOrUpdateTags(ctx context.Context, in *autoscaling.CreateOrUpdateTagsInput, o ...func(*autoscaling.Options)) (*autoscaling.CreateOrUpdateTagsOutput, error) {
+	if _, err := l.API.CreateOrUpdateTags(ctx, in, o...); err != nil {
+		return nil, err
+	}
+	return nil, errors.New("read tcp: connection reset by peer")
 }

@@ -19,7 +19,8 @@ import (
 
 // The figures of the README, in simulated time with the simulator's
 // realistic timings (sim.DefaultTimings: 30 s shutdown, ENI free 3 s after
-// termination, 2 s before a launch, 10 s to running, 2 s from the hook's
+// termination (its 1-10 s spread pinned to 3 s, so that every run and the
+// floor agree), 2 s before a launch, 10 s to running, 2 s from the hook's
 // CONTINUE to InService) and a 37 s boot: an 84 s floor per replacement.
 //
 // Run: go test -run '^$' -bench Roll -benchtime 1x ./internal/rollout
@@ -43,6 +44,7 @@ func newBenchWorld(b *testing.B, n int) *benchWorld {
 	b.Helper()
 	clk := clock.NewStepping(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	tm := sim.DefaultTimings()
+	tm.ENIReleaseDelay, tm.ENIReleaseSpread = 3*time.Second, 0
 	e, err := sim.New(sim.Config{Clock: clk, Seed: 9, Timings: tm, Boot: sim.ContinueAfter(benchBoot)})
 	if err != nil {
 		b.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -49,16 +48,9 @@ func (a *AutoScalingAPI) CreateAutoScalingGroup(ctx context.Context, in *autosca
 		if e.w.groups[name] != nil {
 			return nil, apiErr("AlreadyExists", "AutoScalingGroup by this name already exists - A group with the name %s already exists", name)
 		}
-		if in.LaunchTemplate == nil {
-			return nil, validation("Valid requests must contain either LaunchTemplate, LaunchConfigurationName, InstanceId or MixedInstancesPolicy parameter.")
-		}
-		lt, err := e.findTemplate(e.w, deref(in.LaunchTemplate.LaunchTemplateId), deref(in.LaunchTemplate.LaunchTemplateName))
+		src, err := e.launchSource(in.LaunchTemplate, in.LaunchConfigurationName, in.MixedInstancesPolicy, true)
 		if err != nil {
-			return nil, validation("You must use a valid fully-formed launch template. %s", err.Message)
-		}
-		ref := templateRef{ID: lt.ID, Name: lt.Name, Version: deref(in.LaunchTemplate.Version)}
-		if _, verr := resolveVersion(lt, ref.Version); verr != nil {
-			return nil, validation("You must use a valid fully-formed launch template. %s", verr.Message)
+			return nil, err
 		}
 		min, max := deref(in.MinSize), deref(in.MaxSize)
 		desired := min
@@ -68,9 +60,10 @@ func (a *AutoScalingAPI) CreateAutoScalingGroup(ctx context.Context, in *autosca
 		if min < 0 || min > max || desired < min || desired > max {
 			return nil, validation("Desired capacity:%d must be between the specified min size:%d and max size:%d", desired, min, max)
 		}
-		g := &group{Name: name, ARN: e.groupARN(name), Min: min, Max: max, Desired: desired, Template: ref,
+		g := &group{Name: name, ARN: e.groupARN(name), Min: min, Max: max, Desired: desired,
 			AZs: slices.Clone(in.AvailabilityZones), VPCZoneIdentifier: deref(in.VPCZoneIdentifier),
 			HealthCheckType: deref(in.HealthCheckType), GracePeriod: deref(in.HealthCheckGracePeriod), Created: e.now()}
+		g.setSource(src)
 		if g.HealthCheckType == "" {
 			g.HealthCheckType = "EC2"
 		}
@@ -126,16 +119,9 @@ func (a *AutoScalingAPI) UpdateAutoScalingGroup(ctx context.Context, in *autosca
 		if err != nil {
 			return nil, err
 		}
-		ref := g.Template
-		if s := in.LaunchTemplate; s != nil {
-			lt, lerr := e.findTemplate(e.w, deref(s.LaunchTemplateId), deref(s.LaunchTemplateName))
-			if lerr != nil {
-				return nil, validation("You must use a valid fully-formed launch template. %s", lerr.Message)
-			}
-			ref = templateRef{ID: lt.ID, Name: lt.Name, Version: deref(s.Version)}
-			if _, verr := resolveVersion(lt, ref.Version); verr != nil {
-				return nil, validation("You must use a valid fully-formed launch template. %s", verr.Message)
-			}
+		src, serr := e.launchSource(in.LaunchTemplate, in.LaunchConfigurationName, in.MixedInstancesPolicy, false)
+		if serr != nil {
+			return nil, serr
 		}
 		min, max, desired := g.Min, g.Max, g.Desired
 		if in.MinSize != nil {
@@ -152,7 +138,10 @@ func (a *AutoScalingAPI) UpdateAutoScalingGroup(ctx context.Context, in *autosca
 		if min < 0 || min > max || desired < min || desired > max {
 			return nil, validation("Desired capacity:%d must be between the specified min size:%d and max size:%d", desired, min, max)
 		}
-		g.Template, g.Min, g.Max, g.Desired = ref, min, max, desired
+		if src != nil {
+			g.setSource(src)
+		}
+		g.Min, g.Max, g.Desired = min, max, desired
 		if in.HealthCheckType != nil {
 			g.HealthCheckType = *in.HealthCheckType
 		}
@@ -174,22 +163,18 @@ func (e *Engine) groupOut(w *world, g *group) astypes.AutoScalingGroup {
 		MinSize: aws.Int32(g.Min), MaxSize: aws.Int32(g.Max), DesiredCapacity: aws.Int32(g.Desired), DefaultCooldown: aws.Int32(300),
 		AvailabilityZones: slices.Clone(g.AZs), HealthCheckType: aws.String(g.HealthCheckType), HealthCheckGracePeriod: aws.Int32(g.GracePeriod),
 		CreatedTime: aws.Time(g.Created), TerminationPolicies: []string{"Default"}, NewInstancesProtectedFromScaleIn: aws.Bool(false),
-		LaunchTemplate: &astypes.LaunchTemplateSpecification{LaunchTemplateId: aws.String(g.Template.ID),
-			LaunchTemplateName: aws.String(g.Template.Name), Version: aws.String(g.Template.Version)},
 		ServiceLinkedRoleARN: aws.String("arn:aws:iam::" + e.cfg.Account + ":role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"),
 		Instances:            []astypes.Instance{}, Tags: []astypes.TagDescription{}, SuspendedProcesses: g.suspendedOut()}
-	if g.Template.Version == "" {
-		out.LaunchTemplate.Version = aws.String("$Default")
-	}
+	g.sourceOut(&out)
 	if g.VPCZoneIdentifier != "" {
 		out.VPCZoneIdentifier = aws.String(g.VPCZoneIdentifier)
 	}
 	for _, id := range g.Instances {
 		if i := w.instances[id]; i != nil {
+			lt, lc := instanceSource(i)
 			out.Instances = append(out.Instances, astypes.Instance{InstanceId: aws.String(i.ID), InstanceType: aws.String(i.Type),
 				AvailabilityZone: aws.String(i.AZ), LifecycleState: astypes.LifecycleState(i.Lifecycle), HealthStatus: aws.String(i.Health),
-				ProtectedFromScaleIn: aws.Bool(false), LaunchTemplate: &astypes.LaunchTemplateSpecification{LaunchTemplateId: aws.String(i.TemplateID),
-					LaunchTemplateName: aws.String(i.TemplateName), Version: aws.String(strconv.FormatInt(i.TemplateVersion, 10))}})
+				ProtectedFromScaleIn: aws.Bool(false), LaunchTemplate: lt, LaunchConfigurationName: lc})
 		}
 	}
 	for _, t := range g.Tags {
@@ -279,11 +264,11 @@ func (a *AutoScalingAPI) DescribeAutoScalingInstances(ctx context.Context, in *a
 			if len(in.InstanceIds) > 0 && !slices.Contains(in.InstanceIds, id) {
 				continue
 			}
+			lt, lc := instanceSource(i)
 			out = append(out, astypes.AutoScalingInstanceDetails{AutoScalingGroupName: aws.String(g.Name), InstanceId: aws.String(i.ID),
 				InstanceType: aws.String(i.Type), AvailabilityZone: aws.String(i.AZ), LifecycleState: aws.String(i.Lifecycle),
 				HealthStatus: aws.String(strings.ToUpper(i.Health)), ProtectedFromScaleIn: aws.Bool(false),
-				LaunchTemplate: &astypes.LaunchTemplateSpecification{LaunchTemplateId: aws.String(i.TemplateID),
-					LaunchTemplateName: aws.String(i.TemplateName), Version: aws.String(strconv.FormatInt(i.TemplateVersion, 10))}})
+				LaunchTemplate: lt, LaunchConfigurationName: lc})
 		}
 		items, next, perr := page(out, in.NextToken, size)
 		if perr != nil {

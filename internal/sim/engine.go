@@ -64,9 +64,13 @@ type Timings struct {
 	// HookWaitDelay: EC2 running -> Pending:Wait, when the launch hook's
 	// wait begins. User data starts at running; AWS does not say how soon
 	// the hook is active (default 0).
-	HookWaitDelay       time.Duration
-	ShutdownDuration    time.Duration // EC2 shutting-down -> terminated
-	ENIReleaseDelay     time.Duration // instance terminated -> ENI available
+	HookWaitDelay    time.Duration
+	ShutdownDuration time.Duration // EC2 shutting-down -> terminated
+	// ENIReleaseDelay: instance terminated -> ENI available, plus a
+	// uniform draw in [0, ENIReleaseSpread) (from the engine's seed; AWS
+	// only says "gradually": AWS-FACTS §8.2 gives 0-10 s).
+	ENIReleaseDelay     time.Duration
+	ENIReleaseSpread    time.Duration
 	VolumeReleaseDelay  time.Duration // instance terminated -> volume available (detaching meanwhile)
 	VolumeAttachDelay   time.Duration // AttachVolume: attaching -> attached
 	VolumeDetachDelay   time.Duration // DetachVolume: detaching -> available
@@ -80,6 +84,14 @@ type Timings struct {
 	ReplaceAfterTerminationHook bool
 }
 
+// spread draws a delay in [base, base+spread).
+func (e *Engine) spread(base, spread time.Duration) time.Duration {
+	if spread <= 0 {
+		return base
+	}
+	return base + time.Duration(e.delays.Int63n(int64(spread)))
+}
+
 // DefaultTimings are plausible AWS figures, for live use.
 func DefaultTimings() Timings {
 	return Timings{
@@ -87,7 +99,8 @@ func DefaultTimings() Timings {
 		PendingToRunning:    10 * time.Second,
 		ProceedToInService:  2 * time.Second,
 		ShutdownDuration:    30 * time.Second,
-		ENIReleaseDelay:     3 * time.Second,
+		ENIReleaseDelay:     time.Second,
+		ENIReleaseSpread:    9 * time.Second,
 		VolumeReleaseDelay:  3 * time.Second,
 		VolumeAttachDelay:   2 * time.Second,
 		VolumeDetachDelay:   3 * time.Second,
@@ -129,6 +142,7 @@ type Engine struct {
 	events   eventQueue
 	seq      int64
 	rng      *rand.Rand
+	delays   *rand.Rand // draws of delays, apart from rng so IDs do not depend on them
 	calls    []Call
 	faults   []*Fault
 	stale    time.Duration
@@ -156,11 +170,12 @@ func New(cfg Config) (*Engine, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Engine{
-		cfg:  cfg,
-		log:  cfg.Logger.With("component", "sim"),
-		w:    newWorld(),
-		rng:  rand.New(rand.NewSource(cfg.Seed)),
-		wake: make(chan struct{}, 1),
+		cfg:    cfg,
+		log:    cfg.Logger.With("component", "sim"),
+		w:      newWorld(),
+		rng:    rand.New(rand.NewSource(cfg.Seed)),
+		delays: rand.New(rand.NewSource(cfg.Seed + 1)),
+		wake:   make(chan struct{}, 1),
 	}, nil
 }
 

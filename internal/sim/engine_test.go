@@ -217,7 +217,7 @@ func TestTerminationReleasesVolumeAndENIAfterDelays(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := startWorld(t, 1, 600, ContinueAfter(time.Second), func(tm *Timings) {
 			tm.ShutdownDuration = 30 * time.Second
-			tm.ENIReleaseDelay = 7 * time.Second
+			tm.ENIReleaseDelay, tm.ENIReleaseSpread = 7*time.Second, 0
 			tm.VolumeReleaseDelay = 11 * time.Second
 		})
 		time.Sleep(time.Minute)
@@ -356,4 +356,32 @@ func TestDetachingAMountedVolumeSticksInBusy(t *testing.T) {
 			t.Fatalf("after the unmount the volume is %s, want available", s)
 		}
 	})
+}
+
+// The ENI frees up 1 to 10 s after its instance reached terminated, as
+// AWS-FACTS §8.2 observes, drawn per termination from the engine's seed:
+// the same seed gives the same delays.
+func TestENIReleaseDelaysSpreadOverAWSsRange(t *testing.T) {
+	delays := func(seed int64) []time.Duration {
+		e, err := New(Config{Clock: clock.Real{}, Seed: seed, Timings: DefaultTimings()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []time.Duration
+		for range 200 {
+			out = append(out, e.spread(e.cfg.Timings.ENIReleaseDelay, e.cfg.Timings.ENIReleaseSpread))
+		}
+		return out
+	}
+	a, b := delays(7), delays(7)
+	lo, hi := a[0], a[0]
+	for k, d := range a {
+		if d != b[k] {
+			t.Fatalf("seed 7 drew %s then %s at draw %d", d, b[k], k)
+		}
+		lo, hi = min(lo, d), max(hi, d)
+	}
+	if lo < time.Second || hi >= 10*time.Second || hi-lo < 7*time.Second {
+		t.Fatalf("200 delays within [%s, %s], want spread over [1s, 10s)", lo, hi)
+	}
 }

@@ -145,20 +145,17 @@ func (e *Engine) launch(g *group, have int32) error {
 		e.log.Info("launch failed", "asg_name", g.Name, "code", code)
 		return apiErr(code, "%s", msg)
 	}
-	lt := e.w.templates[g.Template.ID]
-	if lt == nil {
-		return fail("InvalidLaunchTemplateId.NotFound", fmt.Sprintf("The specified launch template, with template ID %s, does not exist", g.Template.ID))
+	data, lt, v, code, msg := e.launchData(g)
+	if code != "" {
+		return fail(code, msg)
 	}
-	v, err := resolveVersion(lt, g.Template.Version)
-	if err != nil {
-		return fail(err.Code, err.Message)
-	}
-	data := v.Data
 	i := &instance{
 		ID: e.newID("i"), ImageID: deref(data.ImageId), Type: string(data.InstanceType), KeyName: deref(data.KeyName),
-		UserData: deref(data.UserData), State: ec2Pending, LaunchTime: now,
-		TemplateID: lt.ID, TemplateName: lt.Name, TemplateVersion: v.Number, Group: g.Name,
+		UserData: deref(data.UserData), State: ec2Pending, LaunchTime: now, LaunchConfig: g.LaunchConfig, Group: g.Name,
 		Health: "Healthy", Target: InService, Tags: tags{}, HopLimit: 1,
+	}
+	if lt != nil {
+		i.TemplateID, i.TemplateName, i.TemplateVersion = lt.ID, lt.Name, v.Number
 	}
 	if data.MetadataOptions != nil && data.MetadataOptions.HttpPutResponseHopLimit != nil {
 		i.HopLimit = *data.MetadataOptions.HttpPutResponseHopLimit
@@ -219,8 +216,10 @@ func (e *Engine) launch(g *group, have int32) error {
 		}
 	}
 	i.Tags["aws:autoscaling:groupName"] = g.Name
-	i.Tags["aws:ec2launchtemplate:id"] = lt.ID
-	i.Tags["aws:ec2launchtemplate:version"] = strconv.FormatInt(v.Number, 10)
+	if lt != nil {
+		i.Tags["aws:ec2launchtemplate:id"] = lt.ID
+		i.Tags["aws:ec2launchtemplate:version"] = strconv.FormatInt(v.Number, 10)
+	}
 	e.w.instances[i.ID] = i
 	e.w.order = append(e.w.order, i.ID)
 	g.Instances = append(g.Instances, i.ID)
@@ -229,7 +228,7 @@ func (e *Engine) launch(g *group, have int32) error {
 	a.Status, a.Progress = "PreInService", 30
 	a.Details = fmt.Sprintf(`{"Subnet ID":%q,"Availability Zone":%q}`, i.SubnetID, i.AZ)
 	i.LaunchActivity = a.ID
-	e.log.Info("instance launched", "asg_name", g.Name, "instance_id", i.ID, "launch_template_version", v.Number)
+	e.log.Info("instance launched", "asg_name", g.Name, "instance_id", i.ID, "launch_template_version", i.TemplateVersion)
 	id := i.ID
 	e.after(e.cfg.Timings.PendingToRunning, func() { e.running(id) })
 	return nil
@@ -415,7 +414,7 @@ func (e *Engine) terminated(id string) {
 	e.log.Info("instance terminated", "instance_id", id)
 	if n := e.w.enis[i.ENI]; n != nil && n.InstanceID == id {
 		eniID := n.ID
-		e.after(e.cfg.Timings.ENIReleaseDelay, func() {
+		e.after(e.spread(e.cfg.Timings.ENIReleaseDelay, e.cfg.Timings.ENIReleaseSpread), func() {
 			if n := e.w.enis[eniID]; n != nil && n.InstanceID == id {
 				n.Status, n.InstanceID, n.AttachmentID, n.AttachTime = "available", "", "", time.Time{}
 			}

@@ -38,7 +38,7 @@ func (w *testWorld) terminate(id string) time.Time {
 // replacement: the group's first launch comes LaunchDelay after the
 // terminate call, while the old instance still shuts down, fails on the
 // ENI, and the retries back off 10 s, 20 s, 40 s: the replacement launches
-// at +72 s although the ENI is free at +33 s.
+// at +72 s although the ENI is free at +31 to +40 s.
 func TestReplacementPaysTheLaunchBackoff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := startWorld(t, 1, 600, ContinueAfter(40*time.Second), nil)
@@ -65,7 +65,7 @@ func TestReplacementPaysTheLaunchBackoff(t *testing.T) {
 // once the ENI is free launches after the usual LaunchDelay.
 func TestSuspendedLaunchWaitsForResume(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		w := startWorld(t, 1, 600, ContinueAfter(40*time.Second), nil)
+		w := startWorld(t, 1, 600, ContinueAfter(40*time.Second), func(tm *Timings) { tm.ENIReleaseDelay, tm.ENIReleaseSpread = 3*time.Second, 0 })
 		time.Sleep(5 * time.Minute)
 		node := w.nodes[0]
 		if _, err := w.as.SuspendProcesses(w.ctx, &autoscaling.SuspendProcessesInput{AutoScalingGroupName: aws.String(node.Group), ScalingProcesses: []string{ProcessLaunch}}); err != nil {

@@ -11,21 +11,23 @@ import (
 // world is everything the simulated region holds. Entities are plain values
 // so that a snapshot (for stale reads) is a cheap copy.
 type world struct {
-	vpcs       map[string]*vpc
-	subnets    map[string]*subnet
-	enis       map[string]*eni
-	volumes    map[string]*volume
-	templates  map[string]*launchTemplate // by ID
-	instances  map[string]*instance
-	order      []string // instance IDs in launch order
-	groups     map[string]*group
-	activities map[string][]*activity // by group, oldest first
+	vpcs      map[string]*vpc
+	subnets   map[string]*subnet
+	enis      map[string]*eni
+	volumes   map[string]*volume
+	templates map[string]*launchTemplate // by ID
+	// launchConfigs by name; immutable once created, so shared by clones.
+	launchConfigs map[string]*launchConfig
+	instances     map[string]*instance
+	order         []string // instance IDs in launch order
+	groups        map[string]*group
+	activities    map[string][]*activity // by group, oldest first
 }
 
 func newWorld() *world {
 	return &world{
 		vpcs: map[string]*vpc{}, subnets: map[string]*subnet{}, enis: map[string]*eni{},
-		volumes: map[string]*volume{}, templates: map[string]*launchTemplate{},
+		volumes: map[string]*volume{}, templates: map[string]*launchTemplate{}, launchConfigs: map[string]*launchConfig{},
 		instances: map[string]*instance{}, groups: map[string]*group{},
 		activities: map[string][]*activity{},
 	}
@@ -93,6 +95,7 @@ type instance struct {
 	LaunchTime                            time.Time
 	TemplateID, TemplateName              string
 	TemplateVersion                       int64
+	LaunchConfig                          string // set instead of the template's fields
 	Group                                 string
 	Lifecycle                             string // Auto Scaling lifecycle state; "" outside a group
 	Health                                string // Healthy | Unhealthy
@@ -115,6 +118,9 @@ type group struct {
 	Name, ARN                 string
 	Min, Max, Desired         int32
 	Template                  templateRef
+	LaunchConfig              string   // set instead of Template by a launch configuration
+	Mixed                     bool     // a mixed instances policy with Template and MixedTypes
+	MixedTypes                []string // its overrides' instance types
 	AZs                       []string
 	VPCZoneIdentifier         string
 	HealthCheckType           string
@@ -174,6 +180,7 @@ func (w *world) clone() *world {
 			v.Tags = maps.Clone(v.Tags)
 			return v
 		}),
+		launchConfigs: maps.Clone(w.launchConfigs),
 		templates: cloneMap(w.templates, func(t launchTemplate) launchTemplate {
 			t.Versions = maps.Clone(t.Versions) // versions are immutable
 			t.Tags = maps.Clone(t.Tags)
@@ -190,6 +197,7 @@ func (w *world) clone() *world {
 		order: slices.Clone(w.order),
 		groups: cloneMap(w.groups, func(g group) group {
 			g.AZs, g.Hooks, g.Tags, g.Instances, g.Suspended = slices.Clone(g.AZs), slices.Clone(g.Hooks), slices.Clone(g.Tags), slices.Clone(g.Instances), slices.Clone(g.Suspended)
+			g.MixedTypes = slices.Clone(g.MixedTypes)
 			return g
 		}),
 		activities: map[string][]*activity{},

@@ -162,4 +162,27 @@ func testAWSCLI(t *testing.T, bin string) {
 	if inUse == 0 {
 		t.Fatalf("describe-scaling-activities: no failed launch on the busy ENI: %v", acts)
 	}
+	// A launch configuration and a mixed instances policy, as an operator
+	// might set them with this CLI: the simulator answers with AWS's shapes
+	// (the roll refuses such groups, tested in internal/cli).
+	run("autoscaling", "create-launch-configuration", "--launch-configuration-name", "old-lc", "--image-id", "ami-0000000000000000c", "--instance-type", "t3.small")
+	if lcs := run("autoscaling", "describe-launch-configurations")["LaunchConfigurations"].([]any); len(lcs) != 1 || field(lcs[0], "InstanceType") != "t3.small" {
+		t.Fatalf("describe-launch-configurations: %v", lcs)
+	}
+	run("autoscaling", "update-auto-scaling-group", "--auto-scaling-group-name", nodes[1].Group, "--launch-configuration-name", "old-lc")
+	run("autoscaling", "update-auto-scaling-group", "--auto-scaling-group-name", nodes[0].Group, "--mixed-instances-policy",
+		`{"LaunchTemplate":{"LaunchTemplateSpecification":{"LaunchTemplateId":"`+nodes[0].LaunchTemplateID+`","Version":"$Latest"},"Overrides":[{"InstanceType":"m5.large"}]}}`)
+	for _, g := range run("autoscaling", "describe-auto-scaling-groups")["AutoScalingGroups"].([]any) {
+		m := g.(map[string]any)
+		switch m["AutoScalingGroupName"] {
+		case nodes[1].Group:
+			if m["LaunchConfigurationName"] != "old-lc" || m["LaunchTemplate"] != nil {
+				t.Fatalf("the group moved to a launch configuration: %v", m)
+			}
+		case nodes[0].Group:
+			if m["LaunchTemplate"] != nil || field(m, "MixedInstancesPolicy", "LaunchTemplate", "Overrides").([]any)[0].(map[string]any)["InstanceType"] != "m5.large" {
+				t.Fatalf("the group moved to a mixed instances policy: %v", m)
+			}
+		}
+	}
 }

@@ -58,6 +58,8 @@ func New(e *sim.Engine, log *slog.Logger) *Handler {
 			"ResumeProcesses":                     op(awsQuery, as.ResumeProcesses),
 			"CreateOrUpdateTags":                  op(awsQuery, as.CreateOrUpdateTags),
 			"DeleteTags":                          op(awsQuery, as.DeleteTags),
+			"CreateLaunchConfiguration":           op(awsQuery, as.CreateLaunchConfiguration),
+			"DescribeLaunchConfigurations":        op(awsQuery, as.DescribeLaunchConfigurations),
 		},
 		ec2Ops: map[string]operation{
 			"CreateVpc":                      op(ec2Query, ec.CreateVpc),
@@ -93,7 +95,8 @@ func op[I, O, Opt any](p *protocol, f func(context.Context, *I, ...func(*Opt)) (
 // noResult are the Auto Scaling operations whose model has no output
 // shape: their response carries only ResponseMetadata.
 var noResult = map[string]bool{"CreateAutoScalingGroup": true, "UpdateAutoScalingGroup": true, "SetInstanceHealth": true,
-	"SuspendProcesses": true, "ResumeProcesses": true, "CreateOrUpdateTags": true, "DeleteTags": true}
+	"SuspendProcesses": true, "ResumeProcesses": true, "CreateOrUpdateTags": true, "DeleteTags": true,
+	"CreateLaunchConfiguration": true}
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/latest/") || r.URL.Path == "/latest" {
