@@ -26,7 +26,7 @@ type lockFlags struct {
 
 func (lf *lockFlags) registerLock(f *pflag.FlagSet, breakHelp string) {
 	f.BoolVar(&lf.BreakLock, "break-lock", false, breakHelp)
-	f.DurationVar(&lf.Settle, "lock-settle", lock.DefaultSettle, "how long after writing the cluster's lock it is read back: at least twice the longest lag of Auto Scaling's reads (AWS does not publish it)")
+	f.DurationVar(&lf.Settle, "lock-settle", lock.DefaultSettle, "how long after writing the cluster's lock it is read back: at least four times the longest lag of Auto Scaling's reads (AWS does not publish it)")
 }
 
 // withClusterLock runs f holding the cluster's lock (internal/lock says

@@ -13,13 +13,19 @@
 //     later write wins, and the earlier writer sees the later value when it
 //     reads the tag back, and refuses. Tags are eventually consistent and
 //     AWS does not say for how long. If no read lags its writes by more
-//     than W, a writer that reads its own token back at least 2W after its
-//     write is the only holder: a rival's first read, made later than W
-//     after this write, sees it and refuses; an earlier rival's write is
-//     visible by then. So the settle delay (--lock-settle, default 2 s)
-//     must be at least twice the longest lag; a longer lag can let two
-//     writers proceed. A read that shows no tag, or the value from before
-//     the write, is read again (it may be stale), up to 15 times.
+//     than a quarter of the settle delay S (--lock-settle, default 2 s),
+//     one holder at most proceeds: each writer reads its own token back at
+//     least S after its write, and gives up (and takes its write back) when
+//     its write came back more than S/2 after its first read. For two to
+//     proceed, the later writer's write must land unseen by the earlier
+//     one's read-back (later than its write + S - S/4) while its own first
+//     read missed that write (made before it + S/4): more than S/2 from
+//     read to write. A longer lag can let two writers proceed. A read that
+//     shows no tag, or the value from before the write, is read again (it
+//     may be stale), up to 15 times.
+//   - A holder releases its lock with a value-conditional DeleteTags, which
+//     never deletes another holder's value; a command that gives up while
+//     taking the lock (an answer lost, Ctrl-C) releases it the same way.
 //   - A holder renews the lock at a third of its TTL and checks on each
 //     renewal that it still holds it; it stops when it does not.
 //   - A holder that dies leaves the lock until it expires (TTL after its
@@ -74,9 +80,10 @@ const DefaultSettle = 2 * time.Second
 
 // Lock is a held lock.
 type Lock struct {
-	cfg   Config
-	value string // what this holder wrote
-	token string
+	cfg       Config
+	value     string // what this holder last wrote, with success
+	attempted string // what it last tried to write (its answer may be lost)
+	token     string
 	// before is the token the tag held before this holder wrote it (""
 	// none): a read that still shows it, or no tag at all, may be a stale
 	// read of the time before the write.
@@ -149,12 +156,28 @@ func Acquire(ctx context.Context, cfg Config, breakLock bool) (*Lock, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
+	for attempt := 1; ; attempt++ {
+		l, err := acquire(ctx, cfg, breakLock)
+		if !errors.Is(err, errSlow) || attempt == slowAttempts {
+			return l, err
+		}
+	}
+}
+
+// errSlow is an acquire whose write came back more than Settle/2 after its
+// first read: a rival's write could land unseen by both (package comment).
+var errSlow = errors.New("AWS answered too slowly to take the cluster's lock safely")
+
+// slowAttempts bounds the acquires tried again after errSlow.
+const slowAttempts = 5
+
+func acquire(ctx context.Context, cfg Config, breakLock bool) (*Lock, error) {
+	start := cfg.Clock.Now()
 	cur, ok, err := read(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	now := cfg.Clock.Now()
-	if ok && now.Before(cur.Expires) && !breakLock {
+	if ok && cfg.Clock.Now().Before(cur.Expires) && !breakLock {
 		return nil, &Held{Holder: cur.Holder, Expires: cur.Expires, Group: cfg.Group}
 	}
 	b := make([]byte, 8)
@@ -164,39 +187,31 @@ func Acquire(ctx context.Context, cfg Config, breakLock bool) (*Lock, error) {
 		l.before = cur.Token
 	}
 	err = l.write(ctx)
+	if took := cfg.Clock.Now().Sub(start); err == nil && took > cfg.Settle/2 {
+		err = fmt.Errorf("%w (%s from reading the lock to writing it, more than half of --lock-settle %s)", errSlow, took.Round(time.Millisecond), cfg.Settle)
+	}
 	if err == nil {
 		err = clock.Sleep(ctx, cfg.Clock, cfg.Settle)
 	}
 	if err == nil {
-		err = l.check(ctx)
+		err = l.check(ctx, staleReads)
 	}
 	if err != nil {
 		var held *Held
 		if !errors.As(err, &held) {
 			// The write may have taken effect though its answer was lost
-			// (or the command was stopped): take it back, best effort, so
-			// that no dead holder blocks the next command for a TTL.
-			l.takeBack(context.WithoutCancel(ctx))
+			// (or the command was stopped, or it was too slow): take it
+			// back, so that no dead holder blocks the next command.
+			_ = l.Release(context.WithoutCancel(ctx))
 		}
 		return nil, err
 	}
 	return l, nil
 }
 
-// takeBack deletes the tag if one read, a Settle after the write, shows
-// this holder's token.
-func (l *Lock) takeBack(ctx context.Context) {
-	if clock.Sleep(ctx, l.cfg.Clock, l.cfg.Settle) != nil {
-		return
-	}
-	if cur, ok, err := read(ctx, l.cfg); err == nil && ok && cur.Token == l.token {
-		_, _ = l.cfg.API.DeleteTags(ctx, &autoscaling.DeleteTagsInput{Tags: []astypes.Tag{l.tag(l.value)}})
-	}
-}
-
 // Renew extends the lock, after checking it is still this holder's.
 func (l *Lock) Renew(ctx context.Context) error {
-	if err := l.check(ctx); err != nil {
+	if err := l.check(ctx, 1); err != nil {
 		return err
 	}
 	return l.write(ctx)
@@ -224,18 +239,27 @@ func (l *Lock) Hold(ctx context.Context, lost func(error)) {
 	}
 }
 
-// Release removes the lock if it is still this holder's.
+// Release removes the lock if it still holds a value this holder wrote.
+// No read is needed: Auto Scaling's DeleteTags deletes a tag given with a
+// value only when the value matches ("If you specify a value and the value
+// is incorrect, the tag is not deleted", the Auto Scaling user guide), so
+// another holder's lock is never deleted, and a stale read cannot mislead.
+// Every value this holder may have written is tried: the last one whose
+// write succeeded, and the last one attempted (its answer may have been
+// lost).
 func (l *Lock) Release(ctx context.Context) error {
-	if err := l.check(ctx); err != nil {
-		var held *Held
-		if errors.As(err, &held) {
-			return nil // someone broke it: theirs now
-		}
-		return err
+	values := []string{l.attempted}
+	if l.value != "" && l.value != l.attempted {
+		values = append(values, l.value)
 	}
-	_, err := l.cfg.API.DeleteTags(ctx, &autoscaling.DeleteTagsInput{Tags: []astypes.Tag{l.tag(l.value)}})
-	if err != nil {
-		return fmt.Errorf("releasing the cluster lock on group %s: %w", l.cfg.Group, err)
+	tags := make([]astypes.Tag, len(values))
+	for k, v := range values {
+		tags[k] = l.tag(v)
+	}
+	for _, t := range tags {
+		if _, err := l.cfg.API.DeleteTags(ctx, &autoscaling.DeleteTagsInput{Tags: []astypes.Tag{t}}); err != nil {
+			return fmt.Errorf("releasing the cluster lock on group %s: %w", l.cfg.Group, err)
+		}
 	}
 	return nil
 }
@@ -246,19 +270,20 @@ func (l *Lock) tag(v string) astypes.Tag {
 }
 
 func (l *Lock) write(ctx context.Context) error {
-	l.value = value{Token: l.token, Expires: l.cfg.Clock.Now().Add(l.cfg.TTL), Holder: l.cfg.Holder}.String()
-	if _, err := l.cfg.API.CreateOrUpdateTags(ctx, &autoscaling.CreateOrUpdateTagsInput{Tags: []astypes.Tag{l.tag(l.value)}}); err != nil {
+	l.attempted = value{Token: l.token, Expires: l.cfg.Clock.Now().Add(l.cfg.TTL), Holder: l.cfg.Holder}.String()
+	if _, err := l.cfg.API.CreateOrUpdateTags(ctx, &autoscaling.CreateOrUpdateTagsInput{Tags: []astypes.Tag{l.tag(l.attempted)}}); err != nil {
 		return fmt.Errorf("writing the cluster lock on group %s: %w", l.cfg.Group, err)
 	}
+	l.value = l.attempted
 	return nil
 }
 
 // check reads the tag back: it must carry this holder's token. Auto
-// Scaling's reads are eventually consistent, so a read that shows no tag,
-// or the value from before this holder's write, proves nothing: it is read
-// again every Settle, for up to staleReads reads. Another holder's new
-// token is an answer at once.
-func (l *Lock) check(ctx context.Context) error {
+// Scaling's reads are eventually consistent, so right after this holder's
+// write a read that shows no tag, or the value from before the write,
+// proves nothing: it is read again every Settle, up to reads times.
+// Another holder's new token is an answer at once.
+func (l *Lock) check(ctx context.Context, reads int) error {
 	for n := 1; ; n++ {
 		cur, ok, err := read(ctx, l.cfg)
 		if err != nil {
@@ -269,9 +294,9 @@ func (l *Lock) check(ctx context.Context) error {
 			return nil
 		case ok && cur.Token != l.before:
 			return &Held{Holder: cur.Holder, Expires: cur.Expires, Group: l.cfg.Group}
-		case n == staleReads && !ok:
+		case n >= reads && !ok:
 			return &Held{Holder: "nobody (the lock was removed, by --break-lock?)", Group: l.cfg.Group}
-		case n == staleReads:
+		case n >= reads:
 			return &Held{Holder: cur.Holder, Expires: cur.Expires, Group: l.cfg.Group}
 		}
 		if err := clock.Sleep(ctx, l.cfg.Clock, l.cfg.Settle); err != nil {

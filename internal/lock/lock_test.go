@@ -219,3 +219,88 @@ func (l lostWrites) CreateOrUpdateTags(ctx context.Context, in *autoscaling.Crea
 	}
 	return nil, errors.New("read tcp: connection reset by peer")
 }
+
+// A rival whose first read saw no lock but whose write lands late (AWS
+// slow to answer, a throttled retry, a paused process) must not hold the
+// lock beside the command that took it meanwhile (found by review: with
+// no read lag at all, both proceeded).
+func TestASlowWriteDoesNotMakeASecondHolder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e, ctx, group := world(t)
+		slow := cfg(e, group, "roll by bob")
+		slow.API = slowWrites{API: slow.API, delay: 2500 * time.Millisecond}
+		var mu sync.Mutex
+		holders := 0
+		var wg sync.WaitGroup
+		for _, c := range []Config{slow, cfg(e, group, "roll by alice")} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if c.Holder == "roll by alice" {
+					time.Sleep(100 * time.Millisecond) // after bob's first read
+				}
+				if _, err := Acquire(ctx, c, false); err == nil {
+					mu.Lock()
+					holders++
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		if holders != 1 {
+			t.Fatalf("%d holders, want 1", holders)
+		}
+	})
+}
+
+// slowWrites delays every tag write by delay before it lands.
+type slowWrites struct {
+	API
+	delay time.Duration
+}
+
+func (s slowWrites) CreateOrUpdateTags(ctx context.Context, in *autoscaling.CreateOrUpdateTagsInput, o ...func(*autoscaling.Options)) (*autoscaling.CreateOrUpdateTagsOutput, error) {
+	time.Sleep(s.delay)
+	return s.API.CreateOrUpdateTags(ctx, in, o...)
+}
+
+// A renewal that failed (throttled: the tag keeps its old value) or whose
+// answer was lost (the tag has the new value) leaves a lock the release
+// still deletes (found by review: the value-conditional delete used the
+// value of the last attempt and silently kept the lock).
+func TestAFailedRenewalIsStillReleased(t *testing.T) {
+	for name, api := range map[string]func(API) API{
+		"throttled":   func(a API) API { return throttledWrites{API: a} },
+		"answer lost": func(a API) API { return lostWrites{API: a} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				e, ctx, group := world(t)
+				c := cfg(e, group, "roll by alice")
+				l, err := Acquire(ctx, c, false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(time.Minute)
+				l.cfg.API = api(c.API)
+				if err := l.Renew(ctx); err == nil {
+					t.Fatal("the failed renewal reported success")
+				}
+				l.cfg.API = c.API
+				if err := l.Release(ctx); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := Acquire(ctx, cfg(e, group, "roll by bob"), false); err != nil {
+					t.Fatalf("after alice's release: %v", err)
+				}
+			})
+		})
+	}
+}
+
+// throttledWrites refuses every tag write, which does not take effect.
+type throttledWrites struct{ API }
+
+func (throttledWrites) CreateOrUpdateTags(context.Context, *autoscaling.CreateOrUpdateTagsInput, ...func(*autoscaling.Options)) (*autoscaling.CreateOrUpdateTagsOutput, error) {
+	return nil, errors.New("api error Throttling: Rate exceeded")
+}

@@ -805,12 +805,11 @@ func (r *roller) startAll(ctx context.Context, nodes []cluster.Node) (int, error
 func (r *roller) start(ctx context.Context, n cluster.Node, old cluster.Instance) error {
 	deadline := r.now().Add(r.cfg.Timeout)
 	if err := r.suspendLaunch(ctx, n, deadline); err != nil {
-		if awsapi.Classify(err) == awsapi.KindNetwork {
-			// The suspend may have taken effect before its answer was
-			// lost: give the group its Launch back (best effort) rather
-			// than leave a serving node unable to replace a lost instance.
-			_ = r.resumeLaunch(ctx, n, deadline)
-		}
+		// The suspend may have taken effect though it failed (its answer
+		// lost, the roll stopped mid-call): give the group its Launch back,
+		// best effort and even when stopped, rather than leave a serving
+		// node unable to replace a lost instance.
+		_ = r.resumeLaunch(context.WithoutCancel(ctx), n, r.now())
 		return err
 	}
 	if !r.fresh() {

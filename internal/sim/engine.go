@@ -137,19 +137,21 @@ type Engine struct {
 	cfg Config
 	log *slog.Logger
 
-	mu       sync.Mutex
-	w        *world
-	events   eventQueue
-	seq      int64
-	rng      *rand.Rand
-	delays   *rand.Rand // draws of delays, apart from rng so IDs do not depend on them
-	calls    []Call
-	faults   []*Fault
-	stale    time.Duration
-	history  []snapshot // for stale reads, newest last
-	deferred []func()   // run after the lock is released (boot functions)
-	current  time.Time  // time of the event being processed, zero outside events
-	wake     chan struct{}
+	mu     sync.Mutex
+	w      *world
+	events eventQueue
+	seq    int64
+	rng    *rand.Rand
+	delays *rand.Rand // draws of delays, apart from rng so IDs do not depend on them
+	calls  []Call
+	faults []*Fault
+	stale  time.Duration
+	// staleVaried draws each read's lag from [0, stale].
+	staleVaried bool
+	history     []snapshot // for stale reads, newest last
+	deferred    []func()   // run after the lock is released (boot functions)
+	current     time.Time  // time of the event being processed, zero outside events
+	wake        chan struct{}
 }
 
 // New validates cfg and builds an empty world.

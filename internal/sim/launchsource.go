@@ -52,7 +52,9 @@ func (e *Engine) launchSource(lt *astypes.LaunchTemplateSpecification, lc *strin
 	case named == 0:
 		return nil, nil
 	case named > 1:
-		return nil, validation("%s", sourceMissing[:len(sourceMissing)-1]+", not more than one.")
+		// AWS-FACTS documents only this message; that AWS gives it for two
+		// sources as well as for none is our inference.
+		return nil, validation(sourceMissing)
 	case deref(lc) != "":
 		if e.w.launchConfigs[*lc] == nil {
 			return nil, validation("Launch configuration name not found - Launch configuration %s not found", *lc)
@@ -60,7 +62,7 @@ func (e *Engine) launchSource(lt *astypes.LaunchTemplateSpecification, lc *strin
 		return &source{Config: *lc}, nil
 	case mip != nil:
 		if mip.LaunchTemplate == nil || mip.LaunchTemplate.LaunchTemplateSpecification == nil {
-			return nil, validation("The MixedInstancesPolicy must contain a LaunchTemplate with a LaunchTemplateSpecification.")
+			return nil, validation(sourceMissing) // inferred, as above
 		}
 		ref, err := e.templateSource(mip.LaunchTemplate.LaunchTemplateSpecification)
 		if err != nil {

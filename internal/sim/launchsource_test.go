@@ -43,7 +43,7 @@ func TestGroupsFromALaunchConfigurationOrAMixedInstancesPolicy(t *testing.T) {
 		}{
 			{autoscaling.CreateAutoScalingGroupInput{}, "must contain either LaunchTemplate, LaunchConfigurationName"},
 			{autoscaling.CreateAutoScalingGroupInput{LaunchConfigurationName: aws.String("nope")}, "Launch configuration nope not found"},
-			{autoscaling.CreateAutoScalingGroupInput{LaunchConfigurationName: aws.String("old-lc"), LaunchTemplate: spec}, "not more than one"},
+			{autoscaling.CreateAutoScalingGroupInput{LaunchConfigurationName: aws.String("old-lc"), LaunchTemplate: spec}, "must contain either LaunchTemplate, LaunchConfigurationName"},
 		} {
 			if err := create("bad", c.in); err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("create with %+v: %v, want %q", c.in, err, c.want)

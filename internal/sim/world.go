@@ -231,10 +231,17 @@ type snapshot struct {
 // SetStaleReads makes every Describe call answer with the world as it was
 // window ago, as AWS's eventual consistency may after a write. Zero turns it
 // off.
-func (e *Engine) SetStaleReads(window time.Duration) {
+func (e *Engine) SetStaleReads(window time.Duration) { e.setStaleReads(window, false) }
+
+// SetStaleReadsUpTo makes every Describe call answer with the world as it
+// was some time ago, drawn for each call from [0, window]: reads that lag
+// by different amounts, as different AWS endpoints may.
+func (e *Engine) SetStaleReadsUpTo(window time.Duration) { e.setStaleReads(window, true) }
+
+func (e *Engine) setStaleReads(window time.Duration, varied bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.stale = window
+	e.stale, e.staleVaried = window, varied
 	e.history = nil
 	e.snapshotIfStale()
 }
@@ -260,7 +267,11 @@ func (e *Engine) readWorld() *world {
 	if e.stale <= 0 || len(e.history) == 0 {
 		return e.w
 	}
-	limit := e.now().Add(-e.stale)
+	lag := e.stale
+	if e.staleVaried {
+		lag = time.Duration(e.delays.Int63n(int64(e.stale) + 1))
+	}
+	limit := e.now().Add(-lag)
 	seen := e.history[0].w
 	for _, s := range e.history {
 		if s.at.After(limit) {

@@ -238,7 +238,20 @@ type Booter struct {
 	nodes   []sim.NodeSpec
 	boots   map[string]int   // per node
 	results map[string]error // bootstrap result per instance
-	started map[string]bool
+	stop    map[string]context.CancelFunc
+}
+
+// Observe is the engine's Observe hook: the agent of an instance EC2
+// terminated stops, as the instance's processes do.
+func (b *Booter) Observe(c sim.Change) {
+	if c.State != "terminated" {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if stop := b.stop[c.Instance]; stop != nil {
+		stop()
+	}
 }
 
 // SetNodes says which nodes the groups belong to, once provisioned.
@@ -270,8 +283,10 @@ func (b *Booter) Boot(e *sim.Engine, inst sim.Instance) {
 		}
 	}
 	if b.boots == nil {
-		b.boots, b.results, b.started = map[string]int{}, map[string]error{}, map[string]bool{}
+		b.boots, b.results, b.stop = map[string]int{}, map[string]error{}, map[string]context.CancelFunc{}
 	}
+	ctx, stop := context.WithCancel(b.Ctx)
+	b.stop[inst.ID] = stop
 	b.boots[node.ID]++
 	boot := b.boots[node.ID]
 	b.mu.Unlock()
@@ -294,7 +309,7 @@ func (b *Booter) Boot(e *sim.Engine, inst sim.Instance) {
 	d := agent.Deps{EC2: e.EC2(), AutoScaling: e.AutoScaling(), IMDS: sim.IMDS{Engine: e, InstanceID: inst.ID}, Clock: clock.Real{},
 		Logger: logger, StateDir: b.TempDir(), Disk: disk{d: b.Disks, e: e, instance: inst.ID, node: node.ID}, Shell: shell(s)}
 	d.StartDrain = func() error {
-		go func() { _ = a.Drain(b.Ctx) }()
+		go func() { _ = a.Drain(ctx) }()
 		return nil
 	}
 	a, err := agent.New(cfg, d)
@@ -302,7 +317,7 @@ func (b *Booter) Boot(e *sim.Engine, inst sim.Instance) {
 		panic(fmt.Sprintf("agenttest: %v", err))
 	}
 	go func() {
-		err := a.Bootstrap(b.Ctx)
+		err := a.Bootstrap(ctx)
 		b.mu.Lock()
 		b.results[inst.ID] = err
 		b.mu.Unlock()
