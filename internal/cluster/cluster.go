@@ -61,6 +61,8 @@ type Node struct {
 	VersionSpec        string // the group's $Latest, $Default or N
 	Target             int64  // VersionSpec resolved; 0 when unknown
 	Desired            int32
+	// MinSize and MaxSize are the group's bounds (a node's group is 1/1/1).
+	MinSize, MaxSize int32
 	// AZ is the group's Availability Zone (a node's group has one).
 	AZ        string
 	Instances []Instance

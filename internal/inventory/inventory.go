@@ -259,7 +259,8 @@ type NotFoundError struct{ What string }
 func (e *NotFoundError) Error() string { return "found no " + e.What }
 
 func nodeOf(g astypes.AutoScalingGroup) cluster.Node {
-	n := cluster.Node{Group: aws.ToString(g.AutoScalingGroupName), Desired: aws.ToInt32(g.DesiredCapacity)}
+	n := cluster.Node{Group: aws.ToString(g.AutoScalingGroupName), Desired: aws.ToInt32(g.DesiredCapacity),
+		MinSize: aws.ToInt32(g.MinSize), MaxSize: aws.ToInt32(g.MaxSize)}
 	if len(g.AvailabilityZones) > 0 {
 		n.AZ = g.AvailabilityZones[0]
 	}
