@@ -139,7 +139,7 @@ func Diagnose(in Input) Diagnosis {
 		inService.Cause = Impaired
 		inService.Summary = fmt.Sprintf("instance %s is %s: its group replaces it", i.ID, i.Health)
 		return inService
-	case n.Volume.ID != "" && (n.Volume.AttachedTo != i.ID || n.Volume.Attachment != "attached"):
+	case n.Volume.ID != "" && n.Volume.State != "" && (n.Volume.AttachedTo != i.ID || n.Volume.Attachment != "attached"):
 		inService.Cause = VolumeDetached
 		where := "not attached to any instance"
 		if n.Volume.AttachedTo != "" && n.Volume.AttachedTo != i.ID {
@@ -339,6 +339,11 @@ func firstOf(acts []cluster.Activity, match func(cluster.Activity) bool) *cluste
 }
 
 func isLaunch(a cluster.Activity) bool { return strings.HasPrefix(a.Description, "Launching") }
+
+// Routine reports whether a is the routine launch retry of a replacement
+// (the node's ENI still held by the old instance), which never explains
+// trouble on its own while another failure does.
+func Routine(a cluster.Activity) bool { return isENIRetry(a) }
 
 // isENIRetry: EC2 refused the launch because the node's ENI is still
 // attached to the previous instance ("Interface: [eni-…] in use.").

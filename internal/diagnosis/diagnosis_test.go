@@ -156,7 +156,11 @@ func TestDiagnose(t *testing.T) {
 			in:    Input{Node: node(cluster.Instance{ID: "i-1", Lifecycle: cluster.InService, Health: "Unhealthy", Version: 2, EC2State: "running"})},
 			cause: Impaired, want: []string{"i-1 is Unhealthy"}},
 		{name: "in service without its volume",
-			in:    Input{Node: func() cluster.Node { n := node(serving("i-1")); n.Volume = cluster.Volume{ID: "vol-1", State: "available"}; return n }()},
+			in: Input{Node: func() cluster.Node {
+				n := node(serving("i-1"))
+				n.Volume = cluster.Volume{ID: "vol-1", State: "available"}
+				return n
+			}()},
 			cause: VolumeDetached, want: []string{"vol-1 is not attached to any instance"}},
 		{name: "in service, volume attached to another instance",
 			in: Input{Node: func() cluster.Node {

@@ -19,6 +19,7 @@ import (
 	"github.com/stateful-aws/stateful/internal/awsapi"
 	"github.com/stateful-aws/stateful/internal/clock"
 	"github.com/stateful-aws/stateful/internal/cluster"
+	"github.com/stateful-aws/stateful/internal/diagnosis"
 )
 
 // Selector picks the cluster: by the module's cluster tag, or by group
@@ -491,7 +492,8 @@ func (v *Inventory) RecentActivities(ctx context.Context) (acts []cluster.Activi
 
 // LastActivity reads the scaling activity of one group that best explains
 // trouble since a time: the newest Failed or Cancelled one started since
-// then, else the newest.
+// then that is not the routine ENI retry (diagnosis.Routine), else the
+// newest such retry, else the newest activity.
 func (v *Inventory) LastActivity(ctx context.Context, group string, since time.Time) (*cluster.Activity, error) {
 	if err := v.wait(ctx); err != nil {
 		return nil, err
@@ -503,12 +505,21 @@ func (v *Inventory) LastActivity(ctx context.Context, group string, since time.T
 	if len(out.Activities) == 0 {
 		return nil, nil
 	}
-	pick := out.Activities[0]
-	for _, a := range out.Activities {
+	pick, routine := out.Activities[0], -1
+	for k, a := range out.Activities {
 		if (a.StatusCode == astypes.ScalingActivityStatusCodeFailed || a.StatusCode == astypes.ScalingActivityStatusCodeCancelled) && !aws.ToTime(a.StartTime).Before(since) {
-			pick = a
+			if diagnosis.Routine(cluster.Activity{Status: string(a.StatusCode), Message: aws.ToString(a.StatusMessage)}) {
+				if routine < 0 {
+					routine = k
+				}
+				continue
+			}
+			pick, routine = a, -2
 			break
 		}
+	}
+	if routine >= 0 {
+		pick = out.Activities[routine]
 	}
 	return &cluster.Activity{Status: string(pick.StatusCode), Description: aws.ToString(pick.Description), Message: aws.ToString(pick.StatusMessage),
 		Start: aws.ToTime(pick.StartTime), End: aws.ToTime(pick.EndTime)}, nil
