@@ -256,7 +256,7 @@ func TestRollByGroupNamesAsTheOriginalDid(t *testing.T) {
 			t.Fatalf("roll --asg: exit %d\n%s%s", code, out, errOut)
 		}
 		code, _, errOut = w.run("", "status", "--asg", "demo-node-00", "--asg", "demo-node-07")
-		if code != ExitError || !strings.Contains(errOut, "found no Auto Scaling groups demo-node-07") {
+		if code != ExitError || !strings.Contains(errOut, "no Auto Scaling group named demo-node-07") {
 			t.Fatalf("a missing group: exit %d %s", code, errOut)
 		}
 		if code, _, errOut := w.run("", "roll", "--asg", "demo-node-00", "--cluster", "demo"); code != ExitUsage || !strings.Contains(errOut, "one of the two") {

@@ -276,7 +276,7 @@ func noInstance(in Input, leaving []cluster.Instance) Diagnosis {
 			d.Fix = "read that instance's console output or agent log to see where its boot stopped"
 		case isAbandoned(*a):
 			d.Cause = Abandoned
-			d.Summary = fmt.Sprintf("the node agent abandoned the last launch at %s (its bootstrap failed); the group launches again", stamp(a.End))
+			d.Summary = fmt.Sprintf("the last launch was completed with ABANDON at %s (by the node agent when its bootstrap failed, or by an operator); the group launches again", stamp(a.End))
 			if in.AgentReport != "" {
 				d.Cause = NodeFailed
 				d.Summary += ": " + oneLine(in.AgentReport)
@@ -371,7 +371,7 @@ func failureWords(a cluster.Activity) string {
 	case isTimeout(a):
 		return fmt.Sprintf("in its hook's %s at %s", timeoutWord(a), stamp(a.End))
 	case isAbandoned(a):
-		return fmt.Sprintf("abandoned by the node agent at %s", stamp(a.End))
+		return fmt.Sprintf("with ABANDON at %s (the node agent's bootstrap failed, or an operator)", stamp(a.End))
 	}
 	return "failed: " + strings.TrimSpace(a.Message)
 }

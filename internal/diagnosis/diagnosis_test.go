@@ -112,7 +112,7 @@ func TestDiagnose(t *testing.T) {
 			cause: HookTimedOut, want: []string{"(Global Timeout)"}, activity: "Global Timeout"},
 		{name: "no instance: the agent abandoned the launch",
 			in:    Input{Node: node(), Activities: []cluster.Activity{eniRetry(3 * time.Minute), cancelled("i-prev", "Lifecycle Action Completed with ABANDON Result", 0, 2*time.Minute)}},
-			cause: Abandoned, want: []string{"node agent abandoned the last launch at 10:02:00Z"}, activity: "ABANDON Result"},
+			cause: Abandoned, want: []string{"completed with ABANDON at 10:02:00Z"}, activity: "ABANDON Result"},
 		{name: "no instance: the agent abandoned it and left its report",
 			in: Input{Node: node(), AgentReport: "checksum mismatch for /usr/local/bin/stateful",
 				Activities: []cluster.Activity{cancelled("i-prev", "Lifecycle Action Completed with ABANDON Result", 0, 2*time.Minute)}},

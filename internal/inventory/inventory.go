@@ -246,18 +246,21 @@ func (v *Inventory) describeGroups(ctx context.Context, sel Selector) ([]astypes
 				missing = append(missing, n)
 			}
 		}
-		return nil, &NotFoundError{What: "Auto Scaling groups " + strings.Join(missing, ", ")}
+		return nil, &NotFoundError{What: "Auto Scaling group named " + strings.Join(missing, ", "), Names: missing}
 	}
 	if len(out) == 0 {
-		return nil, &NotFoundError{What: "any Auto Scaling group tagged " + cluster.TagCluster + "=" + sel.Cluster}
+		return nil, &NotFoundError{What: "Auto Scaling group tagged " + cluster.TagCluster + "=" + sel.Cluster}
 	}
 	return out, nil
 }
 
 // NotFoundError means the selector matched nothing (or not all it named).
-type NotFoundError struct{ What string }
+type NotFoundError struct {
+	What  string
+	Names []string // the group names not found, for a selection by name
+}
 
-func (e *NotFoundError) Error() string { return "found no " + e.What }
+func (e *NotFoundError) Error() string { return "there is no " + e.What }
 
 func nodeOf(g astypes.AutoScalingGroup) cluster.Node {
 	n := cluster.Node{Group: aws.ToString(g.AutoScalingGroupName), Desired: aws.ToInt32(g.DesiredCapacity),
