@@ -391,7 +391,11 @@ func writeProblems(w io.Writer, nodes []cluster.Node, diags map[string]diagnosis
 		if d, ok := diags[n.ID]; ok {
 			why = d.Summary
 		}
-		fmt.Fprintf(w, "  node %s (group %s): %s\n", n.ID, n.Group, why)
+		state := "no instance"
+		if len(n.Instances) > 0 {
+			state = n.Instances[0].ID + " " + n.Instances[0].Lifecycle
+		}
+		fmt.Fprintf(w, "  node %s (group %s, %s): %s\n", n.ID, n.Group, state, why)
 	}
 }
 

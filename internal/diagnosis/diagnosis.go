@@ -193,7 +193,10 @@ func split(instances []cluster.Instance) (*cluster.Instance, []cluster.Instance)
 	var leaving []cluster.Instance
 	for k := range instances {
 		i := instances[k]
-		if strings.HasPrefix(i.Lifecycle, "Terminat") || i.EC2State == "terminated" || i.EC2State == "shutting-down" {
+		// EC2's view does not decide this: an instance EC2 is shutting
+		// down that Auto Scaling still counts InService is the node,
+		// impaired.
+		if strings.HasPrefix(i.Lifecycle, "Terminat") {
 			leaving = append(leaving, i)
 			continue
 		}
