@@ -349,6 +349,10 @@ func interruption(ctx context.Context, err error, code int, o *rollOptions, out 
 	default:
 		state = fmt.Sprintf("node %s's old instance %s was terminated while its group's Launch process was suspended; re-running (or stateful status) gives Launch back once the ENI is free", node, fl.old)
 	}
+	var left *lockLeft
+	if errors.As(err, &left) {
+		state += "; the cluster's lock could not be released and lapses within 10 minutes (add --break-lock to resume sooner)"
+	}
 	msg := fmt.Sprintf("roll %s: %s; run %s to resume where the cluster is", why, state, resume)
 	if ctx.Err() != nil && node == "" {
 		msg = fmt.Sprintf("roll %s: %s; run %s to start again", why, state, resume)

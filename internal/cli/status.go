@@ -160,7 +160,7 @@ func runStatus(ctx context.Context, io IO, d deps, o *statusOptions) error {
 		}
 		fmt.Fprintf(io.Out, "%d of %d nodes in service (a majority is %d: %s); %d on an old launch-template version", len(rows)-out, len(rows), quorum, verdict, old)
 		if attention > 0 {
-			fmt.Fprintf(io.Out, "; %d in service but needing attention", attention)
+			fmt.Fprintf(io.Out, "; %d need attention", attention)
 		}
 		fmt.Fprintln(io.Out)
 	}
@@ -240,14 +240,32 @@ func writeTable(w io.Writer, rows []nodeStatus, now time.Time, wide bool) {
 		if r.fine() {
 			continue
 		}
-		fmt.Fprintf(w, "node %s: %s\n", r.Node, r.Diagnosis.Summary)
-		if r.Diagnosis.Activity != nil {
-			fmt.Fprintf(w, "  scaling activity (%s): %s\n", stamp(r.Diagnosis.Activity.Start), r.Diagnosis.Activity.Summary())
+		fold(w, fmt.Sprintf("node %s: %s", r.Node, r.Diagnosis.Summary), "    ")
+		if a := r.Diagnosis.Activity; a != nil {
+			fold(w, fmt.Sprintf("  scaling activity (%s): %s", stamp(a.Start), a.Summary()), "    ")
 		}
 		if r.Diagnosis.Fix != "" {
-			fmt.Fprintf(w, "  fix: %s\n", r.Diagnosis.Fix)
+			fold(w, "  fix: "+r.Diagnosis.Fix, "    ")
 		}
 	}
+}
+
+// statusWidth is the most columns status's text takes (wide mode aside).
+const statusWidth = 120
+
+// fold writes s in lines of at most statusWidth columns, breaking at
+// spaces, continuation lines indented.
+func fold(w io.Writer, s, indent string) {
+	width := statusWidth
+	for len(s) > width {
+		cut := strings.LastIndex(s[:width+1], " ")
+		if cut <= len(indent) {
+			break
+		}
+		fmt.Fprintln(w, s[:cut])
+		s = indent + strings.TrimLeft(s[cut:], " ")
+	}
+	fmt.Fprintln(w, s)
 }
 
 func dash(s string) string {

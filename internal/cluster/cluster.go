@@ -35,11 +35,12 @@ func (i Instance) Ready() bool {
 
 // Activity is a scaling activity of a node's group.
 type Activity struct {
-	Group       string // set by reads that span groups
-	Status      string // Successful | Failed | Cancelled | InProgress | ...
-	Description string
-	Message     string // StatusMessage
-	Start, End  time.Time
+	Group       string    `json:"asg_name,omitempty"` // set by reads that span groups
+	Status      string    `json:"status"`             // Successful | Failed | Cancelled | InProgress | ...
+	Description string    `json:"description"`
+	Message     string    `json:"status_message,omitempty"` // StatusMessage
+	Start       time.Time `json:"start_time"`
+	End         time.Time `json:"end_time,omitzero"`
 }
 
 // Summary is the activity in one line, for messages.

@@ -459,6 +459,10 @@ func (r *roller) planMessage(plan []string) string {
 	var parts []string
 	for _, id := range plan {
 		n, _ := s.Node(id)
+		if len(n.Instances) == 0 { // a dry run plans around nodes that are out
+			parts = append(parts, fmt.Sprintf("%s (no instance -> v%d)", id, n.Target))
+			continue
+		}
 		parts = append(parts, fmt.Sprintf("%s (v%d -> v%d)", id, n.Instances[0].Version, n.Target))
 	}
 	verb := "will replace"
@@ -673,6 +677,11 @@ func (r *roller) preflight(ctx context.Context) error {
 		}
 		depth = inventory.Groups
 		if err := r.checkNodeSet(); err != nil {
+			return err
+		}
+		// A node named by --only, --last or --partition that the cluster
+		// does not have is refused at once, not after waiting.
+		if err := CheckScope(r.snap, r.cfg.Options); err != nil {
 			return err
 		}
 		if r.cfg.DryRun {
