@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"strings"
@@ -30,7 +31,10 @@ func defaultDeps() deps {
 		clients: func(ctx context.Context, f *awsFlags) (awsapi.AutoScaling, awsapi.EC2, error) {
 			cfg := awsapi.Config{Region: f.Region, Profile: f.Profile, EndpointURL: f.EndpointURL}
 			if f.Verbose {
-				cfg.SDKLog = os.Stderr
+				cfg.SDKLog = f.stderr
+				if cfg.SDKLog == nil {
+					cfg.SDKLog = os.Stderr
+				}
 			}
 			c, err := awsapi.New(ctx, cfg)
 			if err != nil {
@@ -57,6 +61,8 @@ type awsFlags struct {
 	Verbose     bool
 	// wideOK: the command has a wide table (--output wide).
 	wideOK bool
+	// stderr receives the SDK's log under --verbose (the command's stderr).
+	stderr io.Writer
 }
 
 func (f *awsFlags) register(fs *pflag.FlagSet) {

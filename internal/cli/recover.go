@@ -84,6 +84,7 @@ func runRecover(ctx context.Context, io IO, d deps, o *recoverOptions, nodeID st
 	if err := o.validate(); err != nil {
 		return err
 	}
+	o.stderr = io.Err
 	actions := 0
 	for _, b := range []bool{o.Abandon, o.Continue, o.Replace} {
 		if b {

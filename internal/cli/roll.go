@@ -211,6 +211,7 @@ func runRoll(ctx context.Context, io IO, d deps, o *rollOptions) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
+	o.stderr = io.Err
 	if err := o.check(); err != nil {
 		return err
 	}

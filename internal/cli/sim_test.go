@@ -149,7 +149,7 @@ func TestSimServeHangBootRehearsesRecoverAbandon(t *testing.T) {
 		status = out
 		return code == ExitNotInService && strings.Count(out, " ok\n") == 2 && strings.Contains(out, "Pending:Wait/running")
 	})
-	for _, want := range []string{"launch-hook", "node 01: instance i-", "waits on launch hook sim-node-asg-hook", "times out at", "recover 01 --abandon"} {
+	for _, want := range []string{"launch-hook", "node 01: instance i-", "waits on launch hook sim-node-asg-hook", "times out at", "stateful recover 01", "--abandon"} {
 		if !strings.Contains(status, want) {
 			t.Errorf("status lacks %q:\n%s", want, status)
 		}

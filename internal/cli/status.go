@@ -113,6 +113,7 @@ func runStatus(ctx context.Context, io IO, d deps, o *statusOptions) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
+	o.stderr = io.Err
 	as, _, inv, err := d.inventory(ctx, &o.awsFlags)
 	if err != nil {
 		return err
