@@ -64,6 +64,8 @@ type EC2 interface {
 	// when launches fail; the simulator answers both.
 	StopInstances(context.Context, *ec2.StopInstancesInput, ...func(*ec2.Options)) (*ec2.StopInstancesOutput, error)
 	DescribeSubnets(context.Context, *ec2.DescribeSubnetsInput, ...func(*ec2.Options)) (*ec2.DescribeSubnetsOutput, error)
+	// The node agent leaves its failure summary on its instance as a tag.
+	CreateTags(context.Context, *ec2.CreateTagsInput, ...func(*ec2.Options)) (*ec2.CreateTagsOutput, error)
 }
 
 // IMDS is the instance metadata service as the node agent reads it.

@@ -397,6 +397,22 @@ func operatorSteps() []step {
 		{"unknown subnet: refused", func(ctx context.Context, _ awsapi.AutoScaling, ec awsapi.EC2, _ *scriptState) (any, error) {
 			return ec.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{SubnetIds: []string{"subnet-00000000000000000"}})
 		}},
+		{"tag node 1's instance", func(ctx context.Context, as awsapi.AutoScaling, ec awsapi.EC2, st *scriptState) (any, error) {
+			id, err := memberOf(ctx, as, st, 0)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := ec.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{id}, Tags: []ec2types.Tag{{Key: aws.String("stateful:bootstrap-failure"), Value: aws.String("step node-script: exit status 3")}}}); err != nil {
+				return nil, err
+			}
+			return ec.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
+		}},
+		{"tag an unknown instance: refused", func(ctx context.Context, _ awsapi.AutoScaling, ec awsapi.EC2, _ *scriptState) (any, error) {
+			return ec.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{"i-0000000000000000a"}, Tags: []ec2types.Tag{{Key: aws.String("k"), Value: aws.String("v")}}})
+		}},
+		{"a reserved tag key: refused", func(ctx context.Context, _ awsapi.AutoScaling, ec awsapi.EC2, st *scriptState) (any, error) {
+			return ec.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{st.nodes[0].Volume}, Tags: []ec2types.Tag{{Key: aws.String("aws:x"), Value: aws.String("v")}}})
+		}},
 		{"activities at the end", func(ctx context.Context, as awsapi.AutoScaling, _ awsapi.EC2, _ *scriptState) (any, error) {
 			return as.DescribeScalingActivities(ctx, &autoscaling.DescribeScalingActivitiesInput{})
 		}},

@@ -82,6 +82,7 @@ func New(e *sim.Engine, log *slog.Logger) *Handler {
 			"TerminateInstances":             op(ec2Query, ec.TerminateInstances),
 			"StopInstances":                  op(ec2Query, ec.StopInstances),
 			"DescribeSubnets":                op(ec2Query, ec.DescribeSubnets),
+			"CreateTags":                     op(ec2Query, ec.CreateTags),
 		},
 	}
 }

@@ -37,6 +37,7 @@ var roots = []any{
 	ec2.TerminateInstancesInput{}, ec2.TerminateInstancesOutput{},
 	ec2.StopInstancesInput{}, ec2.StopInstancesOutput{},
 	ec2.DescribeSubnetsInput{}, ec2.DescribeSubnetsOutput{},
+	ec2.CreateTagsInput{}, ec2.CreateTagsOutput{},
 }
 
 var (
