@@ -92,6 +92,38 @@ func TestDiagnosisNamesTheTimeoutNotTheENIRetry(t *testing.T) {
 	})
 }
 
+// The agent's failure summary, left on its instance, is what recover and
+// status show for a launch it abandoned, and beside the hook holding the
+// launch after it.
+func TestDiagnosisShowsTheAgentsFailureSummary(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ok := sim.AgentAfter(30 * time.Second)
+		report := "node-script: the node script failed: exit status 3; script output: etcd: unknown flag --bogus"
+		w := newSimWorld(t, 3, sim.Sequence(ok, ok, ok, sim.FailAfter(30*time.Second, report), sim.Hang()))
+		id, _ := w.e.InstanceByIP(w.nodes[2].IP)
+		_ = w.e.LoseInstance(id)
+		time.Sleep(2 * time.Minute) // the relaunch boots and its agent fails
+		code, out, _ := w.run("", "recover", "02", "--cluster", "demo")
+		if code != ExitOK || !strings.Contains(out, "diagnosis (node-failed): the node agent's bootstrap failed and it abandoned the launch") || !strings.Contains(out, "etcd: unknown flag --bogus") {
+			t.Fatalf("recover after the agent abandoned: exit %d\n%s", code, out)
+		}
+		code, out, _ = w.run("", "status", "--cluster", "demo", "-o", "json")
+		var doc struct {
+			Nodes []nodeStatus `json:"nodes"`
+		}
+		if err := json.Unmarshal([]byte(out), &doc); err != nil || code != ExitNotInService {
+			t.Fatalf("exit %d %v\n%s", code, err, out)
+		}
+		if d := doc.Nodes[2].Diagnosis; d.Cause != diagnosis.NodeFailed || !strings.Contains(d.Summary, "exit status 3") {
+			t.Fatalf("node 02's diagnosis in JSON: %+v", d)
+		}
+		time.Sleep(3 * time.Minute) // the next launch hangs in its hook
+		if code, out, _ := w.run("", "recover", "02", "--cluster", "demo"); code != ExitOK || !strings.Contains(out, "diagnosis (launch-hook)") || !strings.Contains(out, "etcd: unknown flag --bogus") {
+			t.Fatalf("recover of the launch after it: exit %d\n%s", code, out)
+		}
+	})
+}
+
 // Item 2: --dry-run with a node out of service prints the plan and why the
 // roll would wait, at once, in text and JSON.
 func TestDryRunNeverWaits(t *testing.T) {

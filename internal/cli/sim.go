@@ -48,8 +48,9 @@ Simulated instances boot as the node agent does: --boot-time after they
 start, they attach their node's data volume and complete their launch hook
 with CONTINUE. --hang-boot NODE makes that node's first boot hang in its
 launch hook (until --hook-timeout, or stateful recover NODE --abandon or
---continue); --fail-boot NODE makes it fail (its agent completes the hook
-with ABANDON after --boot-time). Later boots of those nodes succeed, so a
+--continue); --fail-boot NODE makes it fail as the agent does (after
+--boot-time it leaves a failure summary on the instance and completes the
+hook with ABANDON). Later boots of those nodes succeed, so a
 recovery can be rehearsed to the end. IMDS requests name their instance with the header
 ` + simhttp.InstanceHeader + `, or come from its private IP.
 
@@ -117,7 +118,7 @@ func (o *simServeOptions) boot() sim.BootFunc {
 		first[id] = sim.Hang()
 	}
 	for _, id := range o.FailBoot {
-		first[id] = sim.AbandonAfter(o.BootTime)
+		first[id] = sim.FailAfter(o.BootTime, "node-script: the node script failed: exit status 1 (simulated: sim serve --fail-boot "+id+")")
 	}
 	return sim.PerNode(first, sim.AgentAfter(o.BootTime))
 }

@@ -25,6 +25,9 @@ type Instance struct {
 	// an instance stopped or terminated through EC2 only at its next health
 	// check, tens of seconds later.
 	EC2State string
+	// Report is the failure summary the node agent left on the instance
+	// (tag TagBootstrapFailure), "" when none or not read.
+	Report string
 }
 
 // Ready reports whether the instance serves: InService and Healthy for

@@ -64,10 +64,13 @@ type Input struct {
 	// Activities are the group's recent scaling activities, newest first.
 	Activities []cluster.Activity
 	Hooks      []Hook
-	// AgentReport is the failure summary the node agent left for the
-	// node's current instance, "" when it left none.
+	// AgentReport is the failure summary the node agent left on the node's
+	// current instance (cluster.TagBootstrapFailure), "" when none.
 	AgentReport string
-	Now         time.Time
+	// AbandonedReport is the summary left on the instance of the newest
+	// abandoned launch, "" when none.
+	AbandonedReport string
+	Now             time.Time
 }
 
 // Diagnosis is the one reason, said in one sentence, with the times an
@@ -247,6 +250,9 @@ func hookWait(in Input, i cluster.Instance, launch *cluster.Activity) Diagnosis 
 	if prior := realFailure(in.Activities); prior != nil {
 		d.Activity = prior
 		d.Summary += "; the launch before it ended " + failureWords(*prior)
+		if isAbandoned(*prior) && in.AbandonedReport != "" {
+			d.Summary += ": " + oneLine(in.AbandonedReport)
+		}
 	}
 	d.Fix = fmt.Sprintf("read the agent's log on %s (SSM: sudo journalctl -u cloud-final), then stateful recover %s --abandon (a fresh instance) or --continue (serve as it is)", i.ID, n.ID)
 	return d
@@ -280,9 +286,9 @@ func noInstance(in Input, leaving []cluster.Instance) Diagnosis {
 		case isAbandoned(*a):
 			d.Cause = Abandoned
 			d.Summary = fmt.Sprintf("the last launch was completed with ABANDON at %s (by the node agent when its bootstrap failed, or by an operator); the group launches again", stamp(a.End))
-			if in.AgentReport != "" {
+			if in.AbandonedReport != "" {
 				d.Cause = NodeFailed
-				d.Summary += ": " + oneLine(in.AgentReport)
+				d.Summary = fmt.Sprintf("the node agent's bootstrap failed and it abandoned the launch at %s: %s; the group launches again", stamp(a.End), oneLine(in.AbandonedReport))
 			}
 			d.Fix = "read the failed instance's console output (the agent prints its failure summary there)"
 		default:

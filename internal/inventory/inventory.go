@@ -357,9 +357,11 @@ func (v *Inventory) resolveTargets(ctx context.Context, sel Selector, nodes []cl
 	return nil
 }
 
-func nodeTag(tags []ec2types.Tag) string {
+func nodeTag(tags []ec2types.Tag) string { return tagValue(tags, cluster.TagNodeID) }
+
+func tagValue(tags []ec2types.Tag, key string) string {
 	for _, t := range tags {
-		if aws.ToString(t.Key) == cluster.TagNodeID {
+		if aws.ToString(t.Key) == key {
 			return aws.ToString(t.Value)
 		}
 	}
@@ -558,7 +560,7 @@ func (v *Inventory) EC2States(ctx context.Context, sel Selector, nodes []cluster
 			for _, r := range out.Reservations {
 				for _, i := range r.Instances {
 					if p := where[aws.ToString(i.InstanceId)]; p != nil && i.State != nil {
-						p.EC2State = string(i.State.Name)
+						p.EC2State, p.Report = string(i.State.Name), tagValue(i.Tags, cluster.TagBootstrapFailure)
 					}
 				}
 			}

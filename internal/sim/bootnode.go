@@ -78,3 +78,19 @@ func PerNode(first map[string]BootFunc, rest BootFunc) BootFunc {
 		rest(e, inst)
 	}
 }
+
+// FailAfter is a boot whose agent fails as the real one does: after d it
+// leaves report on its instance (tag cluster.TagBootstrapFailure) and
+// completes the launch hook with ABANDON.
+func FailAfter(d time.Duration, report string) BootFunc {
+	return func(e *Engine, inst Instance) {
+		e.At(inst.Booted.Add(d), func() {
+			i := e.w.instances[inst.ID]
+			if i == nil || i.Action == nil || i.Action.Hook != inst.LaunchHook {
+				return
+			}
+			i.Tags[cluster.TagBootstrapFailure] = report
+			e.finishAction(i, "ABANDON", "")
+		})
+	}
+}
