@@ -9,6 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
@@ -112,6 +116,23 @@ func TestAWSErrorsThroughTheSDK(t *testing.T) {
 	oneLine("bad URL", code, ExitUsage, errOut, "--endpoint-url must be an http:// or https:// URL")
 	code, errOut = run("status", "--cluster", "sim", "--endpoint-url", "http://127.0.0.1:1")
 	oneLine("unreachable", code, ExitError, errOut, "cannot reach http://127.0.0.1:1 for autoscaling:DescribeAutoScalingGroups: connection refused")
+	// A whole roll through the real SDK (its suspend and resume answers
+	// have no body to read): nothing of the SDK's reaches stderr.
+	eventually(t, func() bool { code, _ := run("status", "--cluster", "sim", "--endpoint-url", url); return code == ExitOK }) // booted on v1
+	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("a", "b", "")}
+	ec := ec2.NewFromConfig(cfg, func(o *ec2.Options) { o.BaseEndpoint = aws.String(url) })
+	lts, err := ec.DescribeLaunchTemplates(context.Background(), &ec2.DescribeLaunchTemplatesInput{})
+	if err != nil || len(lts.LaunchTemplates) != 1 {
+		t.Fatalf("launch templates: %v", err)
+	}
+	if _, err := ec.CreateLaunchTemplateVersion(context.Background(), &ec2.CreateLaunchTemplateVersionInput{LaunchTemplateId: lts.LaunchTemplates[0].LaunchTemplateId,
+		SourceVersion: aws.String("1"), LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String("ami-0fedcba9876543210")}}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func() bool { code, _ := run("status", "--cluster", "sim", "--endpoint-url", url); return code == ExitOutdated })
+	if code, errOut := run("roll", "--cluster", "sim", "--endpoint-url", url, "--poll", "100ms", "--allow-quorum-loss"); code != ExitOK || errOut != "" {
+		t.Fatalf("roll through the SDK: exit %d, stderr %q", code, errOut)
+	}
 	t.Setenv("AWS_ACCESS_KEY_ID", "")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
 	code, errOut = run("recover", "00", "--cluster", "sim", "--endpoint-url", url)
