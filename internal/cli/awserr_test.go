@@ -118,7 +118,10 @@ func TestAWSErrorsThroughTheSDK(t *testing.T) {
 	oneLine("unreachable", code, ExitError, errOut, "cannot reach http://127.0.0.1:1 for autoscaling:DescribeAutoScalingGroups: connection refused")
 	// A whole roll through the real SDK (its suspend and resume answers
 	// have no body to read): nothing of the SDK's reaches stderr.
-	eventually(t, func() bool { code, _ := run("status", "--cluster", "sim", "--endpoint-url", url); return code == ExitOK }) // booted on v1
+	eventually(t, func() bool {
+		code, _ := run("status", "--cluster", "sim", "--endpoint-url", url)
+		return code == ExitOK
+	}) // booted on v1
 	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("a", "b", "")}
 	ec := ec2.NewFromConfig(cfg, func(o *ec2.Options) { o.BaseEndpoint = aws.String(url) })
 	lts, err := ec.DescribeLaunchTemplates(context.Background(), &ec2.DescribeLaunchTemplatesInput{})
@@ -129,7 +132,10 @@ func TestAWSErrorsThroughTheSDK(t *testing.T) {
 		SourceVersion: aws.String("1"), LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String("ami-0fedcba9876543210")}}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, func() bool { code, _ := run("status", "--cluster", "sim", "--endpoint-url", url); return code == ExitOutdated })
+	eventually(t, func() bool {
+		code, _ := run("status", "--cluster", "sim", "--endpoint-url", url)
+		return code == ExitOutdated
+	})
 	if code, errOut := run("roll", "--cluster", "sim", "--endpoint-url", url, "--poll", "100ms", "--allow-quorum-loss"); code != ExitOK || errOut != "" {
 		t.Fatalf("roll through the SDK: exit %d, stderr %q", code, errOut)
 	}
