@@ -53,7 +53,7 @@ var EventKinds = map[string]string{
 	"soak":          "waiting out --soak after the canary",
 	"paused":        "stopped by --pause-after; command resumes",
 	"done":          "the command finished its job",
-	"diagnosis":     "why a node is out of service (recover, and nodes a roll waits for)",
+	"diagnosis":     "why a node is out of service (recover; a failed event carries the diagnosis of its node too)",
 	"would":         "what a dry run would do",
 	"failed":        "the command stopped or refused; message says why, command what to run",
 	"interrupted":   "a signal, lost connection or lost credentials stopped the command; command resumes",
