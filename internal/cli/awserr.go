@@ -100,7 +100,7 @@ func awsSentence(err error, f *awsFlags) string {
 	case awsapi.KindNotFound:
 		var api smithy.APIError
 		errors.As(err, &api)
-		return fmt.Sprintf("%s: %s does not exist (%s: %s)", action, "a resource it names", api.ErrorCode(), api.ErrorMessage())
+		return fmt.Sprintf("%s names something that does not exist (%s: %s): it may have been deleted meanwhile; run the command again", action, api.ErrorCode(), api.ErrorMessage())
 	}
 	return ""
 }

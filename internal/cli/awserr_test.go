@@ -45,6 +45,8 @@ func TestAWSErrorsAreOneSentencePerKind(t *testing.T) {
 			[]string{"AWS kept throttling autoscaling:DescribeAutoScalingGroups (Throttling) past the SDK's retries: wait a minute"}},
 		{op("EC2", "DescribeInstances", &smithyhttp.RequestSendError{Err: errors.New("dial tcp: lookup ec2.eu-west-1.amazonaws.com: no such host")}),
 			[]string{"cannot reach http://127.0.0.1:9 for ec2:DescribeInstances: no such host"}},
+		{op("EC2", "DescribeVolumes", &smithy.GenericAPIError{Code: "InvalidVolume.NotFound", Message: "The volume 'vol-1' does not exist."}),
+			[]string{"ec2:DescribeVolumes names something that does not exist (InvalidVolume.NotFound: The volume 'vol-1' does not exist.)"}},
 		{op("Auto Scaling", "DescribeAutoScalingGroups", &awsapi.CredentialsError{Err: errors.New("no EC2 IMDS role found")}),
 			[]string{"no AWS credentials: the AWS SDK looked in the environment (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)", "(profile "}},
 	}

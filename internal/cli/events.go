@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/stateful-aws/stateful/internal/cluster"
 	"github.com/stateful-aws/stateful/internal/diagnosis"
 	"github.com/stateful-aws/stateful/internal/rollout"
 )
@@ -161,14 +163,32 @@ func (e *eventWriter) write(ev Event) {
 	}
 }
 
-// replacing is the node a roll was replacing when it stopped, "" if none.
-func (e *eventWriter) replacing() (string, flight) {
+// replacing lists the nodes a roll was replacing when it stopped, in
+// node-id order (several under a budget above 1).
+func (e *eventWriter) replacing() []string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for id, f := range e.inFlight {
-		return id, f
+	ids := make([]string, 0, len(e.inFlight))
+	for id := range e.inFlight {
+		ids = append(ids, id)
 	}
-	return "", flight{}
+	slices.SortFunc(ids, func(a, b string) int {
+		switch {
+		case cluster.Less(a, b):
+			return -1
+		case cluster.Less(b, a):
+			return 1
+		}
+		return 0
+	})
+	return ids
+}
+
+// flightOf is what the roll did to a node it was replacing.
+func (e *eventWriter) flightOf(id string) flight {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.inFlight[id]
 }
 
 func exitCode(c int) *int { return &c }

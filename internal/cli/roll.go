@@ -340,15 +340,23 @@ func interruption(ctx context.Context, err error, code int, o *rollOptions, out 
 		why = "lost AWS (" + firstSentence(translate(err, &o.awsFlags)) + ")"
 	}
 	resume := o.resumeCommand(false)
-	node, fl := out.replacing()
-	var state string
-	switch {
-	case node == "":
+	nodes := out.replacing()
+	var states []string
+	for _, id := range nodes {
+		fl := out.flightOf(id)
+		if fl.resumed {
+			states = append(states, fmt.Sprintf("node %s's old instance %s is gone and its group is launching the replacement, which comes up by itself", id, fl.old))
+		} else {
+			states = append(states, fmt.Sprintf("node %s's old instance %s was terminated while its group's Launch process was suspended; re-running (or stateful status) gives Launch back once the ENI is free", id, fl.old))
+		}
+	}
+	state := strings.Join(states, "; ")
+	node, old := "", ""
+	if len(nodes) == 0 {
 		state = "no node was being replaced, so nothing is half-done"
-	case fl.resumed:
-		state = fmt.Sprintf("node %s's old instance %s is gone and its group is launching the replacement, which comes up by itself", node, fl.old)
-	default:
-		state = fmt.Sprintf("node %s's old instance %s was terminated while its group's Launch process was suspended; re-running (or stateful status) gives Launch back once the ENI is free", node, fl.old)
+	} else {
+		node, old = nodes[0], out.flightOf(nodes[0]).old
+		ev.Nodes = nodes
 	}
 	var left *lockLeft
 	if errors.As(err, &left) {
@@ -358,7 +366,7 @@ func interruption(ctx context.Context, err error, code int, o *rollOptions, out 
 	if ctx.Err() != nil && node == "" {
 		msg = fmt.Sprintf("roll %s: %s; run %s to start again", why, state, resume)
 	}
-	ev.Kind, ev.Node, ev.Instance, ev.Message, ev.Command = "interrupted", node, fl.old, msg, resume
+	ev.Kind, ev.Node, ev.Instance, ev.Message, ev.Command = "interrupted", node, old, msg, resume
 	out.write(*ev)
 	return &translated{msg: msg, err: err}
 }
