@@ -97,8 +97,15 @@ func newEventWriter(w io.Writer, output string, tty bool, start time.Time) *even
 	return &eventWriter{w: w, mode: mode, start: start, inFlight: map[string]flight{}}
 }
 
-// rollEvent is the roll's event sink.
-func (e *eventWriter) rollEvent(ev rollout.Event) { e.write(fromRollout(ev)) }
+// rollEvent is the roll's event sink. The roll's own "failed" event is
+// left out: the command writes one when the roll returns, with the exit
+// code and the command to run, for every way a roll stops.
+func (e *eventWriter) rollEvent(ev rollout.Event) {
+	if ev.Kind == "failed" {
+		return
+	}
+	e.write(fromRollout(ev))
+}
 
 func (e *eventWriter) write(ev Event) {
 	e.mu.Lock()

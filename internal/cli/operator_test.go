@@ -51,9 +51,13 @@ func TestDiagnosisNamesTheTimeoutNotTheENIRetry(t *testing.T) {
 		ok := sim.AgentAfter(30 * time.Second)
 		w := newSimWorld(t, 3, sim.Sequence(ok, ok, ok, sim.Hang()))
 		w.newVersion()
-		code, _, errOut := w.run("", "roll", "--cluster", "demo", "--timeout", "8m")
+		code, rollOut, errOut := w.run("", "roll", "--cluster", "demo", "--timeout", "8m")
 		if code != ExitStopped || !strings.Contains(errOut, "diagnosis: the last launch's hook timed out") || !strings.Contains(errOut, "Heartbeat Timeout") || strings.Contains(errOut, "in use") {
 			t.Fatalf("the roll's failure should name the timeout, not the ENI retry: exit %d\n%s", code, errOut)
+		}
+		if strings.Count(rollOut, "event=failed") != 1 || !strings.Contains(rollOut, "event=failed node_id=00 instance_id=i-") || !strings.Contains(rollOut, "exit_code=4") ||
+			!strings.Contains(rollOut, `command="stateful recover 00 --cluster demo"`) {
+			t.Fatalf("one failed event with the exit code and the command:\n%s", rollOut)
 		}
 		time.Sleep(time.Minute) // amid the ENI retries, before the relaunch
 		var retries int
