@@ -78,12 +78,18 @@ replacements (exit 5) and prints the command that resumes. --only NODE
 (repeatable) or --partition NODE (that node and every node after it in
 node-id order, as a StatefulSet's partition) limits the roll.
 
+--dry-run looks once and never waits: it prints the plan and, when a node
+is out of service, why the roll would wait (exit 3); it changes nothing.
+
 --pre-check runs in bash with STATEFUL_NODE_ID, STATEFUL_NODE_IP,
 STATEFUL_INSTANCE_ID and STATEFUL_ASG_NAME set; exit 0 means go.
 
 Output: one line per event (human on a terminal, with a live line showing
 the replacement under way; key=value otherwise), or JSON lines with
---output json. Every flag also reads STATEFUL_<FLAG>.
+--output json; every stop ends with a failed (or interrupted) event
+carrying the exit code and the command to run. AWS errors are one
+sentence; --verbose lets the SDK log on stderr. Every flag also reads
+STATEFUL_<FLAG>.
 
 Exit codes:
   0  every node in scope is in service on its target version
