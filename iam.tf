@@ -116,6 +116,19 @@ locals {
         Bool = { "kms:GrantIsForAWSResource" = "true" }
       }
     }],
+    [{
+      # A failed bootstrap leaves its one-line summary on the instance
+      # (stateful recover and status show it): only that tag key, only on
+      # this cluster's instances.
+      Sid      = "ReportBootstrapFailure"
+      Effect   = "Allow"
+      Action   = ["ec2:CreateTags"]
+      Resource = "arn:${local.partition}:ec2:${local.region}:${local.account_id}:instance/*"
+      Condition = {
+        StringEquals                = { "aws:ResourceTag/${local.cluster_tag_key}" = var.app_name }
+        "ForAllValues:StringEquals" = { "aws:TagKeys" = ["stateful:bootstrap-failure"] }
+      }
+    }],
   )
 }
 

@@ -111,9 +111,16 @@ run "instance_policy" {
 
   assert {
     condition = [for s in jsondecode(aws_iam_policy.node.policy).Statement : s.Sid] == [
-      "Describe", "AttachThisClustersVolumes", "ToThisClustersInstances", "ThisClustersLifecycleHooks",
+      "Describe", "AttachThisClustersVolumes", "ToThisClustersInstances", "ThisClustersLifecycleHooks", "ReportBootstrapFailure",
     ]
-    error_message = "Without S3 objects or a KMS key the policy has four statements."
+    error_message = "Without S3 objects or a KMS key the policy has five statements."
+  }
+  assert {
+    condition = jsondecode(aws_iam_policy.node.policy).Statement[4].Action == ["ec2:CreateTags"] && jsondecode(aws_iam_policy.node.policy).Statement[4].Condition == {
+      StringEquals                = { "aws:ResourceTag/stateful:cluster" = "kafka" }
+      "ForAllValues:StringEquals" = { "aws:TagKeys" = ["stateful:bootstrap-failure"] }
+    }
+    error_message = "The agent may tag only this cluster's instances, and only with its failure summary."
   }
   assert {
     condition     = alltrue([for s in jsondecode(aws_iam_policy.node.policy).Statement : s.Resource != "*" || alltrue([for a in s.Action : can(regex("^(ec2|autoscaling):Describe", a))])])

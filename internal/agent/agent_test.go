@@ -229,12 +229,27 @@ func TestFailureAbandonsWithinSeconds(t *testing.T) {
 		h.provision(1, 3600)
 		time.Sleep(90 * time.Second)
 		var failAt, abandonAt time.Time
+		var abandoned string
 		for _, c := range h.e.Calls() {
 			if c.Operation == "CompleteLifecycleAction" {
-				if *c.Input.(*autoscaling.CompleteLifecycleActionInput).LifecycleActionResult == "ABANDON" && abandonAt.IsZero() {
-					abandonAt = c.At
+				if in := c.Input.(*autoscaling.CompleteLifecycleActionInput); *in.LifecycleActionResult == "ABANDON" && abandonAt.IsZero() {
+					abandonAt, abandoned = c.At, *in.InstanceId
 				}
 			}
+		}
+		// The summary is left on the instance for the operator's commands.
+		res, err := h.e.EC2().DescribeInstances(h.ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{abandoned}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var report string
+		for _, tag := range res.Reservations[0].Instances[0].Tags {
+			if *tag.Key == cluster.TagBootstrapFailure {
+				report = *tag.Value
+			}
+		}
+		if report != "node-script: the node script failed: exit status 3" {
+			t.Fatalf("failure tag on %s: %q", abandoned, report)
 		}
 		h.mu.Lock()
 		for _, err := range h.results {

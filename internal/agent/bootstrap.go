@@ -92,6 +92,7 @@ func (a *Agent) fail(ctx context.Context, err error) error {
 		fmt.Fprintf(&b, "completing the launch hook %s with ABANDON: the group will start a fresh instance\n", a.cfg.LaunchHook)
 	}
 	fmt.Fprint(a.d.Output, b.String())
+	a.report(context.WithoutCancel(ctx), step, err)
 	if a.cfg.OnFailure != "hold" {
 		if cerr := a.complete(context.WithoutCancel(ctx), a.cfg.LaunchHook, "ABANDON"); cerr != nil {
 			a.log.Error("could not abandon the launch", "error", cerr.Error())

@@ -3,6 +3,7 @@ package awsapi
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/smithy-go/logging"
 )
 
 // Config says how to reach AWS. Empty fields fall back to the SDK's usual
@@ -34,6 +36,29 @@ type Config struct {
 	// Credentials, when set, replace the SDK's credential chain (the lab
 	// and tests use static ones, so nothing asks a metadata service).
 	Credentials aws.CredentialsProvider
+	// SDKLog receives the SDK's own log (its warnings, such as a response
+	// body it could not discard or an IMDSv1 fallback, and its retries);
+	// nil discards it, so the commands' stderr carries only their own words.
+	SDKLog io.Writer
+}
+
+// CredentialsError is a call that found no usable credentials: the SDK's
+// chain (or the given provider) failed to produce any.
+type CredentialsError struct{ Err error }
+
+func (e *CredentialsError) Error() string { return "retrieving AWS credentials: " + e.Err.Error() }
+func (e *CredentialsError) Unwrap() error { return e.Err }
+
+// typedCredentials marks a credential failure with CredentialsError, which
+// the SDK's own wrapping keeps reachable through errors.As.
+type typedCredentials struct{ p aws.CredentialsProvider }
+
+func (t typedCredentials) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	c, err := t.p.Retrieve(ctx)
+	if err != nil {
+		return c, &CredentialsError{Err: err}
+	}
+	return c, nil
 }
 
 // Clients are the real SDK clients behind the interfaces.
@@ -79,9 +104,17 @@ func New(ctx context.Context, c Config) (*Clients, error) {
 	if c.Credentials != nil {
 		opts = append(opts, config.WithCredentialsProvider(c.Credentials))
 	}
+	if c.SDKLog != nil {
+		opts = append(opts, config.WithLogger(logging.NewStandardLogger(c.SDKLog)), config.WithClientLogMode(aws.LogRetries))
+	} else {
+		opts = append(opts, config.WithLogger(logging.Nop{}))
+	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("loading AWS configuration: %w", err)
+	}
+	if cfg.Credentials != nil {
+		cfg.Credentials = aws.NewCredentialsCache(typedCredentials{p: cfg.Credentials})
 	}
 	if cfg.Region == "" {
 		return nil, fmt.Errorf("no AWS region: pass --region or set AWS_REGION")

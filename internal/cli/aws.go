@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -27,7 +29,14 @@ type deps struct {
 func defaultDeps() deps {
 	return deps{
 		clients: func(ctx context.Context, f *awsFlags) (awsapi.AutoScaling, awsapi.EC2, error) {
-			c, err := awsapi.New(ctx, awsapi.Config{Region: f.Region, Profile: f.Profile, EndpointURL: f.EndpointURL})
+			cfg := awsapi.Config{Region: f.Region, Profile: f.Profile, EndpointURL: f.EndpointURL}
+			if f.Verbose {
+				cfg.SDKLog = f.stderr
+				if cfg.SDKLog == nil {
+					cfg.SDKLog = os.Stderr
+				}
+			}
+			c, err := awsapi.New(ctx, cfg)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -49,6 +58,11 @@ type awsFlags struct {
 	Profile     string
 	EndpointURL string
 	Output      string
+	Verbose     bool
+	// wideOK: the command has a wide table (--output wide).
+	wideOK bool
+	// stderr receives the SDK's log under --verbose (the command's stderr).
+	stderr io.Writer
 }
 
 func (f *awsFlags) register(fs *pflag.FlagSet) {
@@ -57,15 +71,27 @@ func (f *awsFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.Region, "region", "", "AWS region (default: AWS_REGION or the profile's)")
 	fs.StringVar(&f.Profile, "profile", "", "AWS shared-config profile")
 	fs.StringVar(&f.EndpointURL, "endpoint-url", "", "send Auto Scaling and EC2 calls to this URL (for example stateful sim serve)")
-	fs.StringVarP(&f.Output, "output", "o", "text", "output format: text or json")
+	fs.StringVarP(&f.Output, "output", "o", "text", "output format: text or json (status: also wide)")
+	fs.BoolVar(&f.Verbose, "verbose", false, "let the AWS SDK log its warnings and retries on stderr")
 }
 
 func (f *awsFlags) validate() error {
 	if err := f.selector().Validate(); err != nil {
 		return usageError("%v", err)
 	}
-	if f.Output != "text" && f.Output != "json" {
+	switch {
+	case f.Output == "wide" && f.wideOK:
+	case f.Output != "text" && f.Output != "json":
+		if f.wideOK {
+			return usageError("--output must be text, wide or json, got %q", f.Output)
+		}
 		return usageError("--output must be text or json, got %q", f.Output)
+	}
+	if f.EndpointURL != "" {
+		u, err := url.Parse(f.EndpointURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return usageError("--endpoint-url must be an http:// or https:// URL with a host (for example http://127.0.0.1:4566), got %q", f.EndpointURL)
+		}
 	}
 	return nil
 }

@@ -33,7 +33,7 @@ type simWorld struct {
 func newSimWorld(t *testing.T, n int, boot sim.BootFunc) *simWorld {
 	t.Helper()
 	if boot == nil {
-		boot = sim.ContinueAfter(30 * time.Second)
+		boot = sim.AgentAfter(30 * time.Second)
 	}
 	e, ctx := simtest.Start(t, sim.Config{Clock: clock.Real{}, Seed: 5, Timings: sim.DefaultTimings(), Boot: boot})
 	nodes := simtest.Cluster(t, ctx, e, sim.ClusterSpec{Name: "demo", Nodes: n, HookTimeout: 300})
@@ -58,18 +58,19 @@ func (w *simWorld) newVersion() { simtest.NewVersion(w.t, w.ctx, w.e, w.nodes) }
 
 func TestStatusExitCodesAndJSON(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		w := newSimWorld(t, 3, sim.Sequence(sim.ContinueAfter(30*time.Second), sim.ContinueAfter(30*time.Second), sim.ContinueAfter(30*time.Second), sim.Hang()))
+		w := newSimWorld(t, 3, sim.Sequence(sim.AgentAfter(30*time.Second), sim.AgentAfter(30*time.Second), sim.AgentAfter(30*time.Second), sim.Hang()))
 		code, out, _ := w.run("", "status", "--cluster", "demo")
 		if code != ExitOK || !strings.Contains(out, "3 of 3 nodes in service (a majority is 2: quorum holds); 0 on an old") {
 			t.Fatalf("status of a current cluster: exit %d\n%s", code, out)
 		}
+		_, wide, _ := w.run("", "status", "--cluster", "demo", "-o", "wide")
 		for _, n := range w.nodes {
-			if !strings.Contains(out, n.IP) || !strings.Contains(out, n.Volume) || !strings.Contains(out, n.Group) {
-				t.Errorf("table lacks node %s's IP, volume or group:\n%s", n.ID, out)
+			if !strings.Contains(out, n.IP) || !strings.Contains(wide, n.Volume) || !strings.Contains(wide, n.Group) {
+				t.Errorf("table lacks node %s's IP, or the wide one its volume or group:\n%s\n%s", n.ID, out, wide)
 			}
 		}
 		w.newVersion()
-		if code, out, _ := w.run("", "status", "--cluster", "demo"); code != ExitOutdated || !strings.Contains(out, "1/2 (old)") {
+		if code, out, _ := w.run("", "status", "--cluster", "demo"); code != ExitOutdated || !strings.Contains(out, "1/2 old") {
 			t.Fatalf("after a new version: exit %d, want %d\n%s", code, ExitOutdated, out)
 		}
 		id, _ := w.e.InstanceByIP(w.nodes[1].IP)
@@ -102,7 +103,7 @@ func TestStatusExitCodesAndJSON(t *testing.T) {
 func TestStatusOf1000NodesTakesFewCalls(t *testing.T) {
 	t.Parallel()
 	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	e, err := sim.New(sim.Config{Clock: clk, Timings: sim.DefaultTimings(), Boot: sim.ContinueAfter(time.Second)})
+	e, err := sim.New(sim.Config{Clock: clk, Timings: sim.DefaultTimings(), Boot: sim.AgentAfter(time.Second)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +160,7 @@ func TestRollCommand(t *testing.T) {
 
 func TestRollCommandFailures(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ok := sim.ContinueAfter(30 * time.Second)
+		ok := sim.AgentAfter(30 * time.Second)
 		w := newSimWorld(t, 3, sim.Sequence(ok, ok, ok, sim.AbandonAfter(5*time.Second), sim.Hang()))
 		w.newVersion()
 		code, out, errOut := w.run("", "roll", "--cluster", "demo", "--timeout", "5m")
@@ -178,13 +179,13 @@ func TestRollCommandFailures(t *testing.T) {
 
 func TestRecoverCommand(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ok := sim.ContinueAfter(30 * time.Second)
+		ok := sim.AgentAfter(30 * time.Second)
 		w := newSimWorld(t, 3, sim.Sequence(ok, ok, ok, sim.Hang(), ok))
 		id, _ := w.e.InstanceByIP(w.nodes[2].IP)
 		_ = w.e.LoseInstance(id)
 		time.Sleep(3 * time.Minute)
 		code, out, _ := w.run("", "recover", "02", "--cluster", "demo")
-		if code != ExitOK || !strings.Contains(out, "Pending:Wait") || !strings.Contains(out, "waits for its launch hook demo-node-asg-hook") {
+		if code != ExitOK || !strings.Contains(out, "Pending:Wait") || !strings.Contains(out, "waits on launch hook demo-node-asg-hook") || !strings.Contains(out, "times out at") {
 			t.Fatalf("explain: exit %d\n%s", code, out)
 		}
 		if code, _, errOut := w.run("", "recover", "02", "--cluster", "demo", "--abandon"); code != ExitUsage || !strings.Contains(errOut, "--yes") {
@@ -256,7 +257,7 @@ func TestRollByGroupNamesAsTheOriginalDid(t *testing.T) {
 			t.Fatalf("roll --asg: exit %d\n%s%s", code, out, errOut)
 		}
 		code, _, errOut = w.run("", "status", "--asg", "demo-node-00", "--asg", "demo-node-07")
-		if code != ExitError || !strings.Contains(errOut, "found no Auto Scaling groups demo-node-07") {
+		if code != ExitError || !strings.Contains(errOut, "no Auto Scaling group named demo-node-07") {
 			t.Fatalf("a missing group: exit %d %s", code, errOut)
 		}
 		if code, _, errOut := w.run("", "roll", "--asg", "demo-node-00", "--cluster", "demo"); code != ExitUsage || !strings.Contains(errOut, "one of the two") {
@@ -438,13 +439,14 @@ func TestConcurrentRollsAndReplacementsAreRefused(t *testing.T) {
 // holds on Auto Scaling's word alone.
 func TestStatusJoinsEC2sViewOfTheInstances(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		w := newSimWorld(t, 3, sim.Sequence(sim.ContinueAfter(30*time.Second), sim.ContinueAfter(30*time.Second), sim.ContinueAfter(30*time.Second), sim.Hang()))
+		w := newSimWorld(t, 3, sim.Sequence(sim.AgentAfter(30*time.Second), sim.AgentAfter(30*time.Second), sim.AgentAfter(30*time.Second), sim.Hang()))
 		id, _ := w.e.InstanceByIP(w.nodes[1].IP)
 		if _, err := w.e.EC2().TerminateInstances(w.ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{id}}); err != nil {
 			t.Fatal(err)
 		}
 		code, out, _ := w.run("", "status", "--cluster", "demo")
-		if code != ExitNotInService || !strings.Contains(out, "InService (EC2: shutting-down)") || !strings.Contains(out, "2 of 3 nodes in service") {
+		if code != ExitNotInService || !strings.Contains(out, "InService/shutting-down") || !strings.Contains(out, "2 of 3 nodes in service") ||
+			!strings.Contains(out, "EC2 says instance "+id+" is shutting-down while Auto Scaling still counts it InService") {
 			t.Fatalf("status right after an EC2 termination: exit %d\n%s", code, out)
 		}
 	})

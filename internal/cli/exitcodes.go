@@ -12,6 +12,11 @@ const (
 	ExitRefused = 3 // refused before acting: not ready, locked, an unsafe plan; nothing was terminated
 	ExitStopped = 4 // the roll stopped at a failure; the message names the node and what to run
 	ExitPaused  = 5 // --pause-after: stopped on purpose; the message says how to resume
+	// ExitInterrupted and ExitUnreachable: the roll did not fail, it was
+	// stopped from outside; the message names the node being replaced, the
+	// state left and the command that resumes.
+	ExitInterrupted = 6 // a signal (Ctrl-C, SIGTERM)
+	ExitUnreachable = 7 // AWS lost mid-roll: the network, credentials, access, throttling past retries
 
 	// stateful status
 	ExitNotInService = 3 // some node is not in service

@@ -53,14 +53,25 @@ func withClusterLock(ctx context.Context, d deps, io IO, as awsapi.AutoScaling, 
 	cause := context.Cause(lctx)
 	cancel(nil)
 	<-held // no renewal may race the release
-	if rerr := l.Release(context.WithoutCancel(ctx)); rerr != nil {
+	rerr := l.Release(context.WithoutCancel(ctx))
+	if rerr != nil {
 		fmt.Fprintf(io.Err, "stateful: could not release the cluster's lock (it lapses on its own): %v\n", rerr)
 	}
 	if cause != nil && !errors.Is(cause, context.Canceled) {
-		return fmt.Errorf("stopped: %w", cause)
+		err = fmt.Errorf("stopped: %w", cause)
+	}
+	if rerr != nil && err != nil {
+		return &lockLeft{err: err}
 	}
 	return err
 }
+
+// lockLeft is f's error when the lock could not be released afterwards
+// (AWS lost): the message of an interruption says so.
+type lockLeft struct{ err error }
+
+func (e *lockLeft) Error() string { return e.err.Error() }
+func (e *lockLeft) Unwrap() error { return e.err }
 
 // lockGroup is the group that holds the lock of the cluster sel belongs
 // to: the first group in node-id order of the whole cluster (found by the

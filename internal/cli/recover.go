@@ -14,6 +14,7 @@ import (
 
 	"github.com/stateful-aws/stateful/internal/awsapi"
 	"github.com/stateful-aws/stateful/internal/cluster"
+	"github.com/stateful-aws/stateful/internal/diagnosis"
 	"github.com/stateful-aws/stateful/internal/inventory"
 	"github.com/stateful-aws/stateful/internal/lock"
 	"github.com/stateful-aws/stateful/internal/recovery"
@@ -31,9 +32,13 @@ func newRecoverCmd(io IO, d deps) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "recover NODE",
 		Short: "Explain why a node is stuck and unstick it",
-		Long: `Explain why a node is not in service: its instance and lifecycle state, the
-lifecycle hook holding it and when that hook times out, the group's last
-scaling activity. A node a killed roll left down (Launch suspended, no
+		Long: `Explain why a node is not in service: its instances (Auto Scaling's and
+EC2's state), its volume, and the diagnosis: the one reason that holds it
+(a lifecycle hook, since when and when it times out; the node agent's
+failure; launches failing and why, past the routine ENI retries; its
+group's capacity; an impaired instance; a volume not attached), with the
+scaling activity that shows it and what to run. --output json prints JSON
+lines (events diagnosis, would, done, failed). A node a killed roll left down (Launch suspended, no
 instance, the ENI free) gets its group's Launch process back at once. Then,
 on request:
 
@@ -60,7 +65,7 @@ Exit codes:
 			if err := envDefaults(cmd); err != nil {
 				return err
 			}
-			return runRecover(cmd.Context(), io, d, o, args[0])
+			return translate(runRecover(cmd.Context(), io, d, o, args[0]), &o.awsFlags)
 		},
 	}
 	o.register(cmd.Flags())
@@ -79,6 +84,7 @@ func runRecover(ctx context.Context, io IO, d deps, o *recoverOptions, nodeID st
 	if err := o.validate(); err != nil {
 		return err
 	}
+	o.stderr = io.Err
 	actions := 0
 	for _, b := range []bool{o.Abandon, o.Continue, o.Replace} {
 		if b {
@@ -88,16 +94,30 @@ func runRecover(ctx context.Context, io IO, d deps, o *recoverOptions, nodeID st
 	if actions > 1 {
 		return usageError("use at most one of --abandon, --continue and --replace")
 	}
+	out := newEventWriter(io.Out, o.Output, false, d.clock.Now())
+	// fail reports a refusal or failure as a failed event in JSON, and
+	// returns it for stderr and the exit code.
+	fail := func(err error) error {
+		if o.Output == "json" {
+			code := ExitError
+			var ee *exitError
+			if errors.As(err, &ee) {
+				code = ee.code
+			}
+			out.write(Event{At: d.clock.Now(), Kind: "failed", Node: nodeID, Message: translate(err, &o.awsFlags).Error(), ExitCode: exitCode(code)})
+		}
+		return err
+	}
 	as, _, inv, err := d.inventory(ctx, &o.awsFlags)
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	snap, err := inv.Observe(ctx, o.selector(), inventory.Full, nil)
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	if err := resumeStranded(ctx, io, as, snap); err != nil {
-		return err
+		return fail(err)
 	}
 	action := recovery.Explain
 	switch {
@@ -111,36 +131,34 @@ func runRecover(ctx context.Context, io IO, d deps, o *recoverOptions, nodeID st
 	n, ok := snap.Node(nodeID)
 	if !ok {
 		_, err := recovery.Decide(snap.Nodes, nodeID, nil, action, o.Force)
-		return usageError("%v (in %s)", err, o.selector())
+		return fail(usageError("%v (in %s)", err, o.selector()))
 	}
-	hooksOut, err := as.DescribeLifecycleHooks(ctx, &autoscaling.DescribeLifecycleHooksInput{AutoScalingGroupName: aws.String(n.Group)})
+	in, err := inv.DiagnosisInput(ctx, n)
 	if err != nil {
-		return fmt.Errorf("describing the lifecycle hooks of group %s: %w", n.Group, err)
+		return fail(err)
 	}
+	diag := diagnosis.Diagnose(in)
 	var hooks []recovery.Hook
-	for _, h := range hooksOut.LifecycleHooks {
-		hooks = append(hooks, recovery.Hook{Name: aws.ToString(h.LifecycleHookName), Transition: aws.ToString(h.LifecycleTransition)})
-	}
-	if a, err := inv.LastActivity(ctx, n.Group, time.Time{}); err == nil && a != nil {
-		for i := range snap.Nodes {
-			if snap.Nodes[i].ID == nodeID {
-				snap.Nodes[i].LastActivity = a
-			}
-		}
+	for _, h := range in.Hooks {
+		hooks = append(hooks, recovery.Hook{Name: h.Name, Transition: h.Transition})
 	}
 	plan, err := recovery.Decide(snap.Nodes, nodeID, hooks, action, o.Force)
 	if err != nil {
-		return usageError("%v", err)
+		return fail(usageError("%v", err))
 	}
-	fmt.Fprint(io.Out, explain(plan.Node, plan.Waiting, plan.Hook, snap.At))
+	if o.Output == "json" {
+		out.write(Event{At: d.clock.Now(), Kind: "diagnosis", Node: n.ID, Instance: diag.Instance, Cause: string(diag.Cause), Diagnosis: &diag, Message: diag.Summary})
+	} else {
+		fmt.Fprint(io.Out, explain(plan.Node, diag, snap.At))
+	}
 	if action == recovery.Explain {
 		return nil
 	}
 	if r := plan.Refused; r != nil {
 		if r.Usage {
-			return usageError("%s", r.Reason)
+			return fail(usageError("%s", r.Reason))
 		}
-		return &exitError{code: ExitUnsafe, err: fmt.Errorf("refused: %s", r.Reason)}
+		return fail(&exitError{code: ExitUnsafe, err: fmt.Errorf("refused: %s", r.Reason)})
 	}
 	what := plan.What
 	var do func() error
@@ -156,17 +174,21 @@ func runRecover(ctx context.Context, io IO, d deps, o *recoverOptions, nodeID st
 		}
 	}
 	if o.DryRun {
-		fmt.Fprintf(io.Out, "dry run: would %s\n", what)
+		if o.Output == "json" {
+			out.write(Event{At: d.clock.Now(), Kind: "would", Node: n.ID, Instance: plan.Waiting.ID + plan.Target.ID, Message: "dry run: would " + what})
+		} else {
+			fmt.Fprintf(io.Out, "dry run: would %s\n", what)
+		}
 		return nil
 	}
 	if !o.Yes {
 		if !d.terminal(io.In) {
-			return usageError("not on a terminal: pass --yes to %s", what)
+			return fail(usageError("not on a terminal: pass --yes to %s", what))
 		}
 		fmt.Fprintf(io.Out, "%s%s? [y/N] ", strings.ToUpper(what[:1]), what[1:])
 		line, _ := bufio.NewReader(io.In).ReadString('\n')
 		if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
-			return &exitError{code: ExitDeclined, err: fmt.Errorf("declined; nothing was done")}
+			return fail(&exitError{code: ExitDeclined, err: fmt.Errorf("declined; nothing was done")})
 		}
 	}
 	if action == recovery.Replace {
@@ -198,43 +220,36 @@ func runRecover(ctx context.Context, io IO, d deps, o *recoverOptions, nodeID st
 	if err := do(); err != nil {
 		var held *lock.Held
 		if errors.As(err, &held) {
-			return &exitError{code: ExitUnsafe, err: fmt.Errorf("refused: %w", err)}
+			return fail(&exitError{code: ExitUnsafe, err: fmt.Errorf("refused: %w", err)})
 		}
-		return err
+		return fail(err)
 	}
-	fmt.Fprintf(io.Out, "done: %s\nwatch it with: stateful status%s\n", what, o.again())
+	watch := "stateful status" + o.again()
+	if o.Output == "json" {
+		out.write(Event{At: d.clock.Now(), Kind: "done", Node: n.ID, Instance: plan.Waiting.ID + plan.Target.ID, Message: "done: " + what, Command: watch, ExitCode: exitCode(ExitOK)})
+	} else {
+		fmt.Fprintf(io.Out, "done: %s\nwatch it with: %s\n", what, watch)
+	}
 	return nil
 }
 
-func explain(n cluster.Node, waiting cluster.Instance, hook string, now time.Time) string {
+// explain is recover's text: the node as observed and its diagnosis.
+func explain(n cluster.Node, d diagnosis.Diagnosis, now time.Time) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "node %s (group %s", n.ID, n.Group)
 	if n.IP != "" {
 		fmt.Fprintf(&b, ", IP %s", n.IP)
 	}
-	b.WriteString(")\n")
-	switch {
-	case n.Current():
-		i, _ := n.Serving()
-		fmt.Fprintf(&b, "  in service: %s on launch-template version %d, its group's target; nothing to recover\n", i.ID, i.Version)
-	case len(n.Instances) == 0:
-		b.WriteString("  no instance: the group is launching one, or its launches fail (see the activity below)\n")
-	default:
-		for _, i := range n.Instances {
-			fmt.Fprintf(&b, "  instance %s: %s, %s, launch-template version %d (target %d)\n", i.ID, i.Lifecycle, i.Health, i.Version, n.Target)
+	fmt.Fprintf(&b, ", capacity %d/%d/%d desired/min/max)\n", n.Desired, n.MinSize, n.MaxSize)
+	if len(n.Instances) == 0 {
+		b.WriteString("  no instance\n")
+	}
+	for _, i := range n.Instances {
+		ec2 := i.EC2State
+		if ec2 == "" {
+			ec2 = "not listed yet"
 		}
-		switch {
-		case waiting.ID != "" && waiting.Lifecycle == "Pending:Wait":
-			fmt.Fprintf(&b, "  %s waits for its launch hook %s: the node agent has not completed it yet, or failed and holds it for debugging.\n", waiting.ID, hook)
-			b.WriteString("  look at the agent's log on the instance (SSM: sudo journalctl -u cloud-final; sudo tail -200 /var/log/cloud-init-output.log).\n")
-			b.WriteString("  --abandon gives this launch up (the group starts a fresh instance); --continue puts it into service as it is.\n")
-		case waiting.ID != "":
-			fmt.Fprintf(&b, "  %s waits for its termination hook %s (the drain); --continue or --abandon lets it terminate now.\n", waiting.ID, hook)
-		case n.Problem() == "":
-			b.WriteString("  in service on an old version: run stateful roll, or --replace this node alone.\n")
-		default:
-			fmt.Fprintf(&b, "  %s\n", n.Problem())
-		}
+		fmt.Fprintf(&b, "  instance %s: %s (EC2: %s), %s, launch-template version %d (target %d)\n", i.ID, i.Lifecycle, ec2, i.Health, i.Version, n.Target)
 	}
 	if n.Volume.ID != "" {
 		fmt.Fprintf(&b, "  volume %s: %s", n.Volume.ID, n.Volume.State)
@@ -243,8 +258,19 @@ func explain(n cluster.Node, waiting cluster.Instance, hook string, now time.Tim
 		}
 		b.WriteString("\n")
 	}
-	if a := n.LastActivity; a != nil {
-		fmt.Fprintf(&b, "  last scaling activity (%s ago): %s\n", now.Sub(a.Start).Round(time.Second), a.Summary())
+	if d.OK() {
+		fmt.Fprintf(&b, "  diagnosis: %s; nothing to recover\n", d.Summary)
+	} else {
+		fmt.Fprintf(&b, "  diagnosis (%s): %s\n", d.Cause, d.Summary)
+	}
+	if !d.Since.IsZero() {
+		fmt.Fprintf(&b, "  in this state for %s (since %s)\n", age(now.Sub(d.Since)), stamp(d.Since))
+	}
+	if a := d.Activity; a != nil {
+		fmt.Fprintf(&b, "  scaling activity (%s): %s\n", stamp(a.Start), a.Summary())
+	}
+	if d.Fix != "" {
+		fmt.Fprintf(&b, "  fix: %s\n", d.Fix)
 	}
 	return b.String()
 }

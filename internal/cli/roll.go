@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,13 +9,14 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/stateful-aws/stateful/internal/awsapi"
 	"github.com/stateful-aws/stateful/internal/cluster"
+	"github.com/stateful-aws/stateful/internal/diagnosis"
+	"github.com/stateful-aws/stateful/internal/inventory"
 	"github.com/stateful-aws/stateful/internal/lock"
 	"github.com/stateful-aws/stateful/internal/rollout"
 )
@@ -78,12 +78,18 @@ replacements (exit 5) and prints the command that resumes. --only NODE
 (repeatable) or --partition NODE (that node and every node after it in
 node-id order, as a StatefulSet's partition) limits the roll.
 
+--dry-run looks once and never waits: it prints the plan and, when a node
+is out of service, why the roll would wait (exit 3); it changes nothing.
+
 --pre-check runs in bash with STATEFUL_NODE_ID, STATEFUL_NODE_IP,
 STATEFUL_INSTANCE_ID and STATEFUL_ASG_NAME set; exit 0 means go.
 
 Output: one line per event (human on a terminal, with a live line showing
 the replacement under way; key=value otherwise), or JSON lines with
---output json. Every flag also reads STATEFUL_<FLAG>.
+--output json; every stop ends with a failed (or interrupted) event
+carrying the exit code and the command to run. AWS errors are one
+sentence; --verbose lets the SDK log on stderr. Every flag also reads
+STATEFUL_<FLAG>.
 
 Exit codes:
   0  every node in scope is in service on its target version
@@ -92,14 +98,19 @@ Exit codes:
   3  refused: the cluster was not ready within --timeout, or another command
      holds the cluster's lock (--break-lock for a dead holder); nothing was
      terminated
-  4  stopped at a failure; the message says where and what to run
-  5  paused by --pause-after; the message gives the command that resumes`,
+  4  stopped at a failure; the message says where, why (the diagnosis) and
+     what to run
+  5  paused by --pause-after; the message gives the command that resumes
+  6  interrupted by a signal (Ctrl-C, SIGTERM); the message names the node
+     being replaced, the state it was left in and the command that resumes
+  7  lost AWS mid-roll (unreachable, credentials, access denied, throttled
+     past the retries); the same message as 6`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := envDefaults(cmd); err != nil {
 				return err
 			}
-			return runRoll(cmd.Context(), io, d, o)
+			return translate(runRoll(cmd.Context(), io, d, o), &o.awsFlags)
 		},
 	}
 	o.register(cmd.Flags())
@@ -108,7 +119,7 @@ Exit codes:
 	f.StringVar(&o.PreCheck, "pre-check", "", "shell command that must succeed before each termination")
 	f.DurationVar(&o.CheckTimeout, "check-timeout", time.Minute, "how long one attempt of --pre-check or --verify may run before it is stopped and counts as failed")
 	f.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "bound of each wait: cluster ready, pre-check, verify, one replacement")
-	f.BoolVar(&o.DryRun, "dry-run", false, "print the plan and change nothing")
+	f.BoolVar(&o.DryRun, "dry-run", false, "print the plan, and why the roll would wait or refuse, without waiting or changing anything")
 	f.DurationVar(&o.Fast, "poll", time.Second, "shortest interval between two looks at the cluster")
 	f.StringVar(&o.MaxUnavailable, "max-unavailable", "1", `most nodes out of service at once, whatever the cause: a number, or "zone" with --by-zone`)
 	f.BoolVar(&o.ByZone, "by-zone", false, "replace the nodes of one availability zone at a time")
@@ -206,6 +217,7 @@ func runRoll(ctx context.Context, io IO, d deps, o *rollOptions) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
+	o.stderr = io.Err
 	if err := o.check(); err != nil {
 		return err
 	}
@@ -216,7 +228,7 @@ func runRoll(ctx context.Context, io IO, d deps, o *rollOptions) error {
 	}
 	out := newEventWriter(io.Out, o.Output, d.terminal(io.Out), d.clock.Now())
 	cfg := rollout.Config{
-		AutoScaling: as, Inventory: inv, Clock: d.clock, Events: out.write,
+		AutoScaling: as, Inventory: inv, Clock: d.clock, Events: out.rollEvent,
 		Selector: o.selector(), Timeout: o.Timeout, DryRun: o.DryRun,
 		Options: rollout.Options{Last: o.Last, Only: o.Only, Partition: o.Partition,
 			MaxUnavailable: budget, WholeZone: wholeZone, ByZone: o.ByZone},
@@ -225,6 +237,22 @@ func runRoll(ctx context.Context, io IO, d deps, o *rollOptions) error {
 		RecoverCommand: func(id string) string { return "stateful recover " + shellQuote(id) + o.again() },
 		ResumeCommand:  o.resumeCommand,
 		CheckTimeout:   o.CheckTimeout,
+	}
+	cfg.Explain = func(ctx context.Context, n cluster.Node) string {
+		// A fresh full look: the roll's own reads of a group leave out the
+		// volume and EC2's view.
+		snap, err := inv.Observe(ctx, o.selector(), inventory.Full, nil)
+		if err != nil {
+			return ""
+		}
+		if fresh, ok := snap.Node(n.ID); ok {
+			n = fresh
+		}
+		d, err := diagnoseNode(ctx, inv, n)
+		if err != nil {
+			return ""
+		}
+		return d.Summary
 	}
 	if o.PreCheck != "" {
 		cfg.PreCheck = preCheck(o.PreCheck, io.Err)
@@ -240,27 +268,130 @@ func runRoll(ctx context.Context, io IO, d deps, o *rollOptions) error {
 			return err
 		})
 	}
+	if err == nil {
+		return nil
+	}
+	code := rollExitCode(ctx, err)
+	ev := Event{At: d.clock.Now(), Kind: "failed", Message: err.Error(), ExitCode: exitCode(code)}
+	if f, ok := rollout.IsFailure(err); ok {
+		ev.Node, ev.Instance, ev.Command = f.Node, f.Instance, f.Recover
+		ev.Nodes = ids(f.Nodes)
+		if f.Kind == rollout.Refused && len(f.Nodes) > 0 {
+			diags := map[string]diagnosis.Diagnosis{}
+			for k, n := range f.Nodes {
+				if k == maxDeepDiagnoses {
+					break
+				}
+				if dg, derr := diagnoseNode(context.WithoutCancel(ctx), inv, n); derr == nil {
+					diags[n.ID] = dg
+				}
+			}
+			if dg, ok := diags[f.Node]; ok {
+				ev.Cause, ev.Diagnosis = string(dg.Cause), &dg
+			}
+			fmt.Fprintln(io.Err, "nodes not in service:")
+			writeProblems(io.Err, f.Nodes, diags)
+		}
+	}
+	if code == ExitInterrupted || code == ExitUnreachable {
+		err = interruption(ctx, err, code, o, out, &ev)
+	}
+	var paused *rollout.Paused
+	if errors.As(err, &paused) {
+		return &exitError{code: code, err: err}
+	}
+	if !out.failed {
+		out.write(ev)
+	}
+	return &exitError{code: code, err: err}
+}
+
+// rollExitCode is the exit code of a roll that ended with err.
+func rollExitCode(ctx context.Context, err error) int {
 	var quorum *rollout.QuorumError
 	var held *lock.Held
 	var scope *rollout.ScopeError
 	var paused *rollout.Paused
 	switch f, ok := rollout.IsFailure(err); {
 	case errors.As(err, &quorum), errors.As(err, &scope):
-		return &exitError{code: ExitUsage, err: err}
+		return ExitUsage
 	case errors.As(err, &paused):
-		return &exitError{code: ExitPaused, err: err}
+		return ExitPaused
 	case errors.As(err, &held):
-		return &exitError{code: ExitRefused, err: err}
+		return ExitRefused
 	case ok && f.Kind == rollout.Refused:
-		if len(f.Nodes) > 0 {
-			fmt.Fprintln(io.Err, "nodes not in service:")
-			writeProblems(io.Err, f.Nodes)
-		}
-		return &exitError{code: ExitRefused, err: err}
+		return ExitRefused
 	case ok:
-		return &exitError{code: ExitStopped, err: err}
+		return ExitStopped
+	case ctx.Err() != nil:
+		return ExitInterrupted
 	}
-	return err
+	var ce *awsapi.CredentialsError
+	switch awsapi.Classify(err) {
+	case awsapi.KindNetwork, awsapi.KindThrottling, awsapi.KindAccessDenied, awsapi.KindServer:
+		return ExitUnreachable
+	}
+	if errors.As(err, &ce) {
+		return ExitUnreachable
+	}
+	return ExitError
+}
+
+// interruption says, in one sentence, where an interrupted roll stopped:
+// the node it was replacing, the state it left, and the command that
+// resumes; ev becomes the "interrupted" event.
+func interruption(ctx context.Context, err error, code int, o *rollOptions, out *eventWriter, ev *Event) error {
+	why := "interrupted by a signal"
+	if code == ExitUnreachable {
+		why = "lost AWS (" + firstSentence(translate(err, &o.awsFlags)) + ")"
+	}
+	resume := o.resumeCommand(false)
+	nodes := out.replacing()
+	var states []string
+	for _, id := range nodes {
+		fl := out.flightOf(id)
+		if fl.resumed {
+			states = append(states, fmt.Sprintf("node %s's old instance %s is gone and its group is launching the replacement, which comes up by itself", id, fl.old))
+		} else {
+			states = append(states, fmt.Sprintf("node %s's old instance %s was terminated while its group's Launch process was suspended; re-running (or stateful status) gives Launch back once the ENI is free", id, fl.old))
+		}
+	}
+	state := strings.Join(states, "; ")
+	node, old := "", ""
+	if len(nodes) == 0 {
+		state = "no node was being replaced, so nothing is half-done"
+	} else {
+		node, old = nodes[0], out.flightOf(nodes[0]).old
+		ev.Nodes = nodes
+	}
+	var left *lockLeft
+	if errors.As(err, &left) {
+		state += "; the cluster's lock could not be released and lapses within 10 minutes (add --break-lock to resume sooner)"
+	}
+	msg := fmt.Sprintf("roll %s: %s; run %s to resume where the cluster is", why, state, resume)
+	if ctx.Err() != nil && node == "" {
+		msg = fmt.Sprintf("roll %s: %s; run %s to start again", why, state, resume)
+	}
+	ev.Kind, ev.Node, ev.Instance, ev.Message, ev.Command = "interrupted", node, old, msg, resume
+	out.write(*ev)
+	return &translated{msg: msg, err: err}
+}
+
+// firstSentence is an error's message up to its first "; ".
+func firstSentence(err error) string {
+	s := err.Error()
+	if i := strings.Index(s, "; "); i > 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func ids(nodes []cluster.Node) []string {
+	out := make([]string, len(nodes))
+	for i, n := range nodes {
+		out[i] = n.ID
+	}
+	return out
 }
 
 // resumeStranded gives back the Launch process of groups an interrupted
@@ -273,9 +404,17 @@ func resumeStranded(ctx context.Context, io IO, as awsapi.AutoScaling, snap clus
 	return err
 }
 
-func writeProblems(w io.Writer, nodes []cluster.Node) {
+func writeProblems(w io.Writer, nodes []cluster.Node, diags map[string]diagnosis.Diagnosis) {
 	for _, n := range nodes {
-		fmt.Fprintf(w, "  node %-6s group %-30s %s\n", n.ID, n.Group, n.Problem())
+		why := n.Problem()
+		if d, ok := diags[n.ID]; ok {
+			why = d.Summary
+		}
+		state := "no instance"
+		if len(n.Instances) > 0 {
+			state = n.Instances[0].ID + " " + n.Instances[0].Lifecycle
+		}
+		fmt.Fprintf(w, "  node %s (group %s, %s): %s\n", n.ID, n.Group, state, why)
 	}
 }
 
@@ -312,59 +451,5 @@ func verify(command string, stderr io.Writer) func(context.Context, []string) er
 			return fmt.Errorf("%s: %w", command, err)
 		}
 		return nil
-	}
-}
-
-// eventWriter prints roll events: human lines on a terminal, with a live
-// line showing the replacement under way; key=value lines otherwise; JSON
-// lines for machines. Progress events feed only the live line.
-type eventWriter struct {
-	mu    sync.Mutex
-	w     io.Writer
-	mode  string // human | line | json
-	start time.Time
-	live  bool // a live line is on screen
-}
-
-func newEventWriter(w io.Writer, output string, tty bool, start time.Time) *eventWriter {
-	mode := "line"
-	switch {
-	case output == "json":
-		mode = "json"
-	case tty:
-		mode = "human"
-	}
-	return &eventWriter{w: w, mode: mode, start: start}
-}
-
-func (e *eventWriter) write(ev rollout.Event) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if ev.Kind == "progress" {
-		if e.mode == "human" {
-			fmt.Fprintf(e.w, "\r\033[K[%8s] %s", ev.At.Sub(e.start).Round(time.Second), ev.Message)
-			e.live = true
-		}
-		return
-	}
-	if e.live {
-		fmt.Fprint(e.w, "\r\033[K")
-		e.live = false
-	}
-	switch e.mode {
-	case "json":
-		b, _ := json.Marshal(ev)
-		fmt.Fprintf(e.w, "%s\n", b)
-	case "human":
-		fmt.Fprintf(e.w, "[%8s] %s\n", ev.At.Sub(e.start).Round(time.Second), ev.Message)
-	default:
-		fmt.Fprintf(e.w, "time=%s event=%s", ev.At.UTC().Format(time.RFC3339), ev.Kind)
-		if ev.Node != "" {
-			fmt.Fprintf(e.w, " node_id=%s", ev.Node)
-		}
-		if ev.Instance != "" {
-			fmt.Fprintf(e.w, " instance_id=%s", ev.Instance)
-		}
-		fmt.Fprintf(e.w, " message=%q\n", strings.TrimSpace(ev.Message))
 	}
 }

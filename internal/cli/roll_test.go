@@ -22,7 +22,7 @@ func TestEventWriterModes(t *testing.T) {
 		var b bytes.Buffer
 		w := newEventWriter(&b, output, tty, start)
 		for _, e := range events {
-			w.write(e)
+			w.rollEvent(e)
 		}
 		return b.String()
 	}

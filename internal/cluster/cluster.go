@@ -25,6 +25,9 @@ type Instance struct {
 	// an instance stopped or terminated through EC2 only at its next health
 	// check, tens of seconds later.
 	EC2State string
+	// Report is the failure summary the node agent left on the instance
+	// (tag TagBootstrapFailure), "" when none or not read.
+	Report string
 }
 
 // Ready reports whether the instance serves: InService and Healthy for
@@ -35,11 +38,12 @@ func (i Instance) Ready() bool {
 
 // Activity is a scaling activity of a node's group.
 type Activity struct {
-	Group       string // set by reads that span groups
-	Status      string // Successful | Failed | Cancelled | InProgress | ...
-	Description string
-	Message     string // StatusMessage
-	Start, End  time.Time
+	Group       string    `json:"asg_name,omitempty"` // set by reads that span groups
+	Status      string    `json:"status"`             // Successful | Failed | Cancelled | InProgress | ...
+	Description string    `json:"description"`
+	Message     string    `json:"status_message,omitempty"` // StatusMessage
+	Start       time.Time `json:"start_time"`
+	End         time.Time `json:"end_time,omitzero"`
 }
 
 // Summary is the activity in one line, for messages.
@@ -61,6 +65,8 @@ type Node struct {
 	VersionSpec        string // the group's $Latest, $Default or N
 	Target             int64  // VersionSpec resolved; 0 when unknown
 	Desired            int32
+	// MinSize and MaxSize are the group's bounds (a node's group is 1/1/1).
+	MinSize, MaxSize int32
 	// AZ is the group's Availability Zone (a node's group has one).
 	AZ        string
 	Instances []Instance

@@ -13,6 +13,11 @@ const (
 	TagNodeID = "stateful:node-id"
 )
 
+// TagBootstrapFailure is written by the node agent, not the module: on a
+// failed bootstrap it leaves its one-line failure summary on its instance
+// under this key, for the operator's commands to show.
+const TagBootstrapFailure = "stateful:bootstrap-failure"
+
 // Names the Terraform module gives a node's resources. They are the
 // original module's (v0.8.0), kept so that a cluster built by it upgrades
 // without replacing a group or launch template: AWS replaces both when

@@ -19,6 +19,7 @@ import (
 	"github.com/stateful-aws/stateful/internal/awsapi"
 	"github.com/stateful-aws/stateful/internal/clock"
 	"github.com/stateful-aws/stateful/internal/cluster"
+	"github.com/stateful-aws/stateful/internal/diagnosis"
 )
 
 // Selector picks the cluster: by the module's cluster tag, or by group
@@ -245,21 +246,25 @@ func (v *Inventory) describeGroups(ctx context.Context, sel Selector) ([]astypes
 				missing = append(missing, n)
 			}
 		}
-		return nil, &NotFoundError{What: "Auto Scaling groups " + strings.Join(missing, ", ")}
+		return nil, &NotFoundError{What: "Auto Scaling group named " + strings.Join(missing, ", "), Names: missing}
 	}
 	if len(out) == 0 {
-		return nil, &NotFoundError{What: "any Auto Scaling group tagged " + cluster.TagCluster + "=" + sel.Cluster}
+		return nil, &NotFoundError{What: "Auto Scaling group tagged " + cluster.TagCluster + "=" + sel.Cluster}
 	}
 	return out, nil
 }
 
 // NotFoundError means the selector matched nothing (or not all it named).
-type NotFoundError struct{ What string }
+type NotFoundError struct {
+	What  string
+	Names []string // the group names not found, for a selection by name
+}
 
-func (e *NotFoundError) Error() string { return "found no " + e.What }
+func (e *NotFoundError) Error() string { return "there is no " + e.What }
 
 func nodeOf(g astypes.AutoScalingGroup) cluster.Node {
-	n := cluster.Node{Group: aws.ToString(g.AutoScalingGroupName), Desired: aws.ToInt32(g.DesiredCapacity)}
+	n := cluster.Node{Group: aws.ToString(g.AutoScalingGroupName), Desired: aws.ToInt32(g.DesiredCapacity),
+		MinSize: aws.ToInt32(g.MinSize), MaxSize: aws.ToInt32(g.MaxSize)}
 	if len(g.AvailabilityZones) > 0 {
 		n.AZ = g.AvailabilityZones[0]
 	}
@@ -352,9 +357,11 @@ func (v *Inventory) resolveTargets(ctx context.Context, sel Selector, nodes []cl
 	return nil
 }
 
-func nodeTag(tags []ec2types.Tag) string {
+func nodeTag(tags []ec2types.Tag) string { return tagValue(tags, cluster.TagNodeID) }
+
+func tagValue(tags []ec2types.Tag, key string) string {
 	for _, t := range tags {
-		if aws.ToString(t.Key) == cluster.TagNodeID {
+		if aws.ToString(t.Key) == key {
 			return aws.ToString(t.Value)
 		}
 	}
@@ -490,7 +497,8 @@ func (v *Inventory) RecentActivities(ctx context.Context) (acts []cluster.Activi
 
 // LastActivity reads the scaling activity of one group that best explains
 // trouble since a time: the newest Failed or Cancelled one started since
-// then, else the newest.
+// then that is not the routine ENI retry (diagnosis.Routine), else the
+// newest such retry, else the newest activity.
 func (v *Inventory) LastActivity(ctx context.Context, group string, since time.Time) (*cluster.Activity, error) {
 	if err := v.wait(ctx); err != nil {
 		return nil, err
@@ -502,12 +510,21 @@ func (v *Inventory) LastActivity(ctx context.Context, group string, since time.T
 	if len(out.Activities) == 0 {
 		return nil, nil
 	}
-	pick := out.Activities[0]
-	for _, a := range out.Activities {
+	pick, routine := out.Activities[0], -1
+	for k, a := range out.Activities {
 		if (a.StatusCode == astypes.ScalingActivityStatusCodeFailed || a.StatusCode == astypes.ScalingActivityStatusCodeCancelled) && !aws.ToTime(a.StartTime).Before(since) {
-			pick = a
+			if diagnosis.Routine(cluster.Activity{Status: string(a.StatusCode), Message: aws.ToString(a.StatusMessage)}) {
+				if routine < 0 {
+					routine = k
+				}
+				continue
+			}
+			pick, routine = a, -2
 			break
 		}
+	}
+	if routine >= 0 {
+		pick = out.Activities[routine]
 	}
 	return &cluster.Activity{Status: string(pick.StatusCode), Description: aws.ToString(pick.Description), Message: aws.ToString(pick.StatusMessage),
 		Start: aws.ToTime(pick.StartTime), End: aws.ToTime(pick.EndTime)}, nil
@@ -543,7 +560,7 @@ func (v *Inventory) EC2States(ctx context.Context, sel Selector, nodes []cluster
 			for _, r := range out.Reservations {
 				for _, i := range r.Instances {
 					if p := where[aws.ToString(i.InstanceId)]; p != nil && i.State != nil {
-						p.EC2State = string(i.State.Name)
+						p.EC2State, p.Report = string(i.State.Name), tagValue(i.Tags, cluster.TagBootstrapFailure)
 					}
 				}
 			}

@@ -92,7 +92,7 @@ func TestSelectorErrors(t *testing.T) {
 	t.Parallel()
 	_, nodes, inv := world(t, 1)
 	var nf *NotFoundError
-	if _, err := inv.Observe(context.Background(), Selector{Groups: []string{nodes[0].Group, "nope"}}, Groups, nil); !errors.As(err, &nf) || nf.What != "Auto Scaling groups nope" {
+	if _, err := inv.Observe(context.Background(), Selector{Groups: []string{nodes[0].Group, "nope"}}, Groups, nil); !errors.As(err, &nf) || nf.What != "Auto Scaling group named nope" || len(nf.Names) != 1 || nf.Names[0] != "nope" {
 		t.Errorf("missing group: %v", err)
 	}
 	if _, err := inv.Observe(context.Background(), Selector{Cluster: "other"}, Groups, nil); !errors.As(err, &nf) {

@@ -97,6 +97,9 @@ func CheckScope(s cluster.Snapshot, o Options) error {
 	if err := check("--only", o.Only); err != nil {
 		return err
 	}
+	if err := check("--last", o.Last); err != nil {
+		return err
+	}
 	if o.Partition != "" {
 		return check("--partition", []string{o.Partition})
 	}

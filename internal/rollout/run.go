@@ -61,6 +61,10 @@ type Config struct {
 	// a Bucket with Rate 0 means no pacing.
 	Pace *awsapi.Bucket
 	// RecoverCommand renders the command that unsticks a node, for messages.
+	// Explain, when set, says in one sentence why node n is not in service
+	// (internal/diagnosis), for the failure message; without it the message
+	// quotes the group's last failed scaling activity.
+	Explain        func(ctx context.Context, n cluster.Node) string
 	RecoverCommand func(nodeID string) string
 	// ResumeCommand renders the command that resumes a paused roll, for
 	// messages; canaryDone says whether the canary has passed.
@@ -150,6 +154,7 @@ type Failure struct {
 	Detail    string
 	Recover   string
 	Nodes     []cluster.Node // for Refused: what is wrong
+	Diagnosis string         // Config.Explain's sentence, when set
 }
 
 func (f *Failure) Error() string {
@@ -165,7 +170,10 @@ func (f *Failure) Error() string {
 		}
 	}
 	fmt.Fprintf(&b, ": %s", f.Detail)
-	if f.Activity != "" {
+	switch {
+	case f.Diagnosis != "":
+		fmt.Fprintf(&b, "; diagnosis: %s", f.Diagnosis)
+	case f.Activity != "":
 		fmt.Fprintf(&b, "; last scaling activity: %s", f.Activity)
 	}
 	if f.Recover != "" {
@@ -230,11 +238,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 }
 
 type roller struct {
-	cfg   Config
-	log   *slog.Logger
-	snap  cluster.Snapshot // latest observation
-	swept time.Time        // when the whole cluster was last known: read, or proven unchanged
-	full  time.Time        // when every group was last read
+	cfg Config
+	// notReady are the nodes a dry run found out of service.
+	notReady []cluster.Node
+	log      *slog.Logger
+	snap     cluster.Snapshot // latest observation
+	swept    time.Time        // when the whole cluster was last known: read, or proven unchanged
+	full     time.Time        // when every group was last read
 	// quiet holds, per group the roll replaced since the last full read,
 	// when the roll saw it back: its activities started before then are
 	// the roll's own.
@@ -293,6 +303,11 @@ func (r *roller) run(ctx context.Context) (*Result, error) {
 	}
 	r.emit(Event{Kind: "plan", Nodes: res.Plan, Message: r.planMessage(res.Plan)})
 	if r.cfg.DryRun {
+		if out := r.notReady; len(out) > 0 {
+			return res, &Failure{Kind: Refused, Node: out[0].ID, Nodes: out, Recover: r.cfg.RecoverCommand(out[0].ID),
+				Detail: fmt.Sprintf("dry run: %d of %d nodes are not in service now (%s), so the roll would wait up to %s for them before starting, and refuse if they are still out then; nothing was changed",
+					len(out), len(r.snap.Nodes), strings.Join(ids(out), ", "), r.cfg.Timeout)}
+		}
 		return res, nil
 	}
 	r.replaced = map[string]bool{}
@@ -444,6 +459,10 @@ func (r *roller) planMessage(plan []string) string {
 	var parts []string
 	for _, id := range plan {
 		n, _ := s.Node(id)
+		if len(n.Instances) == 0 { // a dry run plans around nodes that are out
+			parts = append(parts, fmt.Sprintf("%s (no instance -> v%d)", id, n.Target))
+			continue
+		}
 		parts = append(parts, fmt.Sprintf("%s (v%d -> v%d)", id, n.Instances[0].Version, n.Target))
 	}
 	verb := "will replace"
@@ -659,6 +678,17 @@ func (r *roller) preflight(ctx context.Context) error {
 		depth = inventory.Groups
 		if err := r.checkNodeSet(); err != nil {
 			return err
+		}
+		// A node named by --only, --last or --partition that the cluster
+		// does not have is refused at once, not after waiting.
+		if err := CheckScope(r.snap, r.cfg.Options); err != nil {
+			return err
+		}
+		if r.cfg.DryRun {
+			// A dry run looks once and changes nothing: run says what it
+			// would wait for after printing the plan.
+			r.notReady = r.snap.NotServing()
+			return nil
 		}
 		if err := r.repair(ctx, deadline); err != nil {
 			return err
@@ -1127,7 +1157,9 @@ func (r *roller) interval() time.Duration {
 
 func (r *roller) failNode(ctx context.Context, kind FailureKind, n cluster.Node, i cluster.Instance, detail string) error {
 	f := &Failure{Kind: kind, Node: n.ID, Instance: i.ID, Lifecycle: i.Lifecycle, Detail: detail, Recover: r.cfg.RecoverCommand(n.ID)}
-	if a, err := r.cfg.Inventory.LastActivity(ctx, n.Group, r.started); err == nil && a != nil {
+	if r.cfg.Explain != nil {
+		f.Diagnosis = r.cfg.Explain(ctx, n)
+	} else if a, err := r.cfg.Inventory.LastActivity(ctx, n.Group, r.started); err == nil && a != nil {
 		f.Activity = a.Summary()
 	}
 	r.emit(Event{Kind: "failed", Node: n.ID, Instance: i.ID, Message: f.Error()})

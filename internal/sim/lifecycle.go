@@ -54,7 +54,8 @@ func (g *group) hook(transition string) (hook, bool) {
 func (e *Engine) active(g *group) []*instance {
 	var out []*instance
 	for _, id := range g.Instances {
-		if i := e.w.instances[id]; i != nil && !i.terminating() {
+		// Standby and detaching instances do not count toward capacity.
+		if i := e.w.instances[id]; i != nil && !i.terminating() && !i.standby() && i.Lifecycle != "Detaching" {
 			out = append(out, i)
 		}
 	}
@@ -388,7 +389,7 @@ func (e *Engine) terminateInGroup(i *instance, cause string, runHooks bool) *act
 
 func (e *Engine) proceedTermination(i *instance) {
 	i.Lifecycle = TerminatingProceed
-	if i.State == ec2Pending || i.State == ec2Running {
+	if i.State == ec2Pending || i.State == ec2Running || i.State == ec2Stopping || i.State == ec2Stopped {
 		e.shutdown(i, "User initiated")
 	} else if i.State == ec2Terminated {
 		e.leaveGroup(i)
@@ -478,8 +479,8 @@ func (e *Engine) scheduleHealthCheck(g *group) {
 		g.HealthCheckScheduled = false
 		for _, id := range slices.Clone(g.Instances) {
 			i := e.w.instances[id]
-			if i == nil || i.terminating() || i.State == ec2Running || i.State == ec2Pending {
-				continue
+			if i == nil || i.terminating() || i.standby() || i.State == ec2Running || i.State == ec2Pending {
+				continue // Standby is never health-checked
 			}
 			i.Health = "Unhealthy"
 			e.terminateInGroup(i, fmt.Sprintf("At %s an instance was taken out of service in response to an EC2 health check indicating it has been terminated or stopped.", e.now().Format(isoSeconds)), true)

@@ -145,7 +145,7 @@ func prune(v any) any {
 
 func conformanceScript() []step {
 	tagFilter := []ec2types.Filter{{Name: aws.String("tag:" + cluster.TagCluster), Values: []string{"conf"}}}
-	return []step{
+	return append([]step{
 		{"provision", func(ctx context.Context, as awsapi.AutoScaling, ec awsapi.EC2, st *scriptState) (any, error) {
 			var err error
 			st.nodes, err = sim.Provision(ctx, as, ec, "us-east-1", sim.ClusterSpec{Name: "conf", Nodes: 3, HookTimeout: 300, UserData: func(n sim.NodeSpec) string { return "IyEvYmluL2Jhc2gK" }})
@@ -300,6 +300,121 @@ func conformanceScript() []step {
 		}},
 		{"all instances", func(ctx context.Context, _ awsapi.AutoScaling, ec awsapi.EC2, _ *scriptState) (any, error) {
 			return ec.DescribeInstances(ctx, &ec2.DescribeInstancesInput{})
+		}},
+	}, operatorSteps()...)
+}
+
+// memberOf is the first instance of node k's group.
+func memberOf(ctx context.Context, as awsapi.AutoScaling, st *scriptState, k int) (string, error) {
+	out, err := as.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{st.nodes[k].Group}})
+	if err != nil {
+		return "", err
+	}
+	if len(out.AutoScalingGroups[0].Instances) == 0 {
+		return "", fmt.Errorf("node %d has no instance", k)
+	}
+	return *out.AutoScalingGroups[0].Instances[0].InstanceId, nil
+}
+
+// operatorSteps are what an operator does by hand: Standby, detaching,
+// stopping an instance, looking at subnets; with the refusals AWS gives.
+func operatorSteps() []step {
+	standby := func(k int, dec bool) func(ctx context.Context, as awsapi.AutoScaling, _ awsapi.EC2, st *scriptState) (any, error) {
+		return func(ctx context.Context, as awsapi.AutoScaling, _ awsapi.EC2, st *scriptState) (any, error) {
+			id, err := memberOf(ctx, as, st, k)
+			if err != nil {
+				return nil, err
+			}
+			return as.EnterStandby(ctx, &autoscaling.EnterStandbyInput{AutoScalingGroupName: aws.String(st.nodes[k].Group), InstanceIds: []string{id},
+				ShouldDecrementDesiredCapacity: aws.Bool(dec)})
+		}
+	}
+	exit := func(k int) func(ctx context.Context, as awsapi.AutoScaling, _ awsapi.EC2, st *scriptState) (any, error) {
+		return func(ctx context.Context, as awsapi.AutoScaling, _ awsapi.EC2, st *scriptState) (any, error) {
+			id, err := memberOf(ctx, as, st, k)
+			if err != nil {
+				return nil, err
+			}
+			return as.ExitStandby(ctx, &autoscaling.ExitStandbyInput{AutoScalingGroupName: aws.String(st.nodes[k].Group), InstanceIds: []string{id}})
+		}
+	}
+	groups := func(ctx context.Context, as awsapi.AutoScaling, _ awsapi.EC2, st *scriptState) (any, error) {
+		st.advance(time.Minute)
+		return as.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{})
+	}
+	return []step{
+		{"standby with decrement below min: refused", standby(0, true)},
+		{"lower node 1's min to 0", func(ctx context.Context, as awsapi.AutoScaling, _ awsapi.EC2, st *scriptState) (any, error) {
+			return as.UpdateAutoScalingGroup(ctx, &autoscaling.UpdateAutoScalingGroupInput{AutoScalingGroupName: aws.String(st.nodes[0].Group), MinSize: aws.Int32(0)})
+		}},
+		{"standby with decrement", standby(0, true)},
+		{"groups with node 1 in standby", groups},
+		{"standby again: not InService", standby(0, true)},
+		{"exit standby", exit(0)},
+		{"exit standby again: not in Standby", exit(0)},
+		{"groups after standby", groups},
+		{"standby without decrement: the group relaunches on the held ENI", standby(1, false)},
+		{"activities of node 2", func(ctx context.Context, as awsapi.AutoScaling, _ awsapi.EC2, st *scriptState) (any, error) {
+			st.advance(time.Minute)
+			return as.DescribeScalingActivities(ctx, &autoscaling.DescribeScalingActivitiesInput{AutoScalingGroupName: aws.String(st.nodes[1].Group)})
+		}},
+		{"exit standby above max: refused", exit(1)},
+		{"detach node 3 without decrement", func(ctx context.Context, as awsapi.AutoScaling, _ awsapi.EC2, st *scriptState) (any, error) {
+			id, err := memberOf(ctx, as, st, 2)
+			if err != nil {
+				return nil, err
+			}
+			return as.DetachInstances(ctx, &autoscaling.DetachInstancesInput{AutoScalingGroupName: aws.String(st.nodes[2].Group), InstanceIds: []string{id},
+				ShouldDecrementDesiredCapacity: aws.Bool(false)})
+		}},
+		{"detach an unknown instance: refused", func(ctx context.Context, as awsapi.AutoScaling, _ awsapi.EC2, st *scriptState) (any, error) {
+			return as.DetachInstances(ctx, &autoscaling.DetachInstancesInput{AutoScalingGroupName: aws.String(st.nodes[2].Group), InstanceIds: []string{"i-0000000000000000a"},
+				ShouldDecrementDesiredCapacity: aws.Bool(true)})
+		}},
+		{"groups after the detach", groups},
+		{"stop node 1's instance", func(ctx context.Context, as awsapi.AutoScaling, ec awsapi.EC2, st *scriptState) (any, error) {
+			id, err := memberOf(ctx, as, st, 0)
+			if err != nil {
+				return nil, err
+			}
+			return ec.StopInstances(ctx, &ec2.StopInstancesInput{InstanceIds: []string{id}})
+		}},
+		{"stop an unknown instance: refused", func(ctx context.Context, _ awsapi.AutoScaling, ec awsapi.EC2, _ *scriptState) (any, error) {
+			return ec.StopInstances(ctx, &ec2.StopInstancesInput{InstanceIds: []string{"i-0000000000000000a"}})
+		}},
+		{"groups after the stop (health check)", groups},
+		{"instances after the operator's actions", func(ctx context.Context, _ awsapi.AutoScaling, ec awsapi.EC2, st *scriptState) (any, error) {
+			st.advance(3 * time.Minute)
+			return ec.DescribeInstances(ctx, &ec2.DescribeInstancesInput{})
+		}},
+		{"subnets", func(ctx context.Context, _ awsapi.AutoScaling, ec awsapi.EC2, _ *scriptState) (any, error) {
+			return ec.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{})
+		}},
+		{"subnets by zone, paged", func(ctx context.Context, _ awsapi.AutoScaling, ec awsapi.EC2, _ *scriptState) (any, error) {
+			return ec.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{MaxResults: aws.Int32(5),
+				Filters: []ec2types.Filter{{Name: aws.String("availability-zone"), Values: []string{"us-east-1b"}}}})
+		}},
+		{"unknown subnet: refused", func(ctx context.Context, _ awsapi.AutoScaling, ec awsapi.EC2, _ *scriptState) (any, error) {
+			return ec.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{SubnetIds: []string{"subnet-00000000000000000"}})
+		}},
+		{"tag node 1's instance", func(ctx context.Context, as awsapi.AutoScaling, ec awsapi.EC2, st *scriptState) (any, error) {
+			id, err := memberOf(ctx, as, st, 0)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := ec.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{id}, Tags: []ec2types.Tag{{Key: aws.String("stateful:bootstrap-failure"), Value: aws.String("step node-script: exit status 3")}}}); err != nil {
+				return nil, err
+			}
+			return ec.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
+		}},
+		{"tag an unknown instance: refused", func(ctx context.Context, _ awsapi.AutoScaling, ec awsapi.EC2, _ *scriptState) (any, error) {
+			return ec.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{"i-0000000000000000a"}, Tags: []ec2types.Tag{{Key: aws.String("k"), Value: aws.String("v")}}})
+		}},
+		{"a reserved tag key: refused", func(ctx context.Context, _ awsapi.AutoScaling, ec awsapi.EC2, st *scriptState) (any, error) {
+			return ec.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{st.nodes[0].Volume}, Tags: []ec2types.Tag{{Key: aws.String("aws:x"), Value: aws.String("v")}}})
+		}},
+		{"activities at the end", func(ctx context.Context, as awsapi.AutoScaling, _ awsapi.EC2, _ *scriptState) (any, error) {
+			return as.DescribeScalingActivities(ctx, &autoscaling.DescribeScalingActivitiesInput{})
 		}},
 	}
 }

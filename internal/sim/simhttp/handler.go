@@ -60,6 +60,9 @@ func New(e *sim.Engine, log *slog.Logger) *Handler {
 			"DeleteTags":                          op(awsQuery, as.DeleteTags),
 			"CreateLaunchConfiguration":           op(awsQuery, as.CreateLaunchConfiguration),
 			"DescribeLaunchConfigurations":        op(awsQuery, as.DescribeLaunchConfigurations),
+			"EnterStandby":                        op(awsQuery, as.EnterStandby),
+			"ExitStandby":                         op(awsQuery, as.ExitStandby),
+			"DetachInstances":                     op(awsQuery, as.DetachInstances),
 		},
 		ec2Ops: map[string]operation{
 			"CreateVpc":                      op(ec2Query, ec.CreateVpc),
@@ -77,6 +80,9 @@ func New(e *sim.Engine, log *slog.Logger) *Handler {
 			"DescribeLaunchTemplateVersions": op(ec2Query, ec.DescribeLaunchTemplateVersions),
 			"DescribeInstances":              op(ec2Query, ec.DescribeInstances),
 			"TerminateInstances":             op(ec2Query, ec.TerminateInstances),
+			"StopInstances":                  op(ec2Query, ec.StopInstances),
+			"DescribeSubnets":                op(ec2Query, ec.DescribeSubnets),
+			"CreateTags":                     op(ec2Query, ec.CreateTags),
 		},
 	}
 }

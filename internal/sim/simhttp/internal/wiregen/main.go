@@ -35,6 +35,9 @@ var roots = []any{
 	ec2.DescribeLaunchTemplateVersionsInput{}, ec2.DescribeLaunchTemplateVersionsOutput{},
 	ec2.DescribeInstancesInput{}, ec2.DescribeInstancesOutput{},
 	ec2.TerminateInstancesInput{}, ec2.TerminateInstancesOutput{},
+	ec2.StopInstancesInput{}, ec2.StopInstancesOutput{},
+	ec2.DescribeSubnetsInput{}, ec2.DescribeSubnetsOutput{},
+	ec2.CreateTagsInput{}, ec2.CreateTagsOutput{},
 }
 
 var (
