@@ -233,6 +233,13 @@ func (f *flakyAS) DescribeAutoScalingGroups(ctx context.Context, in *autoscaling
 	return f.AutoScaling.DescribeAutoScalingGroups(ctx, in, o...)
 }
 
+func (f *flakyAS) DeleteTags(ctx context.Context, in *autoscaling.DeleteTagsInput, o ...func(*autoscaling.Options)) (*autoscaling.DeleteTagsOutput, error) {
+	if f.down("DeleteTags") {
+		return nil, refused("DeleteTags")
+	}
+	return f.AutoScaling.DeleteTags(ctx, in, o...)
+}
+
 func (f *flakyAS) TerminateInstanceInAutoScalingGroup(ctx context.Context, in *autoscaling.TerminateInstanceInAutoScalingGroupInput, o ...func(*autoscaling.Options)) (*autoscaling.TerminateInstanceInAutoScalingGroupOutput, error) {
 	out, err := f.AutoScaling.TerminateInstanceInAutoScalingGroup(ctx, in, o...)
 	if err == nil {
