@@ -38,6 +38,11 @@ func TestRollRefusesGroupsWithoutAPlainLaunchTemplate(t *testing.T) {
 			!strings.Contains(errOut, "group demo-node-02 of node 02 has a mixed instances policy") {
 			t.Fatalf("roll: exit %d, want %d naming both groups\n%s%s", code, ExitRefused, out, errOut)
 		}
+		// status says it too, rather than "outdated, run stateful roll".
+		code, out, _ = w.run("", "status", "--cluster", "demo")
+		if code != ExitNotInService || !strings.Contains(out, "unsupported") || !strings.Contains(out, "demo-node-00 uses the launch configuration old-lc") || strings.Contains(out, "run stateful roll") {
+			t.Fatalf("status: exit %d, want %d naming the launch configuration\n%s", code, ExitNotInService, out)
+		}
 		if n := w.e.CountCalls("TerminateInstanceInAutoScalingGroup") + w.e.CountCalls("SuspendProcesses"); n != 0 {
 			t.Fatalf("the refused roll made %d suspend or terminate calls", n)
 		}

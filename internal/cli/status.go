@@ -196,6 +196,9 @@ func writeTable(w io.Writer, rows []nodeStatus, now time.Time, wide bool) {
 		version := "-"
 		if r.Instance != "" {
 			version = fmt.Sprintf("%d/%d", r.Version, r.Target)
+			if r.Target == 0 { // no launch template to compare with
+				version = "-"
+			}
 			if !r.Current && r.Target != 0 && r.Version != r.Target {
 				version += " old"
 			}

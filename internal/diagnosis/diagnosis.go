@@ -40,6 +40,7 @@ const (
 	Standby         Cause = "standby"          // a user put the instance in Standby
 	Detached        Cause = "detached"         // the instance is being detached from its group
 	VolumeDetached  Cause = "volume-not-attached"
+	Unsupported     Cause = "unsupported" // the group launches from a launch configuration or a mixed instances policy
 )
 
 // Hook is one lifecycle hook of the node's group.
@@ -98,6 +99,12 @@ func (d Diagnosis) OK() bool { return d.Cause == Serving }
 // Diagnose names the reason node in is not in service, or Serving.
 func Diagnose(in Input) Diagnosis {
 	n := in.Node
+	if n.Unsupported != "" {
+		// First: whatever else holds the node, no roll can replace it
+		// until its group launches from its launch template again.
+		return Diagnosis{Cause: Unsupported, Summary: fmt.Sprintf("group %s %s: stateful cannot tell which version its instance runs, so no roll replaces it", n.Group, n.Unsupported),
+			Fix: fmt.Sprintf("point group %s back at its launch template (terraform apply restores the module's setting)", n.Group)}
+	}
 	if d, ok := capacity(in); ok {
 		return d
 	}

@@ -174,6 +174,13 @@ func TestDiagnose(t *testing.T) {
 				return n
 			}()},
 			cause: VolumeDetached, want: []string{"attached to i-9, another instance"}},
+		{name: "a group moved to a launch configuration, serving",
+			in: Input{Node: func() cluster.Node {
+				n := node(serving("i-1"))
+				n.Unsupported, n.Target = "uses the launch configuration legacy, not a launch template", 0
+				return n
+			}()},
+			cause: Unsupported, want: []string{"uses the launch configuration legacy", "no roll replaces it"}},
 		{name: "standby",
 			in:    Input{Node: node(cluster.Instance{ID: "i-1", Lifecycle: "Standby", Health: "Healthy"})},
 			cause: Standby, want: []string{"i-1 is in Standby", "exit-standby"}},
