@@ -43,6 +43,10 @@ func withClusterLock(ctx context.Context, d deps, io IO, as awsapi.AutoScaling, 
 		return f(ctx) // nothing to lock; f says the cluster is empty
 	}
 	l, err := lock.Acquire(ctx, lock.Config{API: as, Clock: d.clock, Group: group, Holder: holder(command), Settle: lf.Settle}, lf.BreakLock)
+	if nr := (*lock.NotReleased)(nil); errors.As(err, &nr) {
+		fmt.Fprintf(io.Err, "stateful: could not take back the cluster's lock this command may have written (it lapses on its own): %v\n", nr.Release)
+		return &lockLeft{err: nr.Err}
+	}
 	if err != nil {
 		return err
 	}

@@ -102,6 +102,7 @@ type safetySchedule struct {
 	replaceNode             int
 	abandonAt               time.Duration // 0: no recover --abandon
 	abandonNode             int
+	replaceAfter            int // a recover --replace of this node once the roll ended (-1: none)
 }
 
 func newSafetySchedule(seed int64) safetySchedule {
@@ -150,6 +151,10 @@ func newSafetySchedule(seed int64) safetySchedule {
 	if coin(4) {
 		s.abandonAt, s.abandonNode = d(0, roll), rng.Intn(s.nodes)
 	}
+	s.replaceAfter = -1
+	if coin(3) {
+		s.replaceAfter = rng.Intn(s.nodes)
+	}
 	return s
 }
 
@@ -172,6 +177,7 @@ func (s safetySchedule) String() string {
 	add(s.secondAt > 0, "a second roll --last %02d at %s", s.secondLast, s.secondAt)
 	add(s.replaceAt > 0, "recover %02d --replace at %s", s.replaceNode, s.replaceAt)
 	add(s.abandonAt > 0, "recover %02d --abandon at %s", s.abandonNode, s.abandonAt)
+	add(s.replaceAfter >= 0, "recover %02d --replace after the roll", s.replaceAfter)
 	return strings.Join(parts, ", ")
 }
 
@@ -528,7 +534,8 @@ func (r *safetyRun) command(ctx context.Context, link *operatorLink, args ...str
 	}
 	r.running.Add(1)
 	code := execute(ctx, args, IO{In: strings.NewReader(""), Out: &out, Err: &errb}, d)
-	if link.killed() || strings.Contains(errb.String(), "the cluster lock") || strings.Contains(errb.String(), "could not release the cluster's lock") {
+	if e := errb.String(); link.killed() || strings.Contains(e, "the cluster lock") || strings.Contains(e, "could not release the cluster's lock") ||
+		strings.Contains(e, "could not take back the cluster's lock") || strings.Contains(e, "lock could not be released") {
 		r.mayLeak.Store(true)
 	}
 	r.running.Add(-1)
@@ -724,6 +731,14 @@ func runSafety(t *testing.T, s safetySchedule) {
 	}
 	if code != ExitOK && code != ExitRefused && code != ExitStopped && code != ExitError && code != ExitUnreachable {
 		t.Errorf("the roll exited %d", code)
+	}
+	if s.replaceAfter >= 0 {
+		// Under the same faults, once the roll is over: the replacement
+		// usually goes through.
+		code, _ := r.command(ctx, r.link(), "recover", node(s.replaceAfter).ID, "--cluster", "c", "--replace", "--yes")
+		if code != ExitOK && code != ExitUnsafe && code != ExitUsage && code != ExitError {
+			t.Errorf("recover --replace after the roll exited %d", code)
+		}
 	}
 
 	// The faults stop; every operator is done; one more roll converges.

@@ -202,12 +202,23 @@ func acquire(ctx context.Context, cfg Config, breakLock bool) (*Lock, error) {
 			// The write may have taken effect though its answer was lost
 			// (or the command was stopped, or it was too slow): take it
 			// back, so that no dead holder blocks the next command.
-			_ = l.Release(context.WithoutCancel(ctx))
+			if rerr := l.Release(context.WithoutCancel(ctx)); rerr != nil {
+				return nil, &NotReleased{Err: err, Release: rerr}
+			}
 		}
 		return nil, err
 	}
 	return l, nil
 }
+
+// NotReleased is a failed acquire whose write may have landed and could
+// not be taken back: the lock may stay until it lapses (the TTL).
+type NotReleased struct{ Err, Release error }
+
+func (e *NotReleased) Error() string {
+	return fmt.Sprintf("%v (and the lock it may have written could not be taken back: %v)", e.Err, e.Release)
+}
+func (e *NotReleased) Unwrap() error { return e.Err }
 
 // Renew extends the lock, after checking it is still this holder's.
 func (l *Lock) Renew(ctx context.Context) error {
