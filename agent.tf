@@ -14,9 +14,12 @@ locals {
   # of each architecture's binary, an S3 object, or a path in the image.
   agent_template_vars = {
     agent_url          = local.agent_is_release ? "${local.release_base_url}/v${local.release.version}/stateful-linux-{arch}" : (var.agent.url == null ? "" : var.agent.url)
-    agent_sha256_amd64 = local.agent_is_release ? local.release.sha256["linux-amd64"] : (var.agent.sha256 == null ? "" : var.agent.sha256)
-    agent_sha256_arm64 = local.agent_is_release ? local.release.sha256["linux-arm64"] : (var.agent.sha256 == null ? "" : var.agent.sha256)
+    agent_sha256_amd64 = local.agent_is_release ? local.release.sha256["linux-amd64"] : (var.agent.url == null ? "" : var.agent.sha256)
+    agent_sha256_arm64 = local.agent_is_release ? local.release.sha256["linux-arm64"] : (var.agent.url == null ? "" : var.agent.sha256)
     agent_s3_uri       = var.agent.s3_uri == null ? "" : var.agent.s3_uri
+    agent_s3_sha256    = var.agent.s3_uri == null ? "" : var.agent.sha256
+    agent_s3_owner     = var.agent.s3_uri == null ? "" : coalesce(var.agent.expected_bucket_owner, local.account_id)
+    agent_s3_version   = var.agent.version_id == null ? "" : var.agent.version_id
     agent_path         = var.agent.path == null ? "" : var.agent.path
     agent_version      = var.agent.version
   }

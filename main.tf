@@ -46,7 +46,11 @@ locals {
     iops        = [for id, v in local.data_volumes : id if(v.iops != null && !contains(["gp3", "io1", "io2"], v.type)) || (v.iops == null && contains(["io1", "io2"], v.type))]
     throughput  = [for id, v in local.data_volumes : id if v.throughput_mib_per_sec != null && v.type != "gp3"]
     file_system = [for id, v in local.data_volumes : id if !contains(["ext4", "xfs"], v.file_system_type)]
-    mount_path  = [for id, v in local.data_volumes : id if !(startswith(v.mount_path, "/") && v.mount_path != "/")]
+    # The mount path reaches fstab and mount(8): safe characters only, so
+    # a space cannot shift fstab's fields and a newline cannot add a line.
+    mount_path = [for id, v in local.data_volumes : id if !(can(regex("^(/[A-Za-z0-9._@+-]+)+$", v.mount_path)) && !can(regex("/\\.\\.?(/|$)", v.mount_path)))]
+    owner      = [for id, v in local.data_volumes : id if !(can(regex("^([a-z_][a-z0-9_-]{0,31}|[0-9]+)$", v.mount_path_owner_user)) && can(regex("^([a-z_][a-z0-9_-]{0,31}|[0-9]+)$", v.mount_path_owner_group)))]
+    device     = [for id, v in local.data_volumes : id if !can(regex("^/dev/[a-z0-9]+$", v.device_name))]
   }
 
   # Node files as the agent takes them. A bare base64 string (the original
@@ -103,8 +107,11 @@ locals {
       mode           = f.mode
     }]
     script = {
-      inline_base64 = var.node_config_script == null ? "" : var.node_config_script
-      s3_url        = var.node_config_script_s3_url == null ? "" : var.node_config_script_s3_url
+      inline_base64            = var.node_config_script == null ? "" : var.node_config_script
+      s3_url                   = var.node_config_script_s3_url == null ? "" : var.node_config_script_s3_url
+      s3_sha256                = try(var.node_config_script_s3.sha256, "")
+      s3_expected_bucket_owner = var.node_config_script_s3 == null ? "" : coalesce(var.node_config_script_s3.expected_bucket_owner, local.account_id)
+      s3_version_id            = try(coalesce(var.node_config_script_s3.version_id, ""), "")
     }
     timeouts = {
       command_seconds   = var.command_timeout_seconds
@@ -153,6 +160,14 @@ data "aws_caller_identity" "current" {
       error_message = length(local.data_volume_inputs) == 0 ? "Set default_data_volume (the data volume of every node)." : "Set default_data_volume or its older name data_volume, not both."
     }
     precondition {
+      condition     = (var.node_config_script_s3_url == null) == (var.node_config_script_s3 == null)
+      error_message = "The node_config_script_s3_url runs as root: set node_config_script_s3 = { sha256 = \"...\" } with it (and only with it)."
+    }
+    precondition {
+      condition     = length(setsubtract([for f in var.node_secret_files : f.node_id], keys(local.nodes))) == 0
+      error_message = "The node_secret_files name node_id(s) ${join(", ", setsubtract([for f in var.node_secret_files : f.node_id], keys(local.nodes)))} that are not in nodes."
+    }
+    precondition {
       condition     = var.node_config_script != null || var.node_config_script_s3_url != null
       error_message = "Set node_config_script, node_config_script_s3_url, or both (the S3 object is tried first)."
     }
@@ -178,7 +193,15 @@ data "aws_caller_identity" "current" {
     }
     precondition {
       condition     = length(local.volume_problems.mount_path) == 0
-      error_message = "The data volume mount_path of node(s) ${join(", ", local.volume_problems.mount_path)} must be an absolute path other than /, such as /data."
+      error_message = "The data volume mount_path of node(s) ${join(", ", local.volume_problems.mount_path)} must be an absolute path other than / made of letters, digits and . _ @ + - (no spaces, newlines or . and .. components), such as /data."
+    }
+    precondition {
+      condition     = length(local.volume_problems.owner) == 0
+      error_message = "The data volume mount_path_owner_user and mount_path_owner_group of node(s) ${join(", ", local.volume_problems.owner)} must be user and group names (lowercase letters, digits, _ and -, up to 32) or numbers."
+    }
+    precondition {
+      condition     = length(local.volume_problems.device) == 0
+      error_message = "The data volume device_name of node(s) ${join(", ", local.volume_problems.device)} must look like /dev/sdf."
     }
     precondition {
       condition     = alltrue([for p in local.data_volume.mount_params : can(regex("^[^, ]+$", p))])
@@ -200,7 +223,8 @@ module "cluster_nodes" {
   image_id               = coalesce(each.value.node_image, var.node_image)
   instance_type          = var.instance_type
   key_name               = var.node_key_name
-  instance_profile_name  = aws_iam_instance_profile.node.name
+  iam                    = local.node_iam
+  secret_parameter_arns  = local.secret_parameter_arns[each.key]
   user_data              = local.user_data[each.key]
   data_volume            = local.data_volumes[each.key]
   launch_hook_name       = local.launch_hook_name

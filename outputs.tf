@@ -4,8 +4,13 @@ output "asg_names" {
 }
 
 output "node_iam_role_name" {
-  description = "Name of the nodes' IAM role, to attach more policies to."
-  value       = aws_iam_role.node.name
+  description = "Name of the original module's shared role (`<app_name>-role`), kept for an upgrade (`keep_original_role`), or null. Nodes no longer run with it: attach more policies to each node's role (`node_iam_role_names`)."
+  value       = var.keep_original_role ? aws_iam_role.original[0].name : null
+}
+
+output "node_iam_role_names" {
+  description = "Per node id, the name of the node's own IAM role (its instance profile has the same name): attach more policies to these."
+  value       = { for id, m in module.cluster_nodes : id => m.iam_role_name }
 }
 
 output "node_id_to_node_userdata_script_map" {

@@ -61,8 +61,9 @@ variable "node_files" {
   EOT
   # Typed loosely on purpose: items may be objects or bare strings (the
   # original README's form); the validations below check the shape.
-  type     = any
-  nullable = false
+  type      = any
+  nullable  = false
+  sensitive = true
 
   validation {
     condition = try(alltrue([for n in var.node_files : can(tostring(n.node_id)) && alltrue([
@@ -89,7 +90,8 @@ variable "node_files" {
 }
 
 variable "node_config_script" {
-  description = "Base64 of the node script (`filebase64(\"node.sh\")`): bash defining `configure_cluster_node NODE_ID NODE_IP` and `wait_for_healthy_cluster NODE_ID NODE_IP`, and optionally `drain_cluster_node NODE_ID NODE_IP`. Optional when `node_config_script_s3_url` is set, and then the fallback; at least one of the two is required."
+  sensitive   = true
+  description = "Sensitive. Base64 of the node script (`filebase64(\"node.sh\")`): bash defining `configure_cluster_node NODE_ID NODE_IP` and `wait_for_healthy_cluster NODE_ID NODE_IP`, and optionally `drain_cluster_node NODE_ID NODE_IP`. Optional when `node_config_script_s3_url` is set, and then the fallback; at least one of the two is required."
   type        = string
   default     = null
 
@@ -100,13 +102,36 @@ variable "node_config_script" {
 }
 
 variable "node_config_script_s3_url" {
-  description = "Optional `s3://bucket/key` of the node script. The agent fetches it first and falls back to `node_config_script`; keeps large scripts out of user data."
+  description = "Optional `s3://bucket/key` of the node script. The agent fetches it first and falls back to `node_config_script`; keeps large scripts out of user data. It runs as root, so `node_config_script_s3` must give its sha256."
   type        = string
   default     = null
 
   validation {
     condition     = var.node_config_script_s3_url == null || can(regex("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+", var.node_config_script_s3_url))
     error_message = "The node_config_script_s3_url must look like s3://bucket/key."
+  }
+}
+
+variable "node_config_script_s3" {
+  description = "How the agent checks the node script it fetches from `node_config_script_s3_url` (required with it: the script runs as root): `sha256` (64 lowercase hex digits; an object with another sum is refused and the inline `node_config_script` used, if any), `expected_bucket_owner` (the account ID that must own the bucket, default this cluster's account: a bucket deleted and re-created by another account is refused) and optionally `version_id` (that version of the object only)."
+  type = object({
+    sha256                = string
+    expected_bucket_owner = optional(string)
+    version_id            = optional(string)
+  })
+  default = null
+
+  validation {
+    condition     = var.node_config_script_s3 == null || can(regex("^[0-9a-f]{64}$", var.node_config_script_s3.sha256))
+    error_message = "The node_config_script_s3.sha256 must be the 64 lowercase hex digits of the script's SHA-256."
+  }
+  validation {
+    condition     = var.node_config_script_s3 == null || can(regex("^[0-9]{12}$", coalesce(var.node_config_script_s3.expected_bucket_owner, "000000000000")))
+    error_message = "The node_config_script_s3.expected_bucket_owner must be a 12-digit AWS account ID."
+  }
+  validation {
+    condition     = var.node_config_script_s3 == null || can(regex("^[A-Za-z0-9._-]{1,1000}$", coalesce(var.node_config_script_s3.version_id, "x")))
+    error_message = "The node_config_script_s3.version_id must be an S3 version ID (letters, digits, . _ -)."
   }
 }
 
@@ -270,15 +295,17 @@ variable "kms_key_id" {
 
 variable "agent" {
   description = <<-EOT
-    Where each node gets the `stateful` agent binary. Default (`{}`): the release this module pins (`release.tf`), downloaded from `base_url` (default `https://github.com/stateful-aws/stateful/releases/download`; a mirror such as an S3 bucket's or an artifact store's HTTPS URL with the same layout, `<base_url>/v<version>/stateful-linux-<amd64|arm64>`) and checked against the pinned sha256 of the node's architecture. Instead, set one of: `url` with its `sha256` (your own build; `{arch}` in the URL becomes amd64 or arm64, and one sha256 must then match both), `s3_uri` (`s3://bucket/key`, fetched with the instance role), or `path` (already in the image). `version` is a label written into the user data: changing it changes every node's launch template, so the nodes roll. URLs and paths may not contain quotes, spaces or backslashes.
+    Where each node gets the `stateful` agent binary. Default (`{}`): the release this module pins (`release.tf`), downloaded from `base_url` (default `https://github.com/stateful-aws/stateful/releases/download`; a mirror such as an S3 bucket's or an artifact store's HTTPS URL with the same layout, `<base_url>/v<version>/stateful-linux-<amd64|arm64>`) and checked against the pinned sha256 of the node's architecture. Instead, set one of: `url` with its `sha256` (your own build; `{arch}` in the URL becomes amd64 or arm64, and one sha256 must then match both), `s3_uri` (`s3://bucket/key`, fetched with the instance role) with its `sha256` (required: the agent runs as root), `expected_bucket_owner` (the account that must own the bucket, default this cluster's) and optionally `version_id`, or `path` (already in the image). `version` is a label written into the user data: changing it changes every node's launch template, so the nodes roll. URLs and paths may not contain quotes, spaces or backslashes.
   EOT
   type = object({
-    base_url = optional(string)
-    url      = optional(string)
-    sha256   = optional(string)
-    s3_uri   = optional(string)
-    path     = optional(string)
-    version  = optional(string, "")
+    base_url              = optional(string)
+    url                   = optional(string)
+    sha256                = optional(string)
+    s3_uri                = optional(string)
+    expected_bucket_owner = optional(string)
+    version_id            = optional(string)
+    path                  = optional(string)
+    version               = optional(string, "")
   })
   default  = {}
   nullable = false
@@ -304,8 +331,24 @@ variable "agent" {
     error_message = "An agent.url needs agent.sha256, the 64 lowercase hex digits of the binary's SHA-256."
   }
   validation {
-    condition     = var.agent.sha256 == null || var.agent.url != null
-    error_message = "The agent.sha256 checks an agent.url: set agent.url too, or neither (the pinned release carries its own checksums)."
+    condition     = var.agent.sha256 == null || var.agent.url != null || var.agent.s3_uri != null
+    error_message = "The agent.sha256 checks an agent.url or agent.s3_uri: set one of them too, or neither (the pinned release carries its own checksums)."
+  }
+  validation {
+    condition     = var.agent.s3_uri == null || can(regex("^[0-9a-f]{64}$", var.agent.sha256))
+    error_message = "An agent.s3_uri needs agent.sha256, the 64 lowercase hex digits of the binary's SHA-256: the agent runs as root, and whoever can write the object would otherwise own every new node."
+  }
+  validation {
+    condition     = (var.agent.expected_bucket_owner == null && var.agent.version_id == null) || var.agent.s3_uri != null
+    error_message = "The agent.expected_bucket_owner and agent.version_id apply to agent.s3_uri: set it too, or neither."
+  }
+  validation {
+    condition     = var.agent.expected_bucket_owner == null || can(regex("^[0-9]{12}$", var.agent.expected_bucket_owner))
+    error_message = "The agent.expected_bucket_owner must be a 12-digit AWS account ID."
+  }
+  validation {
+    condition     = var.agent.version_id == null || can(regex("^[A-Za-z0-9._-]{1,1000}$", var.agent.version_id))
+    error_message = "The agent.version_id must be an S3 version ID (letters, digits, . _ -)."
   }
   validation {
     condition     = var.agent.s3_uri == null || can(regex("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[A-Za-z0-9!_.*()/+=,@-]+$", var.agent.s3_uri))
@@ -379,5 +422,66 @@ variable "roll" {
   validation {
     condition     = var.roll.soak == null || can(regex("^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$", var.roll.soak))
     error_message = "The roll.soak must be a duration such as \"30s\", \"10m\" or \"1h30m\"."
+  }
+}
+
+variable "ssm_access" {
+  description = "How nodes may be reached through AWS Systems Manager: `session-manager` (default: only what Session Manager needs, `ssm:UpdateInstanceInformation` and the four `ssmmessages` channel calls, and no `ssm:GetParameter*`), `managed` (the AWS managed policy `AmazonSSMManagedInstanceCore`, which also reads every parameter of the account and region) or `none`."
+  type        = string
+  default     = "session-manager"
+  nullable    = false
+
+  validation {
+    condition     = contains(["session-manager", "managed", "none"], var.ssm_access)
+    error_message = "The ssm_access must be session-manager, managed or none."
+  }
+}
+
+variable "keep_original_role" {
+  description = "Keep the original module's shared role `<app_name>-role`, its instance profile and its policy (v0.8.0). Default true, so that an upgrade's apply deletes nothing an instance launched by the original still runs with; nodes launched by this module run with their own roles, so once `stateful roll` has replaced every node set it to false to delete them (a new cluster can set it false from the start)."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+variable "node_secret_files" {
+  description = "Secret files, written by the agent from SSM Parameter Store so that their contents never enter user data, Terraform state or plans: a list of `{ node_id, parameter, destination, mode, owner, group }`, where `parameter` is a SecureString's name (`/kafka/tls.key`) or ARN, decrypted by the agent on the node (its role may read only its own nodes' parameters); `mode` defaults to `0600`, `owner` and `group` to `root`. The parameter's value is the file's contents, as is (not base64)."
+  type = list(object({
+    node_id     = string
+    parameter   = string
+    destination = string
+    mode        = optional(string, "0600")
+    owner       = optional(string, "root")
+    group       = optional(string, "root")
+  }))
+  default  = []
+  nullable = false
+
+  validation {
+    condition     = alltrue([for f in var.node_secret_files : can(regex("^(arn:aws[a-z-]*:ssm:[a-z0-9-]+:[0-9]{12}:parameter)?/?[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$", f.parameter))])
+    error_message = "Each node_secret_files parameter must be an SSM parameter name of letters, digits and _ . - separated by / (such as /kafka/tls.key) or its ARN."
+  }
+  validation {
+    condition     = alltrue([for f in var.node_secret_files : can(regex("^(/[A-Za-z0-9_.@+-]+)+$", f.destination)) && !can(regex("/\\.\\.?(/|$)", f.destination))])
+    error_message = "Each node_secret_files destination must be an absolute path of letters, digits and _ . @ + - (no . or .. components), such as /etc/kafka/tls.key."
+  }
+  validation {
+    condition     = alltrue([for f in var.node_secret_files : can(regex("^0?[0-7]{3,4}$", f.mode))])
+    error_message = "Each node_secret_files mode must be an octal mode such as 0600."
+  }
+  validation {
+    condition     = alltrue([for f in var.node_secret_files : can(regex("^([a-z_][a-z0-9_-]{0,31}|[0-9]+)$", f.owner)) && can(regex("^([a-z_][a-z0-9_-]{0,31}|[0-9]+)$", f.group))])
+    error_message = "Each node_secret_files owner and group must be a user or group name (lowercase letters, digits, _ and -, up to 32) or a number."
+  }
+}
+
+variable "secret_files_kms_key_id" {
+  description = "Optional customer managed KMS key of the node_secret_files parameters, as a key ARN or ID (default: the AWS managed key `aws/ssm`, which needs no grant). Each node's role may decrypt with it only through SSM (`kms:ViaService`)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.secret_files_kms_key_id == null || can(regex("^(arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/)?(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$", var.secret_files_kms_key_id))
+    error_message = "The secret_files_kms_key_id must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID) or key ID."
   }
 }

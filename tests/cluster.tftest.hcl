@@ -110,33 +110,72 @@ run "instance_policy" {
   command = plan
 
   assert {
-    condition = [for s in jsondecode(aws_iam_policy.node.policy).Statement : s.Sid] == [
-      "Describe", "AttachThisClustersVolumes", "ToThisClustersInstances", "ThisClustersLifecycleHooks", "ReportBootstrapFailure",
+    condition = [for s in jsondecode(module.cluster_nodes["01"].iam_policy).Statement : s.Sid] == [
+      "Describe", "ThisNodesVolume", "ToAndFromTheCallingInstance", "ThisNodesLifecycleHooks",
     ]
-    error_message = "Without S3 objects or a KMS key the policy has five statements."
+    error_message = "Without S3 objects, secrets or a KMS key a node's policy has four statements."
   }
   assert {
-    condition = jsondecode(aws_iam_policy.node.policy).Statement[4].Action == ["ec2:CreateTags"] && jsondecode(aws_iam_policy.node.policy).Statement[4].Condition == {
-      StringEquals                = { "aws:ResourceTag/stateful:cluster" = "kafka" }
-      "ForAllValues:StringEquals" = { "aws:TagKeys" = ["stateful:bootstrap-failure"] }
-    }
-    error_message = "The agent may tag only this cluster's instances, and only with its failure summary."
-  }
-  assert {
-    condition     = alltrue([for s in jsondecode(aws_iam_policy.node.policy).Statement : s.Resource != "*" || alltrue([for a in s.Action : can(regex("^(ec2|autoscaling):Describe", a))])])
+    condition     = alltrue(flatten([for id, m in module.cluster_nodes : [for s in jsondecode(m.iam_policy).Statement : s.Resource != "*" || alltrue([for a in s.Action : can(regex("^(ec2|autoscaling):Describe", a))])]]))
     error_message = "Only Describe calls are unscoped."
   }
   assert {
-    condition     = jsondecode(aws_iam_policy.node.policy).Statement[1].Condition == { StringEquals = { "aws:ResourceTag/stateful:cluster" = "kafka" } }
-    error_message = "Volume attach is limited to volumes tagged with this cluster."
+    condition     = jsondecode(module.cluster_nodes["01"].iam_policy).Statement[1].Condition == { StringEquals = { "aws:ResourceTag/stateful:cluster" = "kafka", "aws:ResourceTag/stateful:node-id" = "01" } }
+    error_message = "Node 01 may attach and detach only the volume tagged with its cluster and node id."
   }
   assert {
-    condition     = jsondecode(aws_iam_policy.node.policy).Statement[3].Resource == "arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:*:autoScalingGroupName/kafka-node-*" && jsondecode(aws_iam_policy.node.policy).Statement[3].Condition == { StringEquals = { "autoscaling:ResourceTag/stateful:cluster" = "kafka" } }
-    error_message = "Hooks can be completed only on this cluster's groups."
+    condition = jsondecode(module.cluster_nodes["01"].iam_policy).Statement[2].Condition == {
+      StringEquals = { "aws:ResourceTag/stateful:cluster" = "kafka", "aws:ResourceTag/stateful:node-id" = "01" }
+      ArnEquals    = { "ec2:SourceInstanceARN" = "arn:aws:ec2:eu-west-1:123456789012:instance/$${ec2:InstanceID}" }
+    }
+    error_message = "Node 01 attaches to and detaches from the calling instance only, one of its own."
   }
   assert {
-    condition     = aws_iam_role_policy_attachment.ssm.policy_arn == "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
-    error_message = "SSM is the way into a node."
+    condition     = jsondecode(module.cluster_nodes["02"].iam_policy).Statement[3].Resource == "arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:*:autoScalingGroupName/kafka-node-02"
+    error_message = "Node 02 completes and heartbeats only its own group's hooks."
+  }
+  assert {
+    condition     = jsondecode(module.cluster_nodes["00"].ssm_policies.inline).Statement[0].Action == ["ssm:UpdateInstanceInformation", "ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel"] && module.cluster_nodes["00"].ssm_policies.managed == []
+    error_message = "By default a node gets Session Manager's trimmed policy, not the AWS managed one."
+  }
+  assert {
+    condition     = module.cluster_nodes["00"].launch_instance_profile == "kafka-node-00" && output.node_iam_role_names == { "00" = "kafka-node-00", "01" = "kafka-node-01", "02" = "kafka-node-02" }
+    error_message = "Each node's launch template names its own instance profile."
+  }
+  assert {
+    condition     = aws_iam_role.original[0].name == "kafka-role" && aws_iam_instance_profile.original[0].name == "kafka-instance-profile" && output.node_iam_role_name == "kafka-role"
+    error_message = "The original's role and profile are kept for the upgrade by default."
+  }
+}
+
+run "ssm_access_managed" {
+  command = plan
+
+  variables {
+    ssm_access = "managed"
+  }
+
+  assert {
+    condition     = module.cluster_nodes["00"].ssm_policies == { inline = null, managed = ["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"] }
+    error_message = "ssm_access = managed attaches the AWS managed policy."
+  }
+}
+
+run "ssm_access_none_and_no_original_role" {
+  command = plan
+
+  variables {
+    ssm_access         = "none"
+    keep_original_role = false
+  }
+
+  assert {
+    condition     = module.cluster_nodes["00"].ssm_policies == { inline = null, managed = [] }
+    error_message = "ssm_access = none grants nothing for SSM."
+  }
+  assert {
+    condition     = length(aws_iam_role.original) == 0 && length(aws_iam_policy.original) == 0 && output.node_iam_role_name == null
+    error_message = "keep_original_role = false drops the original's role."
   }
 }
 
@@ -145,21 +184,35 @@ run "policy_with_s3_and_kms" {
 
   variables {
     node_config_script_s3_url = "s3://my-bucket/scripts/node.sh"
-    agent                     = { s3_uri = "s3://my-bucket/bin/stateful", version = "1.2.0" }
-    kms_key_id                = "arn:aws:kms:eu-west-1:123456789012:key/0b5f0a5c-1111-2222-3333-444455556666"
+    node_config_script_s3     = { sha256 = "abababababababababababababababababababababababababababababababab", version_id = "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY" }
+    agent                     = { s3_uri = "s3://my-bucket/bin/stateful", sha256 = "cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd", version = "1.2.0" }
+    kms_key_id                = "0b5f0a5c-1111-2222-3333-444455556666"
   }
 
   assert {
-    condition     = jsondecode(aws_iam_policy.node.policy).Statement[4] == { Sid = "ReadNodeScriptAndAgent", Effect = "Allow", Action = ["s3:GetObject"], Resource = ["arn:aws:s3:::my-bucket/scripts/node.sh", "arn:aws:s3:::my-bucket/bin/stateful"] }
+    condition     = jsondecode(module.cluster_nodes["00"].iam_policy).Statement[4] == { Sid = "ReadNodeScriptAndAgent", Effect = "Allow", Action = ["s3:GetObject", "s3:GetObjectVersion"], Resource = ["arn:aws:s3:::my-bucket/scripts/node.sh", "arn:aws:s3:::my-bucket/bin/stateful"] }
     error_message = "s3:GetObject only on the configured objects."
   }
   assert {
-    condition     = jsondecode(aws_iam_policy.node.policy).Statement[5].Resource == "arn:aws:kms:eu-west-1:123456789012:key/0b5f0a5c-1111-2222-3333-444455556666"
-    error_message = "KMS use only on the configured key."
+    condition = [for s in jsondecode(module.cluster_nodes["00"].iam_policy).Statement : s if startswith(s.Sid, "VolumeKey")] == [
+      {
+        Sid       = "VolumeKeyGrantThroughEC2", Effect = "Allow", Action = ["kms:CreateGrant"], Resource = "arn:aws:kms:eu-west-1:123456789012:key/0b5f0a5c-1111-2222-3333-444455556666"
+        Condition = { Bool = { "kms:GrantIsForAWSResource" = "true" }, StringEquals = { "kms:ViaService" = "ec2.eu-west-1.amazonaws.com" } }
+      },
+      {
+        Sid       = "VolumeKeyThroughEC2", Effect = "Allow", Action = ["kms:Decrypt", "kms:DescribeKey"], Resource = "arn:aws:kms:eu-west-1:123456789012:key/0b5f0a5c-1111-2222-3333-444455556666"
+        Condition = { StringEquals = { "kms:ViaService" = "ec2.eu-west-1.amazonaws.com" } }
+      },
+    ]
+    error_message = "KMS as the EBS documentation gives it: the grant for AWS resources only, every use through EC2 only, on the key's ARN (a key ID is turned into it)."
   }
   assert {
-    condition     = strcontains(local.user_data["00"], "s3_get 's3://my-bucket/bin/stateful'") && local.agent_config["00"].script.s3_url == "s3://my-bucket/scripts/node.sh"
-    error_message = "The agent comes from S3 and the script is fetched from S3 first."
+    condition     = strcontains(local.user_data["00"], "s3_get 's3://my-bucket/bin/stateful' \"$tmp\" '123456789012' ''") && strcontains(local.user_data["00"], "sha256='cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd'") && local.agent_config["00"].script.s3_url == "s3://my-bucket/scripts/node.sh"
+    error_message = "The agent comes from S3, from a bucket of this account, checked against its sha256, and the script is fetched from S3 first."
+  }
+  assert {
+    condition     = local.agent_config["00"].script.s3_sha256 == "abababababababababababababababababababababababababababababababab" && local.agent_config["00"].script.s3_expected_bucket_owner == "123456789012" && local.agent_config["00"].script.s3_version_id == "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"
+    error_message = "The S3 node script's sha256, expected owner (this account by default) and version reach the agent."
   }
 }
 

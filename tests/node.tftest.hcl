@@ -10,17 +10,20 @@ mock_provider "aws" {
 }
 
 variables {
-  name                   = "kafka-node-01"
-  launch_hook_name       = "kafka-node-asg-hook"
-  drain_hook_name        = "kafka-node-drain-hook"
-  node_id                = "01"
-  node_ip                = "10.0.2.10"
-  subnet_id              = "subnet-0bbbbbbbbbbbbbbbb"
-  availability_zone      = "eu-west-1b"
-  security_groups        = ["sg-0123456789abcdef0"]
-  image_id               = "ami-0123456789abcdef0"
-  instance_type          = "m6i.large"
-  instance_profile_name  = "kafka-node"
+  name              = "kafka-node-01"
+  launch_hook_name  = "kafka-node-asg-hook"
+  drain_hook_name   = "kafka-node-drain-hook"
+  node_id           = "01"
+  node_ip           = "10.0.2.10"
+  subnet_id         = "subnet-0bbbbbbbbbbbbbbbb"
+  availability_zone = "eu-west-1b"
+  security_groups   = ["sg-0123456789abcdef0"]
+  image_id          = "ami-0123456789abcdef0"
+  instance_type     = "m6i.large"
+  iam = {
+    partition  = "aws", region = "eu-west-1", account_id = "123456789012", cluster_tag_key = "stateful:cluster", cluster = "kafka",
+    s3_objects = [], ssm_access = "session-manager"
+  }
   user_data              = "#!/bin/bash\necho hi\n"
   data_volume            = { size_in_gibs = 64, type = "gp3", throughput_mib_per_sec = 250 }
   root_volume            = { device_name = "/dev/xvda", size_in_gibs = 16, type = "gp3" }

@@ -73,7 +73,7 @@ run "agent_from_s3" {
   command = plan
 
   variables {
-    agent = { s3_uri = "s3://artifacts-bucket/stateful/v1.0.0/stateful" }
+    agent = { s3_uri = "s3://artifacts-bucket/stateful/v1.0.0/stateful", sha256 = "abababababababababababababababababababababababababababababababab", expected_bucket_owner = "111122223333" }
   }
 
   assert {

@@ -581,3 +581,174 @@ run "roll_bad_soak" {
 
   expect_failures = [var.roll]
 }
+
+run "mount_path_with_a_newline" {
+  command = plan
+
+  variables {
+    default_data_volume = { file_system_type = "xfs", mount_path = "/data\n/dev/sdz /etc xfs defaults 0 0", mount_path_owner_user = "u", mount_path_owner_group = "g", size_in_gibs = 16, type = "gp3" }
+  }
+
+  expect_failures = [data.aws_caller_identity.current]
+}
+
+run "mount_path_with_a_space" {
+  command = plan
+
+  variables {
+    default_data_volume = { file_system_type = "xfs", mount_path = "/my data", mount_path_owner_user = "u", mount_path_owner_group = "g", size_in_gibs = 16, type = "gp3" }
+  }
+
+  expect_failures = [data.aws_caller_identity.current]
+}
+
+run "mount_path_override_with_dot_dot" {
+  command = plan
+
+  variables {
+    nodes = [{ node_id = "00", node_ip = "10.0.1.10", node_subnet_id = "subnet-0aaaaaaaaaaaaaaaa", node_data_disk = { mount_path = "/data/../etc" } }]
+  }
+
+  expect_failures = [data.aws_caller_identity.current]
+}
+
+run "mount_owner_with_a_space" {
+  command = plan
+
+  variables {
+    default_data_volume = { file_system_type = "xfs", mount_path = "/data", mount_path_owner_user = "kafka user", mount_path_owner_group = "g", size_in_gibs = 16, type = "gp3" }
+  }
+
+  expect_failures = [data.aws_caller_identity.current]
+}
+
+run "bad_device_name" {
+  command = plan
+
+  variables {
+    default_data_volume = { file_system_type = "xfs", mount_path = "/data", mount_path_owner_user = "u", mount_path_owner_group = "g", size_in_gibs = 16, type = "gp3", device_name = "/dev/sdf; reboot" }
+  }
+
+  expect_failures = [data.aws_caller_identity.current]
+}
+
+run "agent_s3_without_sha256" {
+  command = plan
+
+  variables {
+    agent = { s3_uri = "s3://bucket/stateful" }
+  }
+
+  expect_failures = [var.agent]
+}
+
+run "agent_s3_bad_bucket_owner" {
+  command = plan
+
+  variables {
+    agent = { s3_uri = "s3://bucket/stateful", sha256 = "abababababababababababababababababababababababababababababababab", expected_bucket_owner = "me" }
+  }
+
+  expect_failures = [var.agent]
+}
+
+run "agent_version_id_without_s3" {
+  command = plan
+
+  variables {
+    agent = { version_id = "v1" }
+  }
+
+  expect_failures = [var.agent]
+}
+
+run "script_s3_without_sha256" {
+  command = plan
+
+  variables {
+    node_config_script_s3_url = "s3://bucket/node.sh"
+  }
+
+  expect_failures = [data.aws_caller_identity.current]
+}
+
+run "script_s3_bad_sha256" {
+  command = plan
+
+  variables {
+    node_config_script_s3_url = "s3://bucket/node.sh"
+    node_config_script_s3     = { sha256 = "not-a-sum" }
+  }
+
+  expect_failures = [var.node_config_script_s3]
+}
+
+run "bad_ssm_access" {
+  command = plan
+
+  variables {
+    ssm_access = "full"
+  }
+
+  expect_failures = [var.ssm_access]
+}
+
+run "secret_file_bad_parameter" {
+  command = plan
+
+  variables {
+    node_secret_files = [{ node_id = "00", parameter = "/kafka/*", destination = "/etc/kafka/tls.key" }]
+  }
+
+  expect_failures = [var.node_secret_files]
+}
+
+run "secret_file_destination_with_dot_dot" {
+  command = plan
+
+  variables {
+    node_secret_files = [{ node_id = "00", parameter = "/kafka/tls.key", destination = "/etc/kafka/../shadow" }]
+  }
+
+  expect_failures = [var.node_secret_files]
+}
+
+run "secret_file_bad_mode" {
+  command = plan
+
+  variables {
+    node_secret_files = [{ node_id = "00", parameter = "/kafka/tls.key", destination = "/etc/kafka/tls.key", mode = "rw" }]
+  }
+
+  expect_failures = [var.node_secret_files]
+}
+
+run "secret_file_bad_owner" {
+  command = plan
+
+  variables {
+    node_secret_files = [{ node_id = "00", parameter = "/kafka/tls.key", destination = "/etc/kafka/tls.key", owner = "root;id" }]
+  }
+
+  expect_failures = [var.node_secret_files]
+}
+
+run "secret_file_of_an_unknown_node" {
+  command = plan
+
+  variables {
+    node_secret_files = [{ node_id = "07", parameter = "/kafka/tls.key", destination = "/etc/kafka/tls.key" }]
+  }
+
+  expect_failures = [data.aws_caller_identity.current]
+}
+
+run "bad_secret_files_kms_key" {
+  command = plan
+
+  variables {
+    secret_files_kms_key_id = "alias/aws/ssm"
+  }
+
+  expect_failures = [var.secret_files_kms_key_id]
+}

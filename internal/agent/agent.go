@@ -36,8 +36,8 @@ type Deps struct {
 	Finder   blockdev.Finder
 	Fstab    string // /etc/fstab
 	StateDir string // /var/lib/stateful: the fetched node script
-	// FetchS3 gets an s3:// object (nil: inline script only).
-	FetchS3 func(ctx context.Context, url string) ([]byte, error)
+	// FetchS3 gets an s3:// object and checks it (nil: inline script only).
+	FetchS3 func(ctx context.Context, o S3Object) ([]byte, error)
 	// StartDrain starts `stateful node drain` in the background once the
 	// node is in service, when the config names a termination hook.
 	StartDrain func() error

@@ -120,7 +120,8 @@ func (a *Agent) writeFiles(context.Context) error {
 // else the inline copy.
 func (a *Agent) script(ctx context.Context) ([]byte, error) {
 	if url := a.cfg.Script.S3URL; url != "" && a.d.FetchS3 != nil {
-		b, err := a.d.FetchS3(ctx, url)
+		b, err := a.d.FetchS3(ctx, S3Object{URL: url, SHA256: a.cfg.Script.S3SHA256,
+			ExpectedBucketOwner: a.cfg.Script.S3ExpectedBucketOwner, VersionID: a.cfg.Script.S3VersionID})
 		if err == nil {
 			a.log.Info("node script fetched", "source", url, "bytes", len(b))
 			return b, nil

@@ -68,6 +68,12 @@ type File struct {
 type Script struct {
 	InlineBase64 string `json:"inline_base64"`
 	S3URL        string `json:"s3_url"`
+	// The S3 copy runs as root: it must have this sha256 (hex), come from
+	// a bucket the account S3ExpectedBucketOwner owns, and be the version
+	// S3VersionID when that is set.
+	S3SHA256              string `json:"s3_sha256"`
+	S3ExpectedBucketOwner string `json:"s3_expected_bucket_owner"`
+	S3VersionID           string `json:"s3_version_id"`
 }
 
 // Timeouts bound the agent's waits, in seconds.
@@ -88,6 +94,10 @@ var (
 	nodeIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
 	modePattern   = regexp.MustCompile(`^0?[0-7]{3,4}$`)
 	ownerPattern  = regexp.MustCompile(`^[a-z_][a-z0-9_-]*[$]?$|^[0-9]+$`)
+
+	sha256Pattern  = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	accountPattern = regexp.MustCompile(`^[0-9]{12}$`)
+	versionPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,1000}$`)
 )
 
 // ParseConfig reads and checks a config. It has no side effects; its
@@ -137,6 +147,12 @@ func (c *Config) Validate() error {
 		return bad("script", "needs inline_base64 or s3_url")
 	case c.Script.S3URL != "" && !strings.HasPrefix(c.Script.S3URL, "s3://"):
 		return bad("script.s3_url", "%q must start with s3://", c.Script.S3URL)
+	case c.Script.S3URL != "" && !sha256Pattern.MatchString(c.Script.S3SHA256):
+		return bad("script.s3_sha256", "%q must be the 64 lowercase hex digits of the S3 script's SHA-256 (it runs as root)", c.Script.S3SHA256)
+	case c.Script.S3URL != "" && !accountPattern.MatchString(c.Script.S3ExpectedBucketOwner):
+		return bad("script.s3_expected_bucket_owner", "%q must be the 12-digit account ID that owns the script's bucket", c.Script.S3ExpectedBucketOwner)
+	case c.Script.S3VersionID != "" && !versionPattern.MatchString(c.Script.S3VersionID):
+		return bad("script.s3_version_id", "%q must be an S3 version ID (letters, digits, . _ -)", c.Script.S3VersionID)
 	}
 	for _, o := range c.Volume.MountOptions {
 		if o == "" || strings.ContainsAny(o, ", \t\n") {

@@ -32,6 +32,9 @@ type Agent struct {
 	URL                      string
 	SHA256AMD64, SHA256ARM64 string
 	S3URI, Path, Version     string
+	// S3SHA256 (required with S3URI), S3Owner (the account that must own
+	// the bucket) and S3Version (optional) check the S3 agent.
+	S3SHA256, S3Owner, S3Version string
 }
 
 // ReleaseAgent is the module's default agent: the release it pins
@@ -61,6 +64,9 @@ func Render(template []byte, cfg agent.Config, a Agent) (string, error) {
 		"agent_sha256_amd64": cty.StringVal(a.SHA256AMD64),
 		"agent_sha256_arm64": cty.StringVal(a.SHA256ARM64),
 		"agent_s3_uri":       cty.StringVal(a.S3URI),
+		"agent_s3_sha256":    cty.StringVal(a.S3SHA256),
+		"agent_s3_owner":     cty.StringVal(a.S3Owner),
+		"agent_s3_version":   cty.StringVal(a.S3Version),
 		"agent_path":         cty.StringVal(a.Path),
 		"agent_version":      cty.StringVal(a.Version),
 		"region":             cty.StringVal(cfg.Region),

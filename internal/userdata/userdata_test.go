@@ -16,7 +16,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -84,7 +83,7 @@ func TestGoldenUserData(t *testing.T) {
 		"etcd-url.sh": {exampleConfig(), Agent{URL: "https://releases.example.com/stateful/v1.0.0/stateful-linux-{arch}",
 			SHA256AMD64: strings.Repeat("ab", 32), SHA256ARM64: strings.Repeat("ab", 32), Version: "1.0.0"}},
 		"etcd-path.sh": {exampleConfig(), Agent{Path: "/usr/local/bin/stateful"}},
-		"etcd-s3.sh":   {exampleConfig(), Agent{S3URI: "s3://artifacts-bucket/stateful/v1.0.0/stateful"}},
+		"etcd-s3.sh":   {exampleConfig(), Agent{S3URI: "s3://artifacts-bucket/stateful/v1.0.0/stateful", S3SHA256: strings.Repeat("ab", 32), S3Owner: "111122223333"}},
 		// The module's default: the pinned release (make release rewrites
 		// this golden file with the new checksums).
 		"complete-release.sh": {completeConfig(), ReleaseAgent(pin, release.DefaultBaseURL)},
@@ -138,78 +137,14 @@ func TestConfigJSONIsTerraformsJSONEncode(t *testing.T) {
 	}
 }
 
-// TestS3GetSignsLikeTheSDK runs the template's s3_get against a fake IMDS
-// and a fake S3 that checks the request's SigV4 signature with the AWS
-// SDK's own signer.
-func TestS3GetSignsLikeTheSDK(t *testing.T) {
-	t.Parallel()
-	for _, tool := range []string{"bash", "curl", "openssl", "sha256sum"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed (.ci/run installs curl and openssl)", tool)
-		}
-	}
-	const ak, sk, token = "ASIAEXAMPLEKEY", "secret/key+with=chars", "session-token-value"
-	payload := []byte("agent binary")
-	var problems []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case r.URL.Path == "/latest/api/token" && r.Method == http.MethodPut:
-			fmt.Fprint(w, "imds-token")
-		case r.URL.Path == "/latest/meta-data/iam/security-credentials/":
-			fmt.Fprint(w, "node-role")
-		case r.URL.Path == "/latest/meta-data/iam/security-credentials/node-role":
-			fmt.Fprintf(w, "{\n  \"Code\" : \"Success\",\n  \"AccessKeyId\" : %q,\n  \"SecretAccessKey\" : %q,\n  \"Token\" : %q,\n  \"Expiration\" : \"2030-01-01T00:00:00Z\"\n}\n", ak, sk, token)
-		default:
-			at, err := time.Parse("20060102T150405Z", r.Header.Get("X-Amz-Date"))
-			if err != nil {
-				problems = append(problems, "bad X-Amz-Date")
-			}
-			check, _ := http.NewRequest(http.MethodGet, "https://"+r.Host+r.URL.Path, nil)
-			check.Header.Set("X-Amz-Content-Sha256", r.Header.Get("X-Amz-Content-Sha256"))
-			err = v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true }).SignHTTP(context.Background(),
-				aws.Credentials{AccessKeyID: ak, SecretAccessKey: sk, SessionToken: token}, check,
-				r.Header.Get("X-Amz-Content-Sha256"), "s3", "eu-west-1", at)
-			if err != nil || check.Header.Get("Authorization") != r.Header.Get("Authorization") {
-				problems = append(problems, fmt.Sprintf("signature mismatch:\n got  %s\n want %s", r.Header.Get("Authorization"), check.Header.Get("Authorization")))
-				http.Error(w, "SignatureDoesNotMatch", http.StatusForbidden)
-				return
-			}
-			if r.Host != "artifacts-bucket.s3.eu-west-1.amazonaws.com" || r.URL.Path != "/stateful/v1.0.0/stateful" {
-				problems = append(problems, "wrong object "+r.Host+r.URL.Path)
-			}
-			_, _ = w.Write(payload)
-		}
-	}))
-	defer srv.Close()
-	script, err := RenderFile(moduleDir, exampleConfig(), Agent{S3URI: "s3://artifacts-bucket/stateful/v1.0.0/stateful"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fn := regexp.MustCompile(`(?s)s3_get\(\) \{.*?\n\}\n`).FindString(script)
-	if fn == "" {
-		t.Fatal("no s3_get in the rendered script")
-	}
-	out := filepath.Join(t.TempDir(), "agent")
-	cmd := exec.Command("bash", "-c", "set -euo pipefail\nregion=eu-west-1\nimds=\"$STATEFUL_IMDS_ENDPOINT/latest\"\n"+fn+"s3_get s3://artifacts-bucket/stateful/v1.0.0/stateful "+out)
-	cmd.Env = append(os.Environ(), "STATEFUL_IMDS_ENDPOINT="+srv.URL, "STATEFUL_S3_ENDPOINT="+srv.URL)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("s3_get: %v\n%s\n%v", err, b, problems)
-	}
-	if len(problems) > 0 {
-		t.Fatal(strings.Join(problems, "\n"))
-	}
-	if got, _ := os.ReadFile(out); !bytes.Equal(got, payload) {
-		t.Fatalf("downloaded %q", got)
-	}
-}
-
 // fakeAWS is IMDS, a download server and the Auto Scaling endpoint for
 // the user data's own steps: it serves the agent, answers IMDSv2 (with role
 // credentials), and records the CompleteLifecycleAction calls after
 // checking their SigV4 signature with the AWS SDK's signer.
 type fakeAWS struct {
 	srv       *httptest.Server
-	agent     []byte // served at /bin/stateful-linux-amd64 (nil: 404)
+	agent     []byte // served at /bin/stateful-linux-amd64 and as S3 object s3://artifacts-bucket/stateful (nil: 404)
+	s3Owner   string // the account owning the S3 bucket
 	mu        sync.Mutex
 	completes []url.Values
 	problems  []string
@@ -235,6 +170,23 @@ func (f *fakeAWS) serve(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/latest/meta-data/iam/security-credentials/node-role":
 		fmt.Fprintf(w, "{\n  \"Code\" : \"Success\",\n  \"AccessKeyId\" : %q,\n  \"SecretAccessKey\" : %q,\n  \"Token\" : %q\n}\n", fakeAK, fakeSK, fakeToken)
 	case r.URL.Path == "/bin/stateful-linux-amd64" && f.agent != nil:
+		_, _ = w.Write(f.agent)
+	case r.URL.Path == "/stateful" && r.Method == http.MethodGet:
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if p := checkSigV4(r, nil, "s3"); p != "" || r.Host != "artifacts-bucket.s3.eu-west-1.amazonaws.com" {
+			f.problems = append(f.problems, p+" host "+r.Host)
+			http.Error(w, "SignatureDoesNotMatch", http.StatusForbidden)
+			return
+		}
+		if !strings.Contains(r.Header.Get("Authorization"), "x-amz-expected-bucket-owner") || r.Header.Get("X-Amz-Expected-Bucket-Owner") != f.s3Owner {
+			http.Error(w, "AccessDenied", http.StatusForbidden) // S3's answer when another account owns the bucket
+			return
+		}
+		if v := r.URL.Query().Get("versionId"); f.agent == nil || (v != "" && v != "v2") {
+			http.Error(w, "NoSuchKey", http.StatusNotFound)
+			return
+		}
 		_, _ = w.Write(f.agent)
 	case r.URL.Path == "/" && r.Method == http.MethodPost:
 		body, _ := io.ReadAll(r.Body)
@@ -266,14 +218,14 @@ func checkSigV4(r *http.Request, body []byte, service string) string {
 	if err != nil {
 		return "bad X-Amz-Date"
 	}
-	check, _ := http.NewRequest(r.Method, "http://"+r.Host+r.URL.Path, nil)
+	check, _ := http.NewRequest(r.Method, "http://"+r.Host+r.URL.RequestURI(), nil)
 	for _, h := range strings.Split(signed, ";") {
 		if h != "host" {
 			check.Header.Set(h, r.Header.Get(h))
 		}
 	}
 	sum := sha256.Sum256(body)
-	err = v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: fakeAK, SecretAccessKey: fakeSK, SessionToken: fakeToken},
+	err = v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = service == "s3" }).SignHTTP(context.Background(), aws.Credentials{AccessKeyID: fakeAK, SecretAccessKey: fakeSK, SessionToken: fakeToken},
 		check, hex.EncodeToString(sum[:]), service, "eu-west-1", at)
 	if err != nil || check.Header.Get("Authorization") != auth {
 		return fmt.Sprintf("signature mismatch:\n got  %s\n want %s", auth, check.Header.Get("Authorization"))
@@ -293,7 +245,7 @@ func getAgent(t *testing.T, f *fakeAWS, script string, env ...string) (string, i
 	}
 	installed := filepath.Join(t.TempDir(), "stateful")
 	cmd := exec.Command("bash", "-c", "set -euo pipefail\nagent="+installed+"\n"+script[start:end]+"echo \"agent ready: $agent\"\n")
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "STATEFUL_IMDS_ENDPOINT=" + f.srv.URL, "AWS_ENDPOINT_URL=" + f.srv.URL}, env...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "STATEFUL_IMDS_ENDPOINT=" + f.srv.URL, "AWS_ENDPOINT_URL=" + f.srv.URL, "STATEFUL_S3_ENDPOINT=" + f.srv.URL}, env...)
 	out, err := cmd.CombinedOutput()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
@@ -414,4 +366,121 @@ func TestUserDataEnablesBootstrapAtEveryBoot(t *testing.T) {
 	if guard < 0 || !(guard < unit && unit < enable && enable < exec) || !strings.Contains(script, "agent='/opt/bin/stateful'") {
 		t.Fatalf("the user data does not enable the boot unit before running bootstrap:\n%s", script)
 	}
+}
+
+// TestS3AgentIsSignedPinnedAndChecked runs the user data's S3 steps against
+// a fake IMDS and S3 that checks the SigV4 signature with the AWS SDK's
+// signer: the GET carries the expected bucket owner (signed) and the
+// version; an object with another sha256, a bucket owned by another account
+// and a missing version are refused, and the launch hook is abandoned.
+func TestS3AgentIsSignedPinnedAndChecked(t *testing.T) {
+	t.Parallel()
+	for _, tool := range []string{"bash", "curl", "sha256sum", "od"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed (.ci/run installs curl)", tool)
+		}
+	}
+	good := []byte("the real agent binary")
+	sum := sha256.Sum256(good)
+	pinned := hex.EncodeToString(sum[:])
+	for _, c := range []struct {
+		name, owner, version string
+		served               []byte
+		wantCode             int
+		wantOut              string
+	}{
+		{name: "pinned", owner: "111122223333", served: good, wantOut: "agent ready"},
+		{name: "pinned version", owner: "111122223333", version: "v2", served: good, wantOut: "agent ready"},
+		{name: "another version", owner: "111122223333", version: "v1", served: good, wantCode: 1, wantOut: "could not fetch the agent from s3://artifacts-bucket/stateful"},
+		{name: "replaced object", owner: "111122223333", served: []byte("evil"), wantCode: 1, wantOut: "not the pinned " + pinned},
+		{name: "bucket of another account", owner: "999988887777", served: good, wantCode: 1, wantOut: "(bucket owner 111122223333)"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFakeAWS(t, c.served)
+			f.s3Owner = c.owner
+			script, err := RenderFile(moduleDir, exampleConfig(), Agent{S3URI: "s3://artifacts-bucket/stateful", S3SHA256: pinned, S3Owner: "111122223333", S3Version: c.version})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, code, installed := getAgent(t, f, script)
+			if code != c.wantCode || !strings.Contains(out, c.wantOut) {
+				t.Fatalf("exit %d, want %d with %q:\n%s", code, c.wantCode, c.wantOut, out)
+			}
+			if got, _ := os.ReadFile(installed); (code == 0) != bytes.Equal(got, good) {
+				t.Errorf("installed agent %q after exit %d", got, code)
+			}
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if len(f.problems) > 0 {
+				t.Fatal(strings.Join(f.problems, "\n"))
+			}
+			if abandoned := len(f.completes) == 1; abandoned != (code != 0) {
+				t.Errorf("exit %d and %d CompleteLifecycleAction calls", code, len(f.completes))
+			}
+		})
+	}
+}
+
+// TestNoCredentialOnAnyCommandLine is ps made exhaustive: the user data's
+// S3 download and its ABANDON of the hook run with a PATH holding only
+// shims that record every command line they are started with (what
+// /proc/PID/cmdline shows every local user) before running the real
+// command. No secret key, session token, signature or IMDS token may be
+// in any of them; a command without a shim fails the run, so none escapes.
+func TestNoCredentialOnAnyCommandLine(t *testing.T) {
+	t.Parallel()
+	shims := t.TempDir()
+	logFile := filepath.Join(t.TempDir(), "cmdlines")
+	for _, tool := range []string{"curl", "sha256sum", "cut", "od", "tr", "date", "sed", "head", "mktemp", "install", "rm", "uname", "cat"} {
+		real, err := exec.LookPath(tool)
+		if err != nil {
+			t.Skipf("%s is not installed", tool)
+		}
+		shim := fmt.Sprintf("#!%s\n{ printf '%%s ' \"$0\" \"$@\"; printf '\\n'; } >>%s\nexec %s \"$@\"\n", mustLook(t, "bash"), logFile, real)
+		if err := os.WriteFile(filepath.Join(shims, tool), []byte(shim), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := newFakeAWS(t, []byte("a replaced agent"))
+	f.s3Owner = "111122223333"
+	script, err := RenderFile(moduleDir, exampleConfig(), Agent{S3URI: "s3://artifacts-bucket/stateful", S3SHA256: strings.Repeat("ab", 32), S3Owner: "111122223333"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, code, _ := getAgent(t, f, script, "PATH="+shims)
+	if code != 1 || !strings.Contains(out, "not the pinned") {
+		t.Fatalf("exit %d, want the replaced agent refused:\n%s", code, out)
+	}
+	f.mu.Lock()
+	completes := len(f.completes)
+	f.mu.Unlock()
+	if completes != 1 {
+		t.Fatalf("%d CompleteLifecycleAction calls, want the hook abandoned once (the signed path ran)", completes)
+	}
+	b, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if curls := strings.Count(string(b), "/curl "); curls < 5 {
+		t.Fatalf("only %d curl command lines recorded, want the IMDS, S3 and Auto Scaling calls:\n%s", curls, b)
+	}
+	for _, l := range lines {
+		for name, secret := range map[string]string{"secret key": fakeSK, "session token": fakeToken, "signature": "Signature=", "IMDS token": "imds-token", "hex of the secret key": hex.EncodeToString([]byte("AWS4" + fakeSK))[:16]} {
+			if strings.Contains(l, secret) {
+				t.Errorf("the %s is on a command line: %s", name, l)
+			}
+		}
+	}
+	t.Logf("%d command lines checked", len(lines))
+}
+
+func mustLook(t *testing.T, tool string) string {
+	t.Helper()
+	p, err := exec.LookPath(tool)
+	if err != nil {
+		t.Skipf("%s is not installed", tool)
+	}
+	return p
 }

@@ -4,7 +4,9 @@ locals {
   # The user data's size in bytes, from its base64 form (EC2 counts the raw
   # bytes, 16 KB at most; length() would count characters).
   user_data_base64 = base64encode(var.user_data)
-  user_data_bytes  = length(local.user_data_base64) / 4 * 3 - length(regex("=*$", local.user_data_base64))
+  # The count is no secret, though the user data is: nonsensitive lets the
+  # precondition's message say it.
+  user_data_bytes = nonsensitive(length(local.user_data_base64) / 4 * 3 - length(regex("=*$", local.user_data_base64)))
 }
 
 # Addresses of the original module (v0.8.0) that this module names
@@ -51,8 +53,9 @@ resource "aws_launch_template" "node" {
   user_data              = local.user_data_base64
   update_default_version = true
 
+  # The node's own profile (iam.tf): nothing in it reaches another node.
   iam_instance_profile {
-    name = var.instance_profile_name
+    name = aws_iam_instance_profile.node.name
   }
 
   metadata_options {

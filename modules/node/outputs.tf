@@ -22,3 +22,26 @@ output "launch_template_version" {
   description = "Latest version of the node's launch template, which the group launches."
   value       = aws_launch_template.node.latest_version
 }
+
+output "iam_role_name" {
+  description = "Name of the node's own IAM role."
+  value       = aws_iam_role.node.name
+}
+
+output "iam_policy" {
+  description = "The node role's policy document (JSON), for tests and audits."
+  value       = aws_iam_role_policy.node.policy
+}
+
+output "launch_instance_profile" {
+  description = "Name of the instance profile the node's launch template names."
+  value       = aws_launch_template.node.iam_instance_profile[0].name
+}
+
+output "ssm_policies" {
+  description = "What the node's role gets for Systems Manager: `inline` (the Session Manager statements, or null) and `managed` (ARNs of attached AWS managed policies)."
+  value = {
+    inline  = length(aws_iam_role_policy.session_manager) == 0 ? null : aws_iam_role_policy.session_manager[0].policy
+    managed = [for a in aws_iam_role_policy_attachment.ssm_managed : a.policy_arn]
+  }
+}

@@ -61,14 +61,33 @@ variable "key_name" {
   default     = null
 }
 
-variable "instance_profile_name" {
-  description = "Name of the instance profile the node runs with."
-  type        = string
+variable "iam" {
+  description = "What the node's own role is scoped by: `partition`, `region`, `account_id`, the cluster tag's key and value (`cluster_tag_key`, `cluster`), the S3 objects the node may read (`s3_objects`, ARNs), the volume key's ARN (`kms_key_arn`, or null), the secret parameters' key ARN (`secrets_kms_key_arn`, or null: the AWS managed aws/ssm key) and `ssm_access` (`session-manager`, `managed` or `none`)."
+  type = object({
+    partition           = string
+    region              = string
+    account_id          = string
+    cluster_tag_key     = string
+    cluster             = string
+    s3_objects          = list(string)
+    kms_key_arn         = optional(string)
+    secrets_kms_key_arn = optional(string)
+    ssm_access          = string
+  })
+  nullable = false
+}
+
+variable "secret_parameter_arns" {
+  description = "ARNs of the SSM parameters this node's secret files come from: the only parameters its role may read."
+  type        = list(string)
+  default     = []
+  nullable    = false
 }
 
 variable "user_data" {
-  description = "The node's rendered user data (plain text; the module base64-encodes it)."
+  description = "The node's rendered user data (plain text; the module base64-encodes it). Sensitive: it may carry the node files and the node script."
   type        = string
+  sensitive   = true
 }
 
 variable "data_volume" {

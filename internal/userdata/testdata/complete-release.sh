@@ -8,7 +8,7 @@ agent=/usr/local/bin/stateful
 
 mkdir -p /etc/stateful
 (umask 077 && cat >"$config.tmp" <<'STATEFUL_NODE_CONFIG'
-{"asg_name":"stateful-complete-node-00","cluster":"stateful-complete","files":[{"content_base64":"bm9kZT0wMAo=","mode":"0644","path":"/etc/app/node.conf"}],"launch_hook":"stateful-complete-node-asg-hook","node_id":"00","node_ip":"10.42.0.10","on_failure":"abandon","region":"eu-west-1","script":{"inline_base64":"IyEvYmluL2Jhc2gKIyBUaGUgbm9kZSBzY3JpcHQgY29udHJhY3Q6IHRoZSBhZ2VudCBzb3VyY2VzIHRoaXMgZmlsZSBhbmQgY2FsbHMKIyAgIGNvbmZpZ3VyZV9jbHVzdGVyX25vZGUgTk9ERV9JRCBOT0RFX0lQICAgKHN0YXJ0IHRoZSBhcHBsaWNhdGlvbikKIyAgIHdhaXRfZm9yX2hlYWx0aHlfY2x1c3RlciBOT0RFX0lEIE5PREVfSVAgKHJldHVybiBvbmNlIHRoZSBjbHVzdGVyIGlzIGhlYWx0aHkpCiMgYW5kLCB3aXRoIGRyYWluX29uX3Rlcm1pbmF0aW9uLCBkcmFpbl9jbHVzdGVyX25vZGUgTk9ERV9JRCBOT0RFX0lQLgoKY29uZmlndXJlX2NsdXN0ZXJfbm9kZSgpIHsKICBlY2hvICJjb25maWd1cmluZyBub2RlICQxIGF0ICQyIHdpdGggZGF0YSBpbiAvbXlkYXRhIgp9Cgp3YWl0X2Zvcl9oZWFsdGh5X2NsdXN0ZXIoKSB7CiAgZWNobyAibm9kZSAkMSBhdCAkMiBpcyBoZWFsdGh5Igp9Cg==","s3_url":""},"terminate_hook":"","timeouts":{"command_seconds":1800,"device_seconds":300,"drain_heartbeat_seconds":200,"heartbeat_seconds":1200,"volume_seconds":900},"version":1,"volume":{"device_hint":"/dev/sdf","file_system":"xfs","group":"ec2-user","id":"","mount_options":["noatime"],"mount_path":"/mydata","owner":"ec2-user","recursive_chown":false}}
+{"asg_name":"stateful-complete-node-00","cluster":"stateful-complete","files":[{"content_base64":"bm9kZT0wMAo=","mode":"0644","path":"/etc/app/node.conf"}],"launch_hook":"stateful-complete-node-asg-hook","node_id":"00","node_ip":"10.42.0.10","on_failure":"abandon","region":"eu-west-1","script":{"inline_base64":"IyEvYmluL2Jhc2gKIyBUaGUgbm9kZSBzY3JpcHQgY29udHJhY3Q6IHRoZSBhZ2VudCBzb3VyY2VzIHRoaXMgZmlsZSBhbmQgY2FsbHMKIyAgIGNvbmZpZ3VyZV9jbHVzdGVyX25vZGUgTk9ERV9JRCBOT0RFX0lQICAgKHN0YXJ0IHRoZSBhcHBsaWNhdGlvbikKIyAgIHdhaXRfZm9yX2hlYWx0aHlfY2x1c3RlciBOT0RFX0lEIE5PREVfSVAgKHJldHVybiBvbmNlIHRoZSBjbHVzdGVyIGlzIGhlYWx0aHkpCiMgYW5kLCB3aXRoIGRyYWluX29uX3Rlcm1pbmF0aW9uLCBkcmFpbl9jbHVzdGVyX25vZGUgTk9ERV9JRCBOT0RFX0lQLgoKY29uZmlndXJlX2NsdXN0ZXJfbm9kZSgpIHsKICBlY2hvICJjb25maWd1cmluZyBub2RlICQxIGF0ICQyIHdpdGggZGF0YSBpbiAvbXlkYXRhIgp9Cgp3YWl0X2Zvcl9oZWFsdGh5X2NsdXN0ZXIoKSB7CiAgZWNobyAibm9kZSAkMSBhdCAkMiBpcyBoZWFsdGh5Igp9Cg==","s3_expected_bucket_owner":"","s3_sha256":"","s3_url":"","s3_version_id":""},"terminate_hook":"","timeouts":{"command_seconds":1800,"device_seconds":300,"drain_heartbeat_seconds":200,"heartbeat_seconds":1200,"volume_seconds":900},"version":1,"volume":{"device_hint":"/dev/sdf","file_system":"xfs","group":"ec2-user","id":"","mount_options":["noatime"],"mount_path":"/mydata","owner":"ec2-user","recursive_chown":false}}
 STATEFUL_NODE_CONFIG
 )
 mv "$config.tmp" "$config"
@@ -26,25 +26,37 @@ refuse() {
   exit 1
 }
 abandon() {
-  local imds token id role creds ak sk st hdr=()
-  imds="${STATEFUL_IMDS_ENDPOINT:-http://169.254.169.254}/latest"
-  token=$(curl -fsS -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' "$imds/api/token") || return 1
-  id=$(curl -fsS -H "X-aws-ec2-metadata-token: $token" "$imds/meta-data/instance-id") || return 1
+  local token id role creds ak sk st tokhdr=''
+  token=$(imds_token) || return 1
+  id=$(imds_get "$token" meta-data/instance-id) || return 1
   ak=${AWS_ACCESS_KEY_ID:-} sk=${AWS_SECRET_ACCESS_KEY:-} st=${AWS_SESSION_TOKEN:-}
   if [ -z "$ak" ]; then
-    role=$(curl -fsS -H "X-aws-ec2-metadata-token: $token" "$imds/meta-data/iam/security-credentials/") || return 1
-    creds=$(curl -fsS -H "X-aws-ec2-metadata-token: $token" "$imds/meta-data/iam/security-credentials/$role") || return 1
-    ak=$(sed -n 's/.*"AccessKeyId" *: *"\([^"]*\)".*/\1/p' <<<"$creds")
-    sk=$(sed -n 's/.*"SecretAccessKey" *: *"\([^"]*\)".*/\1/p' <<<"$creds")
-    st=$(sed -n 's/.*"Token" *: *"\([^"]*\)".*/\1/p' <<<"$creds")
+    role=$(imds_get "$token" meta-data/iam/security-credentials/) || return 1
+    creds=$(imds_get "$token" "meta-data/iam/security-credentials/$role") || return 1
+    ak=$(json_field AccessKeyId <<<"$creds"); sk=$(json_field SecretAccessKey <<<"$creds"); st=$(json_field Token <<<"$creds")
   fi
-  [ -z "$st" ] || hdr=(-H "x-amz-security-token: $st")
-  curl -fsS --retry 5 --aws-sigv4 'aws:amz:eu-west-1:autoscaling' --user "$ak:$sk" ${hdr[@]+"${hdr[@]}"} \
+  [ -z "$st" ] || tokhdr="header = \"x-amz-security-token: $st\""
+  # The credentials reach curl in a config on its standard input, never on
+  # its command line (/proc/PID/cmdline is readable by every local user).
+  curl -fsS --retry 5 --aws-sigv4 'aws:amz:eu-west-1:autoscaling' -K - \
     --data-urlencode Action=CompleteLifecycleAction --data-urlencode Version=2011-01-01 \
     --data-urlencode 'AutoScalingGroupName=stateful-complete-node-00' --data-urlencode 'LifecycleHookName=stateful-complete-node-asg-hook' \
     --data-urlencode "InstanceId=$id" --data-urlencode LifecycleActionResult=ABANDON \
-    "${AWS_ENDPOINT_URL_AUTO_SCALING:-${AWS_ENDPOINT_URL:-https://autoscaling.eu-west-1.amazonaws.com}}/" >/dev/null
+    "${AWS_ENDPOINT_URL_AUTO_SCALING:-${AWS_ENDPOINT_URL:-https://autoscaling.eu-west-1.amazonaws.com}}/" >/dev/null <<STATEFUL_CURL
+user = "$ak:$sk"
+$tokhdr
+STATEFUL_CURL
 }
+imds_token() {
+  curl -fsS -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' "${STATEFUL_IMDS_ENDPOINT:-http://169.254.169.254}/latest/api/token"
+}
+# imds_get TOKEN PATH: the token travels on standard input, as credentials do.
+imds_get() {
+  curl -fsS -K - "${STATEFUL_IMDS_ENDPOINT:-http://169.254.169.254}/latest/$2" <<STATEFUL_CURL
+header = "X-aws-ec2-metadata-token: $1"
+STATEFUL_CURL
+}
+json_field() { sed -n "s/.*\"$1\" *: *\"\([^\"]*\)\".*/\1/p" | head -n 1; }
 
 case "$(uname -m)" in
   x86_64 | amd64) arch=amd64 sha256='c7749630d1ed0a0f29dd17631aecc545611d572c6504166e63d6239fecd48c27' ;;

@@ -1,0 +1,166 @@
+# The node's own role. A compromised node holds only these credentials, so
+# every statement that changes something names this node: its volume (by
+# its node-id tag), the calling instance (ec2:SourceInstanceARN), its own
+# group's hooks, its own secret parameters. The policy's size does not grow
+# with the cluster: each node's policy names one node.
+locals {
+  arn_prefix = "arn:${var.iam.partition}"
+  ec2_arn    = "${local.arn_prefix}:ec2:${var.iam.region}:${var.iam.account_id}"
+
+  # IAM allows 64 characters in a role or profile name; a long node id
+  # keeps a readable prefix and a hash that tells it apart.
+  role_name = length(var.name) <= 64 ? var.name : "${substr(var.name, 0, 55)}-${substr(sha256(var.name), 0, 8)}"
+
+  this_node = {
+    "aws:ResourceTag/${var.iam.cluster_tag_key}" = var.iam.cluster
+    "aws:ResourceTag/${var.node_id_tag_key}"     = var.node_id
+  }
+
+  # The calling instance, and only it: its ARN must be the instance the
+  # request names (ec2:InstanceID is the target's ID).
+  calling_instance = {
+    "ec2:SourceInstanceARN" = "${local.ec2_arn}:instance/$${ec2:InstanceID}"
+  }
+
+  policy_statements = concat(
+    [
+      {
+        # These calls support no resource-level permissions.
+        Sid      = "Describe"
+        Effect   = "Allow"
+        Action   = ["ec2:DescribeVolumes", "ec2:DescribeInstances", "autoscaling:DescribeAutoScalingInstances"]
+        Resource = "*"
+      },
+      {
+        Sid       = "ThisNodesVolume"
+        Effect    = "Allow"
+        Action    = ["ec2:AttachVolume", "ec2:DetachVolume"]
+        Resource  = "${local.ec2_arn}:volume/*"
+        Condition = { StringEquals = local.this_node }
+      },
+      {
+        # Both calls authorize the instance too: only this node's instances
+        # (the group tags them), and of those only the caller itself.
+        Sid      = "ToAndFromTheCallingInstance"
+        Effect   = "Allow"
+        Action   = ["ec2:AttachVolume", "ec2:DetachVolume"]
+        Resource = "${local.ec2_arn}:instance/*"
+        Condition = {
+          StringEquals = local.this_node
+          ArnEquals    = local.calling_instance
+        }
+      },
+      {
+        Sid      = "ThisNodesLifecycleHooks"
+        Effect   = "Allow"
+        Action   = ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"]
+        Resource = "${local.arn_prefix}:autoscaling:${var.iam.region}:${var.iam.account_id}:autoScalingGroup:*:autoScalingGroupName/${var.name}"
+        Condition = {
+          StringEquals = {
+            "autoscaling:ResourceTag/${var.iam.cluster_tag_key}" = var.iam.cluster
+            "autoscaling:ResourceTag/${var.node_id_tag_key}"     = var.node_id
+          }
+        }
+      },
+    ],
+    length(var.iam.s3_objects) == 0 ? [] : [{
+      Sid      = "ReadNodeScriptAndAgent"
+      Effect   = "Allow"
+      Action   = ["s3:GetObject", "s3:GetObjectVersion"]
+      Resource = var.iam.s3_objects
+    }],
+    length(var.secret_parameter_arns) == 0 ? [] : [{
+      Sid      = "ThisNodesSecretFiles"
+      Effect   = "Allow"
+      Action   = ["ssm:GetParameter"]
+      Resource = var.secret_parameter_arns
+    }],
+    # The EBS documentation's statements for a customer managed key: a
+    # grant only for an AWS resource, and every use only through EC2.
+    var.iam.kms_key_arn == null ? [] : [
+      {
+        Sid      = "VolumeKeyGrantThroughEC2"
+        Effect   = "Allow"
+        Action   = ["kms:CreateGrant"]
+        Resource = var.iam.kms_key_arn
+        Condition = {
+          Bool         = { "kms:GrantIsForAWSResource" = "true" }
+          StringEquals = { "kms:ViaService" = "ec2.${var.iam.region}.amazonaws.com" }
+        }
+      },
+      {
+        Sid       = "VolumeKeyThroughEC2"
+        Effect    = "Allow"
+        Action    = ["kms:Decrypt", "kms:DescribeKey"]
+        Resource  = var.iam.kms_key_arn
+        Condition = { StringEquals = { "kms:ViaService" = "ec2.${var.iam.region}.amazonaws.com" } }
+      },
+    ],
+    # Parameters under a customer managed key: decrypted only through SSM.
+    var.iam.secrets_kms_key_arn == null || length(var.secret_parameter_arns) == 0 ? [] : [{
+      Sid       = "SecretFilesKeyThroughSSM"
+      Effect    = "Allow"
+      Action    = ["kms:Decrypt"]
+      Resource  = var.iam.secrets_kms_key_arn
+      Condition = { StringEquals = { "kms:ViaService" = "ssm.${var.iam.region}.amazonaws.com" } }
+    }],
+  )
+
+  # What the SSM agent needs for Session Manager and nothing more (the
+  # AWS documentation's minimal instance policy): no ssm:GetParameter*.
+  session_manager_statements = [
+    {
+      Sid      = "SessionManager"
+      Effect   = "Allow"
+      Action   = ["ssm:UpdateInstanceInformation", "ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel"]
+      Resource = "*"
+    },
+  ]
+}
+
+resource "aws_iam_role" "node" {
+  name        = local.role_name
+  description = "Node ${var.node_id} of stateful cluster ${var.iam.cluster}"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Action    = "sts:AssumeRole"
+      Principal = { Service = "ec2.amazonaws.com" }
+    }]
+  })
+  tags = local.tags
+}
+
+resource "aws_iam_instance_profile" "node" {
+  name = local.role_name
+  role = aws_iam_role.node.name
+  tags = local.tags
+}
+
+resource "aws_iam_role_policy" "node" {
+  name = "stateful-node"
+  role = aws_iam_role.node.id
+  policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = local.policy_statements
+  })
+}
+
+resource "aws_iam_role_policy" "session_manager" {
+  count = var.iam.ssm_access == "session-manager" ? 1 : 0
+
+  name = "session-manager"
+  role = aws_iam_role.node.id
+  policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = local.session_manager_statements
+  })
+}
+
+resource "aws_iam_role_policy_attachment" "ssm_managed" {
+  count = var.iam.ssm_access == "managed" ? 1 : 0
+
+  role       = aws_iam_role.node.name
+  policy_arn = "${local.arn_prefix}:iam::aws:policy/AmazonSSMManagedInstanceCore"
+}
