@@ -333,8 +333,8 @@ func deviceSize(dev string) (uint64, error) {
 	return uint64(n), err
 }
 
-// lookupID turns a user or group name (or a number) into its id.
-func lookupID(name string, group bool) (int, error) {
+// LookupID turns a user or group name (or a number) into its id.
+func LookupID(name string, group bool) (int, error) {
 	if n, err := strconv.Atoi(name); err == nil {
 		return n, nil
 	}
@@ -361,12 +361,12 @@ func Chown(root, owner, group string, recursive bool) (bool, error) {
 	uid, gid := -1, -1
 	var err error
 	if owner != "" {
-		if uid, err = lookupID(owner, false); err != nil {
+		if uid, err = LookupID(owner, false); err != nil {
 			return false, err
 		}
 	}
 	if group != "" {
-		if gid, err = lookupID(group, true); err != nil {
+		if gid, err = LookupID(group, true); err != nil {
 			return false, err
 		}
 	}

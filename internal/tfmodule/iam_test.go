@@ -136,7 +136,7 @@ func allowed(t *testing.T, policies []iamPolicy, r iamRequest) string {
 	return ""
 }
 
-// planValues plans a module block with the offline tofu and returns the
+// planValues plans a module block (its source written SOURCE) with the offline tofu and returns the
 // planned resources' values by address.
 func planValues(t *testing.T, tofu, block string) map[string]map[string]any {
 	t.Helper()
@@ -149,7 +149,7 @@ func planValues(t *testing.T, tofu, block string) map[string]map[string]any {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(work, "main.tf"), fmt.Appendf(nil, block, rel), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(work, "main.tf"), []byte(strings.Replace(block, "SOURCE", rel, 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	run(t, work, tofu, "init", "-input=false", "-no-color")
@@ -186,7 +186,7 @@ func (m planModule) collect(into map[string]map[string]any) {
 
 const iamBlock = `
 module "cluster" {
-  source             = %q
+  source             = "SOURCE"
   app_name           = "kafka"
   node_image         = "ami-0123456789abcdef0"
   instance_type      = "m6i.large"
@@ -206,7 +206,7 @@ module "cluster" {
 
 func iamConfig(nodes int) string {
 	sum := strings.Repeat("ab", 32)
-	return fmt.Sprintf(iamBlock, "%s", sum, sum, nodes, nodes)
+	return fmt.Sprintf(iamBlock, sum, sum, nodes, nodes)
 }
 
 // nodePolicies returns, per node id, every policy document its role gets
@@ -283,6 +283,11 @@ func TestNoNodePolicyReachesAnotherNode(t *testing.T) {
 		for _, p := range ps {
 			for _, s := range p.Statement {
 				for _, a := range strs(s.Action) {
+					// Session Manager's calls name no resource: they act
+					// on the calling instance's own session.
+					if strings.HasPrefix(a, "ssmmessages:") || a == "ssm:UpdateInstanceInformation" {
+						continue
+					}
 					if !strings.Contains(a, ":Describe") && !slices.Contains(actions, a) {
 						actions = append(actions, a)
 					}

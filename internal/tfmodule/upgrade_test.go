@@ -140,7 +140,7 @@ func TestUpgradeFromTheOriginalReplacesNothing(t *testing.T) {
 			}
 			kept := []string{"aws_autoscaling_group", "aws_launch_template", "aws_ebs_volume", "aws_network_interface",
 				"aws_iam_role", "aws_iam_instance_profile", "aws_iam_policy", "aws_iam_role_policy_attachment"}
-			seen := map[string]int{}
+			seen, newIAM := map[string]int{}, map[string]int{}
 			summary := map[string]int{}
 			for _, rc := range plan.ResourceChanges {
 				summary[fmt.Sprintf("%s %s", strings.Join(rc.Change.Actions, "+"), rc.Type)]++
@@ -148,6 +148,16 @@ func TestUpgradeFromTheOriginalReplacesNothing(t *testing.T) {
 					t.Errorf("%s: %v, want no delete or replacement on upgrade", rc.Address, rc.Change.Actions)
 				}
 				if !slices.Contains(kept, rc.Type) {
+					continue
+				}
+				// Each node's own role and profile are new: the original
+				// had one shared role, which is kept (below) for the
+				// instances it launched until they are rolled.
+				if strings.HasPrefix(rc.Type, "aws_iam_") && strings.Contains(rc.Address, "cluster_nodes[") {
+					newIAM[rc.Type]++
+					if !slices.Equal(rc.Change.Actions, []string{"create"}) {
+						t.Errorf("%s: %v, want a node's own IAM created", rc.Address, rc.Change.Actions)
+					}
 					continue
 				}
 				seen[rc.Type]++
@@ -163,8 +173,12 @@ func TestUpgradeFromTheOriginalReplacesNothing(t *testing.T) {
 				}
 			}
 			t.Logf("the upgrade plan: %v", summary)
-			// Three nodes' group, template, volume and ENI; the role,
-			// profile, policy and two attachments.
+			// Per node: its own role, profile, policy and Session Manager policy.
+			if want := map[string]int{"aws_iam_role": 3, "aws_iam_instance_profile": 3}; newIAM["aws_iam_role"] != want["aws_iam_role"] || newIAM["aws_iam_instance_profile"] != want["aws_iam_instance_profile"] {
+				t.Errorf("new per-node IAM %v, want %v", newIAM, want)
+			}
+			// Three nodes' group, template, volume and ENI; the original's
+			// role, profile, policy and two attachments, kept.
 			for typ, n := range map[string]int{"aws_autoscaling_group": 3, "aws_launch_template": 3, "aws_ebs_volume": 3,
 				"aws_network_interface": 3, "aws_iam_role": 1, "aws_iam_instance_profile": 1, "aws_iam_policy": 1, "aws_iam_role_policy_attachment": 2} {
 				if seen[typ] != n {
