@@ -31,6 +31,7 @@ type Handler struct {
 	asOps  map[string]operation
 	ec2Ops map[string]operation
 	imds   *imdsServer
+	limits Limits
 }
 
 // New returns the HTTP face of e.
@@ -40,7 +41,7 @@ func New(e *sim.Engine, log *slog.Logger) *Handler {
 	}
 	as, ec := e.AutoScaling(), e.EC2()
 	return &Handler{
-		e: e, log: log,
+		e: e, log: log, limits: DefaultLimits(),
 		imds: &imdsServer{e: e, tokens: map[string]imdsToken{}},
 		asOps: map[string]operation{
 			"CreateAutoScalingGroup":              op(awsQuery, as.CreateAutoScalingGroup),
@@ -121,6 +122,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := serviceOf(r, form)
+	if api := h.limits.check(p, form); api != nil {
+		writeError(w, p, reqID, api)
+		return
+	}
 	action := form.Get("Action")
 	var ops map[string]operation
 	switch p {
