@@ -55,12 +55,29 @@ locals {
 
   # Node files as the agent takes them. A bare base64 string (the original
   # README's form) has no destination: it goes to node-files/<index>.
+  # Files default to 0600 root:root: they may hold secrets.
   node_files = { for f in var.node_files : f.node_id => [
     for i, x in try(f.node_files_toupload, []) : {
       path           = try(tostring(x.destination), "/etc/stateful/node-files/${i}")
       content_base64 = try(tostring(x), tostring(x.contents))
-      mode           = try(tostring(x.mode), "0644")
+      ssm_parameter  = ""
+      mode           = try(tostring(x.mode), "0600")
+      owner          = try(tostring(x.owner), "root")
+      group          = try(tostring(x.group), "root")
     }
+  ] }
+
+  # Secret files: only the parameter's name travels; the agent reads and
+  # decrypts the value on the node.
+  secret_files = { for id in keys(local.nodes) : id => [
+    for f in var.node_secret_files : {
+      path           = f.destination
+      content_base64 = ""
+      ssm_parameter  = f.parameter
+      mode           = f.mode
+      owner          = f.owner
+      group          = f.group
+    } if f.node_id == id
   ] }
 
   # The original module's names (v0.8.0): AWS replaces a group or a launch
@@ -101,10 +118,13 @@ locals {
       group           = local.data_volumes[id].mount_path_owner_group
       recursive_chown = local.data_volumes[id].recursive_chown
     }
-    files = [for f in lookup(local.node_files, id, []) : {
+    files = [for f in concat(lookup(local.node_files, id, []), local.secret_files[id]) : {
       path           = f.path
       content_base64 = f.content_base64
+      ssm_parameter  = f.ssm_parameter
       mode           = f.mode
+      owner          = f.owner
+      group          = f.group
     }]
     script = {
       inline_base64            = var.node_config_script == null ? "" : var.node_config_script

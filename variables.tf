@@ -57,7 +57,7 @@ variable "nodes" {
 
 variable "node_files" {
   description = <<-EOT
-    Files to write on each node before its node script runs: a list of `{ node_id, node_files_toupload }`, where `node_files_toupload` lists `{ contents = <base64>, destination = "/absolute/path", mode = "0644" }` objects (`mode` optional). A bare base64 string instead of an object, as in the original module's README example, is written to `/etc/stateful/node-files/<index>`. Files count against the 16 KB user-data limit.
+    Files to write on each node before its node script runs: a list of `{ node_id, node_files_toupload }`, where `node_files_toupload` lists `{ contents = <base64>, destination = "/absolute/path", mode = "0600", owner = "root", group = "root" }` objects (`mode` default `0600`, `owner` and `group` default `root`). A bare base64 string instead of an object, as in the original module's README example, is written to `/etc/stateful/node-files/<index>`. Files count against the 16 KB user-data limit. Sensitive, but their contents still travel in user data (readable through IMDS on the node and by whoever may describe launch templates): put secrets in `node_secret_files` instead.
   EOT
   # Typed loosely on purpose: items may be objects or bare strings (the
   # original README's form); the validations below check the shape.
@@ -86,6 +86,10 @@ variable "node_files" {
   validation {
     condition     = try(alltrue(flatten([for n in var.node_files : [for x in try(n.node_files_toupload, []) : can(regex("^0?[0-7]{3,4}$", try(x.mode, "0644")))]])), true)
     error_message = "Every node file mode must be octal, such as 0644 or 0600."
+  }
+  validation {
+    condition     = try(alltrue(flatten([for n in var.node_files : [for x in try(n.node_files_toupload, []) : can(regex("^([a-z_][a-z0-9_-]{0,31}|[0-9]+)$", try(x.owner, "root"))) && can(regex("^([a-z_][a-z0-9_-]{0,31}|[0-9]+)$", try(x.group, "root")))]])), true)
+    error_message = "Every node file owner and group must be a user or group name (lowercase letters, digits, _ and -, up to 32) or a number."
   }
 }
 

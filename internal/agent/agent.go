@@ -28,6 +28,7 @@ type Deps struct {
 	EC2         EC2
 	AutoScaling AutoScaling
 	IMDS        awsapi.IMDS
+	SSM         SSM // the secret node files (nil: the config may have none)
 	Clock       clock.Clock
 	Logger      *slog.Logger // JSON to stderr in production
 	// Output receives the node script's output, line by line, as it runs.

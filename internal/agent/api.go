@@ -5,6 +5,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/stateful-aws/stateful/internal/awsapi"
 )
@@ -28,7 +29,13 @@ type AutoScaling interface {
 	RecordLifecycleActionHeartbeat(context.Context, *autoscaling.RecordLifecycleActionHeartbeatInput, ...func(*autoscaling.Options)) (*autoscaling.RecordLifecycleActionHeartbeatOutput, error)
 }
 
+// SSM is the Systems Manager call the agent makes: its secret files.
+type SSM interface {
+	GetParameter(context.Context, *ssm.GetParameterInput, ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
+}
+
 var (
+	_ SSM         = awsapi.SSM(nil)
 	_ EC2         = awsapi.EC2(nil)
 	_ AutoScaling = awsapi.AutoScaling(nil)
 )

@@ -13,6 +13,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
 	"github.com/stateful-aws/stateful/internal/blockdev"
 	"github.com/stateful-aws/stateful/internal/clock"
 )
@@ -101,19 +104,55 @@ func (a *Agent) fail(ctx context.Context, err error) error {
 	return err
 }
 
-// writeFiles writes the node files atomically with their modes.
-func (a *Agent) writeFiles(context.Context) error {
+// writeFiles writes the node files atomically with their modes and
+// owners, never through a link a user could have planted (writeNoFollow);
+// a secret file's contents come from SSM Parameter Store, decrypted.
+func (a *Agent) writeFiles(ctx context.Context) error {
 	for _, f := range a.cfg.Files {
-		data, err := base64.StdEncoding.DecodeString(f.ContentBase64)
+		data, err := a.fileContents(ctx, f)
 		if err != nil {
-			return fmt.Errorf("node file %s: %w", f.Path, err)
+			return err
 		}
-		if err := blockdev.WriteFileAtomic(f.Path, data, os.FileMode(f.FileMode())); err != nil {
+		uid, gid := 0, 0
+		if f.Owner != "" {
+			if uid, err = blockdev.LookupID(f.Owner, false); err != nil {
+				return fmt.Errorf("owner of node file %s: %w", f.Path, err)
+			}
+		}
+		if f.Group != "" {
+			if gid, err = blockdev.LookupID(f.Group, true); err != nil {
+				return fmt.Errorf("group of node file %s: %w", f.Path, err)
+			}
+		}
+		if err := writeNoFollow(f.Path, data, os.FileMode(f.FileMode()), uid, gid); err != nil {
 			return fmt.Errorf("writing node file %s: %w", f.Path, err)
 		}
-		a.log.Info("node file written", "path", f.Path, "bytes", len(data))
+		a.log.Info("node file written", "path", f.Path, "bytes", len(data), "mode", fmt.Sprintf("%04o", f.FileMode()), "uid", uid, "gid", gid, "from_ssm", f.SSMParameter != "")
 	}
 	return nil
+}
+
+// fileContents is a node file's contents: inline, or its SSM parameter's
+// decrypted value.
+func (a *Agent) fileContents(ctx context.Context, f File) ([]byte, error) {
+	if f.SSMParameter == "" {
+		data, err := base64.StdEncoding.DecodeString(f.ContentBase64)
+		if err != nil {
+			return nil, fmt.Errorf("node file %s: %w", f.Path, err)
+		}
+		return data, nil
+	}
+	if a.d.SSM == nil {
+		return nil, fmt.Errorf("node file %s comes from SSM parameter %s, but the agent has no SSM client", f.Path, f.SSMParameter)
+	}
+	v, err := a.d.SSM.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(f.SSMParameter), WithDecryption: aws.Bool(true)})
+	if err != nil {
+		return nil, fmt.Errorf("reading SSM parameter %s for node file %s: %w", f.SSMParameter, f.Path, err)
+	}
+	if v.Parameter == nil || v.Parameter.Value == nil {
+		return nil, fmt.Errorf("SSM parameter %s for node file %s has no value", f.SSMParameter, f.Path)
+	}
+	return []byte(*v.Parameter.Value), nil
 }
 
 // script returns the node script: from S3 when configured and reachable,

@@ -56,11 +56,17 @@ type Volume struct {
 	RecursiveChown bool     `json:"recursive_chown"`
 }
 
-// File is a node file to write.
+// File is a node file to write: its contents inline (base64), or a
+// SecureString parameter of SSM Parameter Store the agent reads and
+// decrypts (SSMParameter, a name or ARN), so that secrets never travel in
+// user data.
 type File struct {
 	Path          string `json:"path"`
 	ContentBase64 string `json:"content_base64"`
-	Mode          string `json:"mode"` // octal, "0644"
+	SSMParameter  string `json:"ssm_parameter"`
+	Mode          string `json:"mode"`  // octal, default "0600"
+	Owner         string `json:"owner"` // user name or uid, default root
+	Group         string `json:"group"` // group name or gid, default root
 }
 
 // Script is the user's node script: fetched from S3 first when S3URL is
@@ -94,6 +100,11 @@ var (
 	nodeIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
 	modePattern   = regexp.MustCompile(`^0?[0-7]{3,4}$`)
 	ownerPattern  = regexp.MustCompile(`^[a-z_][a-z0-9_-]*[$]?$|^[0-9]+$`)
+
+	// The mount path reaches fstab, whose fields are separated by spaces
+	// and lines by newlines: safe characters only.
+	mountPathPattern = regexp.MustCompile(`^(/[A-Za-z0-9._@+-]+)+$`)
+	parameterPattern = regexp.MustCompile(`^(arn:aws[a-z-]*:ssm:[a-z0-9-]+:[0-9]{12}:parameter)?/?[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$`)
 
 	sha256Pattern  = regexp.MustCompile(`^[0-9a-f]{64}$`)
 	accountPattern = regexp.MustCompile(`^[0-9]{12}$`)
@@ -131,8 +142,8 @@ func (c *Config) Validate() error {
 		return bad("region", "must be set")
 	case c.ASGName == "" || c.LaunchHook == "":
 		return bad("asg_name and launch_hook", "must be set")
-	case !strings.HasPrefix(c.Volume.MountPath, "/") || c.Volume.MountPath == "/" || filepath.Clean(c.Volume.MountPath) != c.Volume.MountPath:
-		return bad("volume.mount_path", "%q must be a clean absolute path other than /", c.Volume.MountPath)
+	case !mountPathPattern.MatchString(c.Volume.MountPath) || filepath.Clean(c.Volume.MountPath) != c.Volume.MountPath:
+		return bad("volume.mount_path", "%q must be a clean absolute path other than / made of letters, digits and . _ @ + - (no spaces or newlines: it goes into fstab)", c.Volume.MountPath)
 	case !slices.Contains(FileSystems, c.Volume.FileSystem):
 		return bad("volume.file_system", "%q is not supported; use one of %s", c.Volume.FileSystem, strings.Join(FileSystems, ", "))
 	case c.Volume.ID != "" && !strings.HasPrefix(c.Volume.ID, "vol-"):
@@ -170,8 +181,17 @@ func (c *Config) Validate() error {
 		if _, err := base64.StdEncoding.DecodeString(f.ContentBase64); err != nil {
 			return bad(field+".content_base64", "is not base64: %v", err)
 		}
+		if f.SSMParameter != "" && (f.ContentBase64 != "" || !parameterPattern.MatchString(f.SSMParameter)) {
+			return bad(field+".ssm_parameter", "%q must be an SSM parameter name or ARN, and the file then has no content_base64", f.SSMParameter)
+		}
 		if f.Mode != "" && !modePattern.MatchString(f.Mode) {
-			return bad(field+".mode", "%q must be an octal mode such as 0644", f.Mode)
+			return bad(field+".mode", "%q must be an octal mode such as 0600", f.Mode)
+		}
+		if f.Owner != "" && !ownerPattern.MatchString(f.Owner) {
+			return bad(field+".owner", "%q is not a user name or uid", f.Owner)
+		}
+		if f.Group != "" && !ownerPattern.MatchString(f.Group) {
+			return bad(field+".group", "%q is not a group name or gid", f.Group)
 		}
 	}
 	if c.OnFailure == "" {
@@ -195,10 +215,11 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// FileMode returns a file's mode, 0644 by default.
+// FileMode returns a file's mode, 0600 by default: node files may hold
+// secrets, so only their owner reads them unless the config says so.
 func (f File) FileMode() uint32 {
 	if f.Mode == "" {
-		return 0o644
+		return 0o600
 	}
 	m, _ := strconv.ParseUint(f.Mode, 8, 32)
 	return uint32(m)

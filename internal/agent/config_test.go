@@ -19,24 +19,33 @@ func TestParseConfig(t *testing.T) {
 	if c.OnFailure != "abandon" || c.Volume.DeviceHint != "/dev/sdf" || c.Timeouts.Command != 1800 || c.Files[0].FileMode() != 0o600 {
 		t.Fatalf("defaults not applied: %+v", c)
 	}
-	bad := map[string]string{
-		`"version":1`:                 `"version":2`,
-		`"node_id":"00"`:              `"node_id":"a b"`,
-		`"mount_path":"/data"`:        `"mount_path":"data"`,
-		`"file_system":"xfs"`:         `"file_system":"btrfs"`,
-		`"mount_options":["noatime"]`: `"mount_options":["a,b"]`,
-		`"path":"/etc/x"`:             `"path":"/etc/../x"`,
-		`"mode":"0600"`:               `"mode":"rw"`,
-		`"content_base64":"eA=="`:     `"content_base64":"!!"`,
-		`"on_failure":""`:             `"on_failure":"retry"`,
-		`"inline_base64":"Cg=="`:      `"inline_base64":""`,
-		`"s3_url":""`:                 `"s3_url":"https://x"`,
-		`"command_seconds":0`:         `"command_seconds":-1`,
-		`"region":"us-east-1"`:        `"region":"us-east-1","surprise":true`,
-		`"owner":"root"`:              `"owner":"Root Person"`,
+	bad := [][2]string{
+		{`"version":1`, `"version":2`},
+		{`"node_id":"00"`, `"node_id":"a b"`},
+		{`"mount_path":"/data"`, `"mount_path":"data"`},
+		{`"file_system":"xfs"`, `"file_system":"btrfs"`},
+		{`"mount_options":["noatime"]`, `"mount_options":["a,b"]`},
+		{`"path":"/etc/x"`, `"path":"/etc/../x"`},
+		{`"mode":"0600"`, `"mode":"rw"`},
+		{`"content_base64":"eA=="`, `"content_base64":"!!"`},
+		{`"on_failure":""`, `"on_failure":"retry"`},
+		{`"inline_base64":"Cg=="`, `"inline_base64":""`},
+		{`"s3_url":""`, `"s3_url":"https://x"`},
+		{`"command_seconds":0`, `"command_seconds":-1`},
+		{`"region":"us-east-1"`, `"region":"us-east-1","surprise":true`},
+		{`"owner":"root"`, `"owner":"Root Person"`},
+		{`"mount_path":"/data"`, `"mount_path":"/data\n/dev/sdz /etc xfs defaults 0 0"`},
+		{`"mount_path":"/data"`, `"mount_path":"/my data"`},
+		{`"mount_path":"/data"`, `"mount_path":"/data/../etc"`},
+		{`"s3_url":""`, `"s3_url":"s3://b/k"`},
+		{`"s3_url":""`, `"s3_url":"s3://b/k","s3_sha256":"` + "ab" + `","s3_expected_bucket_owner":"111122223333"`},
+		{`"mode":"0600"`, `"mode":"0600","owner":"root;id"`},
+		{`"content_base64":"eA=="`, `"content_base64":"eA==","ssm_parameter":"/kafka/tls.key"`},
+		{`"content_base64":"eA=="`, `"content_base64":"","ssm_parameter":"/kafka/*"`},
 	}
-	for from, to := range bad {
-		_, err := ParseConfig(strings.NewReader(strings.Replace(goodConfig, from, to, 1)))
+	for _, c := range bad {
+		to := c[1]
+		_, err := ParseConfig(strings.NewReader(strings.Replace(goodConfig, c[0], to, 1)))
 		if err == nil {
 			t.Errorf("%s accepted", to)
 			continue

@@ -130,7 +130,14 @@ func fstabEntry(uuid, mountPoint, fsType string, options []string) string {
 	if !slices.Contains(opts, "defaults") && len(opts) == 1 {
 		opts = append([]string{"defaults"}, opts...)
 	}
-	return fmt.Sprintf("UUID=%s %s %s %s 0 2", uuid, mountPoint, fsType, strings.Join(opts, ","))
+	return fmt.Sprintf("UUID=%s %s %s %s 0 2", uuid, FstabEscape(mountPoint), fsType, strings.Join(opts, ","))
+}
+
+// FstabEscape writes a field as fstab(5) reads it: space, tab, newline and
+// backslash in octal (\040, \011, \012, \134), so no path can shift a
+// line's fields or add a line. The config refuses such mount paths anyway.
+func FstabEscape(field string) string {
+	return strings.NewReplacer(`\`, `\134`, " ", `\040`, "\t", `\011`, "\n", `\012`).Replace(field)
 }
 
 // EnsureFstab makes fstab hold exactly one entry for the mount point and
@@ -146,7 +153,7 @@ func EnsureFstab(path, uuid, mountPoint, fsType string, options []string) (bool,
 	found := 0
 	for _, l := range strings.Split(strings.TrimRight(string(old), "\n"), "\n") {
 		f := strings.Fields(l)
-		if len(f) >= 2 && !strings.HasPrefix(f[0], "#") && (f[1] == mountPoint || f[0] == "UUID="+uuid) {
+		if len(f) >= 2 && !strings.HasPrefix(f[0], "#") && (f[1] == FstabEscape(mountPoint) || f[0] == "UUID="+uuid) {
 			if l == want && found == 0 {
 				lines = append(lines, l)
 			}

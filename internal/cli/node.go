@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/spf13/cobra"
 
 	"github.com/stateful-aws/stateful/internal/agent"
@@ -148,6 +149,7 @@ func runNode(ctx context.Context, io IO, o *nodeOptions, drain bool) error {
 	clk := clock.Real{}
 	a, err := agent.New(cfg, agent.Deps{
 		EC2: ec2.NewFromConfig(awsCfg), AutoScaling: autoscaling.NewFromConfig(awsCfg), IMDS: imds.NewFromConfig(awsCfg),
+		SSM:   ssm.NewFromConfig(awsCfg),
 		Clock: clk, Logger: slog.New(slog.NewJSONHandler(io.Err, nil)).With("component", "agent"), Output: io.Err,
 		FetchS3:    agent.S3Fetcher(awsCfg, clk.Now),
 		StartDrain: func() error { return startDrain(o.Config) },

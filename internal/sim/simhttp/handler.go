@@ -112,6 +112,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	reqID := newRequestID()
 	w.Header().Set("X-Amzn-Requestid", reqID)
+	if strings.HasPrefix(r.Header.Get("X-Amz-Target"), ssmTarget) {
+		h.serveSSM(w, r)
+		return
+	}
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
 		writeError(w, ec2Query, reqID, &sim.APIError{Code: "InvalidHttpRequest", Message: "Only GET and POST requests are supported.", Status: http.StatusMethodNotAllowed})
 		return
