@@ -77,7 +77,7 @@ run "per_node_overrides" {
     error_message = "Other nodes keep the cluster-wide data volume."
   }
   assert {
-    condition     = jsonencode(local.agent_config["01"].files) == jsonencode([{ path = "/etc/kafka/node.properties", content_base64 = "aWQ9MDEK", mode = "0600" }]) && length(local.agent_config["02"].files) == 0
+    condition     = jsonencode(local.agent_config["01"].files) == jsonencode([{ path = "/etc/kafka/node.properties", content_base64 = "aWQ9MDEK", ssm_parameter = "", mode = "0600", owner = "root", group = "root" }]) && length(local.agent_config["02"].files) == 0
     error_message = "Node files go to their node only, with their modes."
   }
 }
@@ -290,5 +290,46 @@ run "roll_disabled" {
   assert {
     condition     = length(terraform_data.roll) == 0
     error_message = "roll.enabled = false removes the trigger."
+  }
+}
+
+run "secret_files_from_ssm" {
+  command = plan
+
+  variables {
+    node_secret_files = [
+      { node_id = "00", parameter = "/kafka/00/tls.key", destination = "/etc/kafka/tls.key", owner = "kafka", group = "kafka" },
+      { node_id = "01", parameter = "arn:aws:ssm:eu-west-1:123456789012:parameter/kafka/01/tls.key", destination = "/etc/kafka/tls.key", mode = "0640" },
+    ]
+    secret_files_kms_key_id = "0b5f0a5c-1111-2222-3333-444455556666"
+  }
+
+  assert {
+    condition = nonsensitive(local.agent_config["00"].files[1]) == {
+      path = "/etc/kafka/tls.key", content_base64 = "", ssm_parameter = "/kafka/00/tls.key", mode = "0600", owner = "kafka", group = "kafka"
+    }
+    error_message = "A secret file reaches the agent as its parameter's name only, 0600 by default, with its owner and group."
+  }
+  assert {
+    condition     = nonsensitive(local.agent_config["00"].files[0].mode) == "0600" && nonsensitive(local.agent_config["00"].files[0].owner) == "root"
+    error_message = "Inline node files default to 0600 root:root."
+  }
+  assert {
+    condition = [for s in jsondecode(module.cluster_nodes["00"].iam_policy).Statement : s if s.Sid == "ThisNodesSecretFiles"] == [
+      { Sid = "ThisNodesSecretFiles", Effect = "Allow", Action = ["ssm:GetParameter"], Resource = ["arn:aws:ssm:eu-west-1:123456789012:parameter/kafka/00/tls.key"] }
+    ]
+    error_message = "Node 00 may read only its own parameter."
+  }
+  assert {
+    condition     = [for s in jsondecode(module.cluster_nodes["01"].iam_policy).Statement : s.Resource if s.Sid == "ThisNodesSecretFiles"] == [["arn:aws:ssm:eu-west-1:123456789012:parameter/kafka/01/tls.key"]] && length([for s in jsondecode(module.cluster_nodes["02"].iam_policy).Statement : s if startswith(s.Sid, "ThisNodesSecret") || startswith(s.Sid, "SecretFiles")]) == 0
+    error_message = "Node 01 reads only its parameter (named by ARN); node 02, with none, may read none."
+  }
+  assert {
+    condition     = [for s in jsondecode(module.cluster_nodes["01"].iam_policy).Statement : s.Condition if s.Sid == "SecretFilesKeyThroughSSM"] == [{ StringEquals = { "kms:ViaService" = "ssm.eu-west-1.amazonaws.com" } }]
+    error_message = "The parameters' key decrypts only through SSM."
+  }
+  assert {
+    condition     = !strcontains(nonsensitive(local.user_data["00"]), "BEGIN PRIVATE KEY")
+    error_message = "No secret in user data."
   }
 }
