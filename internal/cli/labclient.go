@@ -26,7 +26,7 @@ func labDeps(workDir string) (deps, awsFlags, error) {
 	}
 	d := defaultDeps()
 	d.clients = func(ctx context.Context, f *awsFlags) (awsapi.AutoScaling, awsapi.EC2, error) {
-		c, err := awsapi.New(ctx, awsapi.Config{Region: "us-east-1", EndpointURL: s.Endpoint, Credentials: credentials.NewStaticCredentialsProvider("lab", "lab", "")})
+		c, err := awsapi.New(ctx, awsapi.Config{Region: "us-east-1", EndpointURL: s.Endpoint, Credentials: credentials.NewStaticCredentialsProvider(lab.AccessKeyID, s.Secret, "")})
 		if err != nil {
 			return nil, nil, err
 		}

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
@@ -147,7 +146,7 @@ func (l *Lab) Demo(ctx context.Context, sc Scenario, progress io.Writer) (*Repor
 		fmt.Fprintf(progress, "[%7s] %s\n", e.At, e.What)
 	}
 	clients, err := awsapi.New(ctx, awsapi.Config{Region: "us-east-1", EndpointURL: l.Endpoint, MaxAttempts: 5, MaxBackoff: 200 * time.Millisecond,
-		Credentials: credentials.NewStaticCredentialsProvider("lab", "lab", "")})
+		Credentials: l.Credentials()})
 	if err != nil {
 		return nil, err
 	}

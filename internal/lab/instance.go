@@ -105,7 +105,10 @@ func (l *Lab) start(si sim.Instance) error {
 	if err := os.WriteFile(filepath.Join(i.dir, "upper/var/lib/cloud/instance/user-data.txt"), userData, 0o700); err != nil {
 		return err
 	}
-	i.cmd = exec.Command("ip", "netns", "exec", i.netns, "unshare", "--mount", "--propagation", "private", "--fork", "bash", "-c", setup, "setup", i.dir)
+	// Its own PID namespace too: the user data runs as root, and with the
+	// host's PIDs in view nsenter -t 1 would give it the host. /proc,
+	// mounted by setup inside the namespace, shows the instance's only.
+	i.cmd = exec.Command("ip", "netns", "exec", i.netns, "unshare", "--mount", "--pid", "--propagation", "private", "--fork", "bash", "-c", setup, "setup", i.dir)
 	i.cmd.Stdout, i.cmd.Stderr = nil, nil
 	if err := i.cmd.Start(); err != nil {
 		return err

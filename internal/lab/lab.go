@@ -73,6 +73,7 @@ type Lab struct {
 	// Endpoint is the simulator's AWS endpoint on the host's loopback, for
 	// operator commands.
 	Endpoint string
+	secret   string // the host endpoint's SigV4 secret key (secret.go)
 	cluster  clusterSpec
 	pin      release.Pin // the release the module pins: the nodes' agent
 
@@ -159,7 +160,14 @@ func Up(ctx context.Context, cfg Config) (*Lab, error) {
 	l := &Lab{cfg: cfg, pin: pin, id: "stl" + hex.EncodeToString(b), instances: map[string]*instance{}, volumes: map[string]*volume{}, ready: make(chan struct{}),
 		changes: make(chan sim.Change, 1024), stopped: make(chan struct{})}
 	l.log = cfg.Logger.With("component", "lab", "lab", l.id)
-	if err := os.MkdirAll(l.dir(), 0o755); err != nil {
+	if l.secret, err = newSecret(); err != nil {
+		return nil, err
+	}
+	// Root's alone: the state file holds the secret, the volumes the data.
+	if err := privateDir(cfg.WorkDir); err != nil {
+		return nil, err
+	}
+	if err := privateDir(l.dir()); err != nil {
 		return nil, err
 	}
 	ok := false
@@ -259,7 +267,11 @@ func (l *Lab) serve() error {
 		listeners = append(listeners, ln)
 	}
 	for _, ln := range listeners {
-		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		var h http.Handler = mux
+		if ln == host { // reachable by every local user: signed requests only
+			h = requireSignature(l.secret, l.cfg.Clock.Now, mux)
+		}
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 		l.servers = append(l.servers, srv)
 		l.done.Add(1)
 		go func(ln net.Listener) { defer l.done.Done(); _ = srv.Serve(ln) }(ln)

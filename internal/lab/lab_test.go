@@ -7,15 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 
 	"github.com/stateful-aws/stateful/internal/awsapi"
@@ -232,7 +233,7 @@ func TestLabRefusesABudgetThatBreaksItsQuorum(t *testing.T) {
 	l := startLab(t)
 	ctx := context.Background()
 	clients, err := awsapi.New(ctx, awsapi.Config{Region: "us-east-1", EndpointURL: l.Endpoint, MaxAttempts: 5, MaxBackoff: 200 * time.Millisecond,
-		Credentials: credentials.NewStaticCredentialsProvider("lab", "lab", "")})
+		Credentials: l.Credentials()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,6 +337,93 @@ func TestTamperedAgentIsRefusedAndTheHookAbandoned(t *testing.T) {
 			if in := c.Input.(*autoscaling.RecordLifecycleActionHeartbeatInput); *in.InstanceId == instance {
 				t.Errorf("the refused instance %s heartbeated its hook: an agent ran", instance)
 			}
+		}
+	}
+}
+
+// A running lab's host endpoint refuses a request without the lab's
+// secret (a local user creating a launch-template version with their own
+// user data, which the lab would run as root), and an instance's processes
+// live in their own PID namespace: the host's PIDs, init included, are not
+// there to nsenter into.
+func TestLabEndpointNeedsItsSecretAndInstancesSeeNoHostPIDs(t *testing.T) {
+	l := startLab(t)
+	res, err := http.Post(l.Endpoint, "application/x-www-form-urlencoded", strings.NewReader(
+		"Action=CreateLaunchTemplateVersion&Version=2016-11-15&LaunchTemplateName=etcd-node-00&SourceVersion=$Latest&LaunchTemplateData.UserData=ZWNobyBwd25lZA=="))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), "AuthFailure") {
+		t.Fatalf("an unsigned request: %d %s", res.StatusCode, body)
+	}
+	for _, c := range l.Engine.Calls() {
+		if c.Operation == "CreateLaunchTemplateVersion" {
+			t.Fatalf("the refused request reached the simulator: %+v", c)
+		}
+	}
+	// The lab's own commands sign with its secret.
+	clients, err := awsapi.New(context.Background(), awsapi.Config{Region: "us-east-1", EndpointURL: l.Endpoint, MaxAttempts: 1, Credentials: l.Credentials()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := clients.AutoScaling.DescribeAutoScalingGroups(context.Background(), &autoscaling.DescribeAutoScalingGroupsInput{}); err != nil {
+		t.Fatalf("a signed request: %v", err)
+	}
+
+	// An instance's process: in a PID namespace of its own, where PID 1 is
+	// the instance's first process and the host's processes do not exist.
+	l.mu.Lock()
+	var inst *instance
+	for _, i := range l.instances {
+		inst = i
+		break
+	}
+	l.mu.Unlock()
+	if inst == nil {
+		t.Fatal("no instance started")
+	}
+	var pid int
+	for range 100 {
+		if pids := pidsInNamed(inst.netns); len(pids) > 0 {
+			for _, p := range pids {
+				if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", p)); strings.Contains(string(b), "\nNSpid:\t") && len(strings.Fields(strings.SplitN(strings.SplitN(string(b), "\nNSpid:\t", 2)[1], "\n", 2)[0])) == 2 {
+					pid = p
+				}
+			}
+		}
+		if pid != 0 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // the lab boots instances on the wall clock
+	}
+	if pid == 0 {
+		t.Fatalf("no process of instance %s runs in a nested PID namespace", inst.id)
+	}
+	self, _ := os.Readlink("/proc/self/ns/pid")
+	theirs, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", pid))
+	if theirs == "" || theirs == self {
+		t.Fatalf("instance process %d shares the host's PID namespace (%s)", pid, theirs)
+	}
+	// What the instance sees in its /proc: its own processes only.
+	out, err := exec.Command("nsenter", "-t", strconv.Itoa(pid), "-m", "-p", "-r", "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo; ls /proc | grep -c '^[0-9]'").CombinedOutput()
+	if err != nil {
+		t.Fatalf("nsenter: %v %s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	init1, _ := os.ReadFile("/proc/1/cmdline")
+	if len(lines) != 2 || strings.TrimSpace(lines[0]) == strings.TrimSpace(strings.ReplaceAll(string(init1), "\x00", " ")) {
+		t.Fatalf("inside the instance, PID 1 is the host's init: %q", out)
+	}
+	seen, _ := strconv.Atoi(strings.TrimSpace(lines[1]))
+	host, _ := os.ReadDir("/proc")
+	if seen == 0 || seen >= len(host)/2 {
+		t.Fatalf("inside the instance %d processes are visible (the host has about %d entries in /proc)", seen, len(host))
+	}
+	if _, err := os.Stat(filepath.Join(l.cfg.WorkDir)); err == nil {
+		if st, _ := os.Stat(l.cfg.WorkDir); st.Mode().Perm() != 0o700 {
+			t.Errorf("the lab's work directory is %o, want 0700", st.Mode().Perm())
 		}
 	}
 }

@@ -21,30 +21,34 @@ type State struct {
 	ID       string `json:"id"`
 	Endpoint string `json:"endpoint"`
 	Cluster  string `json:"cluster"`
+	// Secret signs requests to Endpoint (secret.go): the file is 0600.
+	Secret string `json:"secret"`
 }
 
 func statePath(workDir string) string { return filepath.Join(workDir, "current.json") }
 
-// SaveState records the running lab.
+// SaveState records the running lab, readable by root only: it holds the
+// secret of the lab's endpoint.
 func (l *Lab) SaveState() error {
-	b, _ := json.MarshalIndent(State{PID: os.Getpid(), ID: l.id, Endpoint: l.Endpoint, Cluster: ClusterName}, "", "  ")
-	return os.WriteFile(statePath(l.cfg.WorkDir), b, 0o644)
+	b, _ := json.MarshalIndent(State{PID: os.Getpid(), ID: l.id, Endpoint: l.Endpoint, Cluster: ClusterName, Secret: l.secret}, "", "  ")
+	return writePrivate(statePath(l.cfg.WorkDir), b)
 }
 
 // ClearState forgets the running lab.
 func ClearState(workDir string) { _ = os.Remove(statePath(workDir)) }
 
-// LoadState reads the running lab's state.
+// LoadState reads the running lab's state, and checks it before anyone
+// acts on it (lab down kills its PID and removes its ID's directory): see
+// readState.
 func LoadState(workDir string) (State, error) {
-	var s State
-	b, err := os.ReadFile(statePath(workDir))
+	b, err := readPrivate(statePath(workDir))
 	if errors.Is(err, os.ErrNotExist) {
-		return s, fmt.Errorf("no lab is running (no %s): start one with stateful lab up", statePath(workDir))
+		return State{}, fmt.Errorf("no lab is running (no %s): start one with stateful lab up", statePath(workDir))
 	}
 	if err != nil {
-		return s, err
+		return State{}, err
 	}
-	return s, json.Unmarshal(b, &s)
+	return parseState(statePath(workDir), b)
 }
 
 // Stop ends the lab that `stateful lab up` runs (it tears itself down), and

@@ -1,0 +1,158 @@
+package lab
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+)
+
+// The lab's host listener (127.0.0.1, reachable by every local user) runs
+// instances' user data as root when asked to, so it serves only requests
+// signed (SigV4) with the lab's own secret key. The key is random per lab
+// and kept in the state file, 0600 in a root-only directory; `stateful lab`
+// commands read it from there. The listeners inside the lab's network
+// (the instances' endpoint and IMDS) need none: only the lab's instances
+// reach them.
+
+// AccessKeyID is the access key of the lab's credentials; the secret key
+// is the lab's secret.
+const AccessKeyID = "stateful-lab"
+
+// maxSkew is how far a request's X-Amz-Date may be from the lab's clock
+// (AWS allows 15 minutes), so a captured request cannot be replayed later.
+const maxSkew = 15 * time.Minute
+
+// maxSignedBody bounds the body read to check a signature.
+const maxSignedBody = 1 << 20
+
+func newSecret() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("making the lab's secret: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// Credentials are the static credentials the lab's host endpoint accepts.
+func (l *Lab) Credentials() aws.CredentialsProvider {
+	return credentials.NewStaticCredentialsProvider(AccessKeyID, l.secret, "")
+}
+
+// requireSignature serves only requests signed with the secret: it signs
+// the request's signed headers and body again with the secret and compares
+// the signatures in constant time. Anything else gets AWS's AuthFailure.
+func requireSignature(secret string, now func() time.Time, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxSignedBody+1))
+		if err != nil || len(body) > maxSignedBody {
+			authFailure(w, "The request body is unreadable or too large.")
+			return
+		}
+		if why := checkSignature(r, body, secret, now()); why != "" {
+			authFailure(w, why)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		next.ServeHTTP(w, r)
+	})
+}
+
+// checkSignature says why r is not signed with secret, or "".
+func checkSignature(r *http.Request, body []byte, secret string, now time.Time) string {
+	auth := r.Header.Get("Authorization")
+	cred, ok := field(auth, "Credential=")
+	if !strings.HasPrefix(auth, "AWS4-HMAC-SHA256 ") || !ok {
+		return "The request is not signed: the lab's endpoint needs its credentials (stateful lab commands read them from the lab's state file)."
+	}
+	parts := strings.Split(cred, "/")
+	if len(parts) != 5 || parts[0] != AccessKeyID {
+		return "The access key is not the lab's."
+	}
+	signed, ok := field(auth, "SignedHeaders=")
+	if !ok {
+		return "The signature names no signed headers."
+	}
+	at, err := time.Parse("20060102T150405Z", r.Header.Get("X-Amz-Date"))
+	if err != nil {
+		return "The request has no valid X-Amz-Date."
+	}
+	if d := now.Sub(at); d > maxSkew || d < -maxSkew {
+		return "The request's X-Amz-Date is more than 15 minutes from the lab's clock."
+	}
+	check, err := http.NewRequest(r.Method, "http://"+r.Host+r.URL.RequestURI(), nil)
+	if err != nil {
+		return "The request cannot be re-signed."
+	}
+	check.ContentLength = int64(len(body))
+	for _, h := range strings.Split(signed, ";") {
+		if h != "host" {
+			check.Header[http.CanonicalHeaderKey(h)] = r.Header.Values(h)
+		}
+	}
+	sum := sha256.Sum256(body)
+	err = v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: AccessKeyID, SecretAccessKey: secret},
+		check, hex.EncodeToString(sum[:]), parts[3], parts[2], at)
+	if err != nil {
+		return "The request cannot be re-signed."
+	}
+	got, _ := field(auth, "Signature=")
+	want, _ := field(check.Header.Get("Authorization"), "Signature=")
+	if !hmac.Equal([]byte(got), []byte(want)) {
+		return "The request signature does not match the lab's secret."
+	}
+	return ""
+}
+
+// field returns the value of key in a SigV4 Authorization header.
+func field(auth, key string) (string, bool) {
+	_, v, ok := strings.Cut(auth, key)
+	if !ok {
+		return "", false
+	}
+	v, _, _ = strings.Cut(v, ",")
+	return strings.TrimSpace(v), true
+}
+
+// authFailure answers as EC2 does to bad credentials.
+func authFailure(w http.ResponseWriter, why string) {
+	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
+	w.WriteHeader(http.StatusUnauthorized)
+	fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?>`+"\n"+`<Response><Errors><Error><Code>AuthFailure</Code><Message>%s</Message></Error></Errors><RequestID>00000000-0000-4000-8000-000000000000</RequestID></Response>`, why)
+}
+
+// privateDir makes dir (and its parents) and leaves it root's alone: mode
+// 0700, owned by root, not a link. A directory that exists with looser
+// rights is tightened; one owned by another user is refused (they could
+// swap its files).
+func privateDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("creating the lab's directory %s: %w", dir, err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Lstat(dir, &st); err != nil {
+		return fmt.Errorf("checking the lab's directory %s: %w", dir, err)
+	}
+	if st.Mode&syscall.S_IFMT != syscall.S_IFDIR || st.Uid != uint32(os.Geteuid()) {
+		return fmt.Errorf("the lab's directory %s is not a directory of uid %d (a link, or another user's): refusing to use it", dir, os.Geteuid())
+	}
+	if st.Mode&0o777 != 0o700 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("making the lab's directory %s private: %w", dir, err)
+		}
+	}
+	return nil
+}
