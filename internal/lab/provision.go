@@ -37,7 +37,7 @@ func NodeConfig(n sim.NodeSpec, all []sim.NodeSpec, script []byte) agent.Config 
 		Version: agent.ConfigVersion, Cluster: ClusterName, NodeID: n.ID, NodeIP: n.IP, Region: "us-east-1",
 		ASGName: n.Group, LaunchHook: n.LaunchHook, TerminateHook: cluster.DrainHookName(ClusterName),
 		Volume:    agent.Volume{DeviceHint: "/dev/sdf", MountPath: "/data", FileSystem: "ext4", MountOptions: []string{"noatime"}, Owner: "root", Group: "root"},
-		Files:     []agent.File{{Path: "/etc/stateful/etcd-cluster.env", ContentBase64: base64.StdEncoding.EncodeToString([]byte(env)), Mode: "0644"}},
+		Files:     []agent.File{{Path: "/etc/stateful/etcd-cluster.env", ContentBase64: base64.StdEncoding.EncodeToString([]byte(env)), Mode: "0600", Owner: "root", Group: "root"}},
 		Script:    agent.Script{InlineBase64: base64.StdEncoding.EncodeToString(script)},
 		Timeouts:  agent.Timeouts{Command: 120, Volume: 120, Device: 60, Heartbeat: 10, DrainHeartbeat: 10},
 		OnFailure: "abandon",
