@@ -374,18 +374,24 @@ func TestLabEndpointNeedsItsSecretAndInstancesSeeNoHostPIDs(t *testing.T) {
 
 	// An instance's process: in a PID namespace of its own, where PID 1 is
 	// the instance's first process and the host's processes do not exist.
-	l.mu.Lock()
 	var inst *instance
-	for _, i := range l.instances {
-		inst = i
-		break
+	for range 600 {
+		l.mu.Lock()
+		for _, i := range l.instances {
+			inst = i
+			break
+		}
+		l.mu.Unlock()
+		if inst != nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // the lab boots instances on the wall clock
 	}
-	l.mu.Unlock()
 	if inst == nil {
-		t.Fatal("no instance started")
+		t.Fatal("no instance started within a minute")
 	}
 	var pid int
-	for range 100 {
+	for range 600 {
 		if pids := pidsInNamed(inst.netns); len(pids) > 0 {
 			for _, p := range pids {
 				if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", p)); strings.Contains(string(b), "\nNSpid:\t") && len(strings.Fields(strings.SplitN(strings.SplitN(string(b), "\nNSpid:\t", 2)[1], "\n", 2)[0])) == 2 {

@@ -86,11 +86,17 @@ type Pin struct {
 // Sum is a target's pinned sha256.
 func (p Pin) Sum(t Target) string { return p.SHA256[t.String()] }
 
+// BuildTags leave the simulator and the lab (and the HCL and template
+// libraries they use) out of the release binaries: nodes run them as root
+// and need only the agent, operators only the roll and its kin.
+const BuildTags = "stateful_node"
+
 // BuildArgs are the go build arguments of a release binary: no paths
 // (-trimpath), no VCS stamp (a commit would change the bytes, and
-// committing release.tf makes a new commit), no build ID, no symbols.
+// committing release.tf makes a new commit), no build ID, no symbols, and
+// no lab or simulator (BuildTags).
 func BuildArgs(version, out string) []string {
-	return []string{"build", "-trimpath", "-buildvcs=false",
+	return []string{"build", "-trimpath", "-buildvcs=false", "-tags", BuildTags,
 		"-ldflags", "-s -w -buildid= -X " + VersionSymbol + "=" + version,
 		"-o", out, "./cmd/stateful"}
 }
