@@ -41,15 +41,19 @@ func (a *Agent) Bootstrap(ctx context.Context) error {
 	}{
 		{"claim-volume", func(ctx context.Context) (err error) { vol, err = a.claimVolume(ctx); return err }},
 		{"find-device", func(ctx context.Context) (err error) { dev, err = a.findDevice(ctx, vol); return err }},
-		{"prepare-volume", func(ctx context.Context) (err error) {
+		// The volume's own waits are bounded by volume_seconds and
+		// device_seconds, the script by command_seconds; preparing the
+		// filesystem (a recursive chown of a large volume included) gets
+		// command_seconds, the files volume_seconds.
+		{"prepare-volume", a.bounded(time.Duration(a.cfg.Timeouts.Command)*time.Second, func(ctx context.Context) (err error) {
 			formatted, err = a.d.Disk.Prepare(ctx, dev, Stamp{Cluster: a.cfg.Cluster, NodeID: a.cfg.NodeID, VolumeID: vol,
 				FormattedBy: a.instanceID, FormattedAt: a.d.Clock.Now().UTC().Format(time.RFC3339)}, a.cfg.Volume)
 			if err == nil {
 				a.log.Info("volume ready", "volume_id", vol, "device", dev, "mount_path", a.cfg.Volume.MountPath, "formatted", formatted)
 			}
 			return err
-		}},
-		{"write-files", a.writeFiles},
+		})},
+		{"write-files", a.bounded(time.Duration(a.cfg.Timeouts.Volume)*time.Second, a.writeFiles)},
 		{"node-script", a.runScript},
 	}
 	for _, s := range steps {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -166,4 +167,22 @@ func TestSecretFilesComeFromSSMDecrypted(t *testing.T) {
 	if err := a.writeFiles(ctx); err == nil || !strings.Contains(err.Error(), "/kafka/00/missing") {
 		t.Fatalf("a missing parameter: %v", err)
 	}
+}
+
+// A step that never returns fails at its bound instead of holding the
+// launch for ever (in a synctest bubble: virtual time).
+func TestStepsAreBoundedInTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := &Agent{log: discard(), d: Deps{Clock: clock.Real{}}}
+		hang := a.bounded(90*time.Second, func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() })
+		start := time.Now()
+		err := hang(context.Background())
+		if err == nil || !strings.Contains(err.Error(), "within 1m30s") || time.Since(start) != 90*time.Second {
+			t.Fatalf("a hanging step: %v after %s", err, time.Since(start))
+		}
+		quick := a.bounded(time.Hour, func(context.Context) error { return nil })
+		if err := quick(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
