@@ -34,6 +34,11 @@ type instance struct {
 // builds the instance's root (an overlay of the host's root), a private
 // /dev, /proc, /sys, /tmp and /run, and runs the user data there as
 // cloud-init would, as root, output to /var/log/cloud-init-output.log.
+// The bash that runs the user data is PID 1 of the instance's PID
+// namespace: it stays, as an init does, once the user data is done, since
+// the kernel ends every process of the namespace when its PID 1 exits (the
+// application and the drain watcher the agent leaves running), and it
+// reaps the orphans reparented to it.
 const setup = `set -eu
 d=$1
 mount -t overlay overlay -o "lowerdir=/,upperdir=$d/upper,workdir=$d/work" "$d/root"
@@ -46,7 +51,7 @@ mkdir -p "$d/root/var/log"
 exec chroot "$d/root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
   AWS_ENDPOINT_URL=http://` + controlIP + `:` + apiPort + ` AWS_ACCESS_KEY_ID=lab AWS_SECRET_ACCESS_KEY=lab AWS_REGION=us-east-1 \
   AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
-  /bin/bash -c 'exec /bin/bash /var/lib/cloud/instance/user-data.txt >>/var/log/cloud-init-output.log 2>&1'
+  /bin/bash -c '/bin/bash /var/lib/cloud/instance/user-data.txt >>/var/log/cloud-init-output.log 2>&1; while :; do sleep 3600 & wait $!; done'
 `
 
 // boot is the simulator's boot function: the instance is running. It
