@@ -394,7 +394,11 @@ func TestLabEndpointNeedsItsSecretAndInstancesSeeNoHostPIDs(t *testing.T) {
 	for range 600 {
 		if pids := pidsInNamed(inst.netns); len(pids) > 0 {
 			for _, p := range pids {
-				if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", p)); strings.Contains(string(b), "\nNSpid:\t") && len(strings.Fields(strings.SplitN(strings.SplitN(string(b), "\nNSpid:\t", 2)[1], "\n", 2)[0])) == 2 {
+				// Nested (two PIDs) and already in the instance's root,
+				// where setup mounted the namespace's own /proc.
+				b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", p))
+				root, _ := os.Readlink(fmt.Sprintf("/proc/%d/root", p))
+				if strings.Contains(string(b), "\nNSpid:\t") && len(strings.Fields(strings.SplitN(strings.SplitN(string(b), "\nNSpid:\t", 2)[1], "\n", 2)[0])) == 2 && root != "/" && root != "" {
 					pid = p
 				}
 			}
