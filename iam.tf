@@ -41,6 +41,9 @@ locals {
   # The original module's single role (v0.8.0), kept for an upgrade: the
   # instances launched before it keep their credentials until `stateful
   # roll` replaces them with instances on their nodes' own roles.
+  this_cluster = {
+    StringEquals = { "aws:ResourceTag/${local.cluster_tag_key}" = var.app_name }
+  }
   original_policy_statements = [
     {
       Sid      = "Describe"
@@ -52,15 +55,24 @@ locals {
       Sid       = "AttachThisClustersVolumes"
       Effect    = "Allow"
       Action    = ["ec2:AttachVolume", "ec2:DetachVolume"]
-      Resource  = ["arn:${local.partition}:ec2:${local.region}:${local.account_id}:volume/*", "arn:${local.partition}:ec2:${local.region}:${local.account_id}:instance/*"]
-      Condition = { StringEquals = { "aws:ResourceTag/${local.cluster_tag_key}" = var.app_name } }
+      Resource  = "arn:${local.partition}:ec2:${local.region}:${local.account_id}:volume/*"
+      Condition = local.this_cluster
     },
     {
-      Sid       = "ThisClustersLifecycleHooks"
+      Sid       = "ToThisClustersInstances"
       Effect    = "Allow"
-      Action    = ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"]
-      Resource  = "arn:${local.partition}:autoscaling:${local.region}:${local.account_id}:autoScalingGroup:*:autoScalingGroupName/${var.app_name}-node-*"
-      Condition = { StringEquals = { "autoscaling:ResourceTag/${local.cluster_tag_key}" = var.app_name } }
+      Action    = ["ec2:AttachVolume", "ec2:DetachVolume"]
+      Resource  = "arn:${local.partition}:ec2:${local.region}:${local.account_id}:instance/*"
+      Condition = local.this_cluster
+    },
+    {
+      Sid      = "ThisClustersLifecycleHooks"
+      Effect   = "Allow"
+      Action   = ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"]
+      Resource = "arn:${local.partition}:autoscaling:${local.region}:${local.account_id}:autoScalingGroup:*:autoScalingGroupName/${var.app_name}-node-*"
+      Condition = {
+        StringEquals = { "autoscaling:ResourceTag/${local.cluster_tag_key}" = var.app_name }
+      }
     },
   ]
 }
