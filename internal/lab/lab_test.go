@@ -417,7 +417,7 @@ func TestLabEndpointNeedsItsSecretAndInstancesSeeNoHostPIDs(t *testing.T) {
 		t.Fatalf("instance process %d shares the host's PID namespace (%s)", pid, theirs)
 	}
 	// What the instance sees in its /proc: its own processes only.
-	out, err := exec.Command("nsenter", "-t", strconv.Itoa(pid), "-m", "-p", "-r", "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo; ls /proc | grep -c '^[0-9]'").CombinedOutput()
+	out, err := exec.Command("nsenter", "-t", strconv.Itoa(pid), "-m", "-p", "-r", "-w", "sh", "-c", "cd / && cat /proc/1/cmdline | tr '\\0' ' '; echo; ls /proc | grep -c '^[0-9]'").Output()
 	if err != nil {
 		t.Fatalf("nsenter: %v %s", err, out)
 	}
