@@ -52,9 +52,38 @@ type simCluster struct {
 	ec  *ec2.Client
 }
 
-func startSim(t *testing.T, bin, cluster string) *simCluster {
+// simBinary is the full stateful (make build's), for `stateful sim serve`:
+// the release binary leaves the simulator out (BuildTags).
+var simBinary struct {
+	once sync.Once
+	bin  string
+	err  error
+}
+
+func fullBinary(t *testing.T) string {
 	t.Helper()
-	cmd := exec.Command(bin, "sim", "serve", "--cluster", cluster, "--nodes", "3", "--boot-time", "200ms", "--listen", "127.0.0.1:0")
+	simBinary.once.Do(func() {
+		dir, err := os.MkdirTemp("", "stateful-sim-")
+		if err != nil {
+			simBinary.err = err
+			return
+		}
+		simBinary.bin = filepath.Join(dir, "stateful")
+		cmd := exec.Command("go", "build", "-o", simBinary.bin, "./cmd/stateful")
+		cmd.Dir = repoRoot
+		if out, err := cmd.CombinedOutput(); err != nil {
+			simBinary.err = fmt.Errorf("go build of the full stateful: %v\n%s", err, out)
+		}
+	})
+	if simBinary.err != nil {
+		t.Fatal(simBinary.err)
+	}
+	return simBinary.bin
+}
+
+func startSim(t *testing.T, cluster string) *simCluster {
+	t.Helper()
+	cmd := exec.Command(fullBinary(t), "sim", "serve", "--cluster", cluster, "--nodes", "3", "--boot-time", "200ms", "--listen", "127.0.0.1:0")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -252,7 +281,7 @@ func TestApplyRollsWithThePinnedReleaseDownloaded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sim := startSim(t, bin, "e2eroll")
+	sim := startSim(t, "e2eroll")
 	sim.waitReady(t, bin, "e2eroll")
 	before := sim.members(t)
 	sim.newVersion(t)
@@ -298,7 +327,7 @@ func TestApplyFailsOnACorruptedRelease(t *testing.T) {
 	}
 	body[len(body)/2] ^= 0xff
 	bad := sha256.Sum256(body)
-	sim := startSim(t, bin, "e2ecorrupt")
+	sim := startSim(t, "e2ecorrupt")
 	sim.waitReady(t, bin, "e2ecorrupt")
 	before := sim.members(t)
 	sim.newVersion(t)
