@@ -54,7 +54,7 @@ run "original_usage_example" {
     error_message = "The original's user-data map output is kept."
   }
   assert {
-    condition     = jsonencode(local.agent_config["01"].files) == jsonencode([{ path = "/etc/stateful/node-files/0", content_base64 = filebase64("tests/config_file.cfg"), mode = "0644" }])
+    condition     = jsonencode(local.agent_config["01"].files) == jsonencode([{ path = "/etc/stateful/node-files/0", content_base64 = filebase64("tests/config_file.cfg"), ssm_parameter = "", mode = "0600", owner = "root", group = "root" }])
     error_message = "A bare base64 node file lands in /etc/stateful/node-files/<index>."
   }
 }
