@@ -111,9 +111,17 @@ run "instance_policy" {
 
   assert {
     condition = [for s in jsondecode(module.cluster_nodes["01"].iam_policy).Statement : s.Sid] == [
-      "Describe", "ThisNodesVolume", "ToAndFromTheCallingInstance", "ThisNodesLifecycleHooks",
+      "Describe", "ThisNodesVolume", "ToAndFromTheCallingInstance", "ReportBootstrapFailure", "ThisNodesLifecycleHooks",
     ]
-    error_message = "Without S3 objects, secrets or a KMS key a node's policy has four statements."
+    error_message = "Without S3 objects, secrets or a KMS key a node's policy has five statements."
+  }
+  assert {
+    condition = jsondecode(module.cluster_nodes["01"].iam_policy).Statement[3].Action == ["ec2:CreateTags"] && jsondecode(module.cluster_nodes["01"].iam_policy).Statement[3].Condition == {
+      StringEquals                = { "aws:ResourceTag/stateful:cluster" = "kafka", "aws:ResourceTag/stateful:node-id" = "01" }
+      ArnEquals                   = { "ec2:SourceInstanceARN" = "arn:aws:ec2:eu-west-1:123456789012:instance/$${ec2:InstanceID}" }
+      "ForAllValues:StringEquals" = { "aws:TagKeys" = ["stateful:bootstrap-failure"] }
+    }
+    error_message = "The agent may tag only its own instance, and only with its failure summary."
   }
   assert {
     condition     = alltrue(flatten([for id, m in module.cluster_nodes : [for s in jsondecode(m.iam_policy).Statement : s.Resource != "*" || alltrue([for a in s.Action : can(regex("^(ec2|autoscaling):Describe", a))])]]))
@@ -131,7 +139,7 @@ run "instance_policy" {
     error_message = "Node 01 attaches to and detaches from the calling instance only, one of its own."
   }
   assert {
-    condition     = jsondecode(module.cluster_nodes["02"].iam_policy).Statement[3].Resource == "arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:*:autoScalingGroupName/kafka-node-02"
+    condition     = jsondecode(module.cluster_nodes["02"].iam_policy).Statement[4].Resource == "arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:*:autoScalingGroupName/kafka-node-02"
     error_message = "Node 02 completes and heartbeats only its own group's hooks."
   }
   assert {
@@ -190,7 +198,7 @@ run "policy_with_s3_and_kms" {
   }
 
   assert {
-    condition     = jsondecode(module.cluster_nodes["00"].iam_policy).Statement[4] == { Sid = "ReadNodeScriptAndAgent", Effect = "Allow", Action = ["s3:GetObject", "s3:GetObjectVersion"], Resource = ["arn:aws:s3:::my-bucket/scripts/node.sh", "arn:aws:s3:::my-bucket/bin/stateful"] }
+    condition     = [for s in jsondecode(module.cluster_nodes["00"].iam_policy).Statement : s if s.Sid == "ReadNodeScriptAndAgent"] == [{ Sid = "ReadNodeScriptAndAgent", Effect = "Allow", Action = ["s3:GetObject", "s3:GetObjectVersion"], Resource = ["arn:aws:s3:::my-bucket/scripts/node.sh", "arn:aws:s3:::my-bucket/bin/stateful"] }]
     error_message = "s3:GetObject only on the configured objects."
   }
   assert {

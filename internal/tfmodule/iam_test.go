@@ -98,6 +98,17 @@ func (s iamStatement) allows(t *testing.T, r iamRequest) bool {
 	for op, keys := range s.Condition {
 		for key, want := range keys {
 			got, ok := r.ctx[key]
+			if op == "ForAllValues:StringEquals" {
+				// Every value of a multi-valued key (comma-separated
+				// here) is one of the listed ones; no value at all
+				// passes, as in IAM.
+				for _, v := range strings.Split(got, ",") {
+					if ok && !slices.Contains(strs(want), v) {
+						return false
+					}
+				}
+				continue
+			}
 			if !ok {
 				return false
 			}
@@ -295,6 +306,13 @@ func TestNoNodePolicyReachesAnotherNode(t *testing.T) {
 			}
 		}
 	}
+	withTagKeys := func(ctx map[string]string, keys string) map[string]string {
+		out := map[string]string{"aws:TagKeys": keys}
+		for k, v := range ctx {
+			out[k] = v
+		}
+		return out
+	}
 	withCaller := func(ctx map[string]string, caller string) map[string]string {
 		out := map[string]string{"ec2:SourceInstanceARN": ec2 + ":instance/" + caller}
 		for k, v := range ctx {
@@ -303,6 +321,15 @@ func TestNoNodePolicyReachesAnotherNode(t *testing.T) {
 		return out
 	}
 
+	// A compromised node tagging its own instance with another key (the
+	// node-id tag it is scoped by, say) is refused too.
+	for i := range n {
+		id := fmt.Sprintf("%02d", i)
+		own := nodeResources("kafka", id)[2]
+		if sid := allowed(t, policies[id], iamRequest{"ec2:CreateTags", own.arn, withCaller(withTagKeys(own.ctx, "stateful:node-id"), "i-kafka"+id)}); sid != "" {
+			t.Errorf("node %s's statement %s lets it retag its own instance's node id", id, sid)
+		}
+	}
 	for i := range n {
 		id := fmt.Sprintf("%02d", i)
 		caller := "i-kafka" + id
@@ -316,6 +343,7 @@ func TestNoNodePolicyReachesAnotherNode(t *testing.T) {
 			{"autoscaling:CompleteLifecycleAction", own[3].arn, withCaller(own[3].ctx, caller)},
 			{"autoscaling:RecordLifecycleActionHeartbeat", own[3].arn, withCaller(own[3].ctx, caller)},
 			{"ssm:GetParameter", own[4].arn, withCaller(nil, caller)},
+			{"ec2:CreateTags", own[2].arn, withCaller(withTagKeys(own[2].ctx, "stateful:bootstrap-failure"), caller)},
 			{"ssmmessages:OpenDataChannel", "*", withCaller(nil, caller)},
 		} {
 			if allowed(t, policies[id], c) == "" {

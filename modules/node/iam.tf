@@ -51,6 +51,20 @@ locals {
         }
       },
       {
+        # A failed bootstrap leaves its one-line summary on its own instance
+        # (stateful recover and status show it): that tag key only, on the
+        # calling instance only.
+        Sid      = "ReportBootstrapFailure"
+        Effect   = "Allow"
+        Action   = ["ec2:CreateTags"]
+        Resource = "${local.ec2_arn}:instance/*"
+        Condition = {
+          StringEquals                = local.this_node
+          ArnEquals                   = local.calling_instance
+          "ForAllValues:StringEquals" = { "aws:TagKeys" = ["stateful:bootstrap-failure"] }
+        }
+      },
+      {
         Sid      = "ThisNodesLifecycleHooks"
         Effect   = "Allow"
         Action   = ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"]
