@@ -49,7 +49,7 @@ func (a *Agent) Bootstrap(ctx context.Context) error {
 			formatted, err = a.d.Disk.Prepare(ctx, dev, Stamp{Cluster: a.cfg.Cluster, NodeID: a.cfg.NodeID, VolumeID: vol,
 				FormattedBy: a.instanceID, FormattedAt: a.d.Clock.Now().UTC().Format(time.RFC3339)}, a.cfg.Volume)
 			if err == nil {
-				a.log.Info("volume ready", "volume_id", vol, "device", dev, "mount_path", a.cfg.Volume.MountPath, "formatted", formatted)
+				a.log.Info("volume ready", "event", "volume_ready", "volume_id", vol, "device", dev, "mount_path", a.cfg.Volume.MountPath, "formatted", formatted)
 			}
 			return err
 		})},
@@ -69,7 +69,7 @@ func (a *Agent) Bootstrap(ctx context.Context) error {
 		return err
 	}
 	total := a.d.Clock.Now().Sub(start)
-	a.log.Info("bootstrap done", "duration_ms", total.Milliseconds(), "overhead_ms", (total - a.scriptTime).Milliseconds(), "max_rss_kb", maxRSS())
+	a.log.Info("bootstrap done", "event", "bootstrap_done", "duration_ms", total.Milliseconds(), "overhead_ms", (total - a.scriptTime).Milliseconds(), "max_rss_kb", maxRSS())
 	if a.cfg.TerminateHook != "" && a.d.StartDrain != nil {
 		if err := a.d.StartDrain(); err != nil {
 			a.log.Error("could not start the drain agent", "error", err.Error())

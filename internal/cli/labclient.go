@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/spf13/cobra"
 
 	"github.com/stateful-aws/stateful/internal/awsapi"
@@ -18,6 +16,7 @@ import (
 	"github.com/stateful-aws/stateful/internal/cluster"
 	"github.com/stateful-aws/stateful/internal/inventory"
 	"github.com/stateful-aws/stateful/internal/lab"
+	"github.com/stateful-aws/stateful/internal/sim"
 )
 
 // labDeps reach the running lab's simulator with static credentials.
@@ -69,16 +68,31 @@ func newLabClientCmds(io IO, o *labOptions) []*cobra.Command {
 			if err != nil {
 				return err
 			}
-			for _, n := range snap.Nodes {
-				if _, err := ec.CreateLaunchTemplateVersion(cmd.Context(), &ec2.CreateLaunchTemplateVersionInput{LaunchTemplateId: aws.String(n.LaunchTemplateID),
-					SourceVersion: aws.String("$Latest"), VersionDescription: aws.String("stateful lab roll"),
-					LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String("ami-0000000000000d0e2")}}); err != nil {
+			if o.Config != "" {
+				src, err := o.source()
+				if err != nil {
+					return err
+				}
+				templates := map[string]string{}
+				for _, n := range snap.Nodes {
+					templates[n.ID] = n.LaunchTemplateID
+				}
+				if err := lab.ConfigVersions(cmd.Context(), ec, src, templates); err != nil {
+					return err
+				}
+			} else {
+				var nodes []sim.NodeSpec
+				for _, n := range snap.Nodes {
+					nodes = append(nodes, sim.NodeSpec{ID: n.ID, LaunchTemplateID: n.LaunchTemplateID})
+				}
+				if err := sim.NewVersions(cmd.Context(), ec, nodes, "stateful lab roll: new image"); err != nil {
 					return err
 				}
 			}
 			fmt.Fprintf(io.Out, "new launch-template version for %d nodes\n", len(snap.Nodes))
-			// Zone by zone: the lab's three nodes sit in three zones, so
-			// a whole zone is one node, as its etcd quorum requires.
+			// Zone by zone: the lab puts each subnet in its own zone, so
+			// three nodes in three subnets go one at a time, as a
+			// three-member quorum requires.
 			return runRoll(cmd.Context(), io, d, &rollOptions{awsFlags: f, Timeout: 5 * time.Minute, Fast: 250 * time.Millisecond, ByZone: true, MaxUnavailable: "zone"})
 		},
 	}
@@ -101,6 +115,7 @@ func newLabClientCmds(io IO, o *labOptions) []*cobra.Command {
 			return nil
 		},
 	}
+	addSourceFlags(roll.Flags(), o)
 	down := &cobra.Command{
 		Use: "down", Short: "Tear the running lab down: processes, namespaces, mounts, loop devices, files", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

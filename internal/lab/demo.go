@@ -9,103 +9,34 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/stateful-aws/stateful/internal/awsapi"
 	"github.com/stateful-aws/stateful/internal/clock"
 	"github.com/stateful-aws/stateful/internal/inventory"
 	"github.com/stateful-aws/stateful/internal/rollout"
+	"github.com/stateful-aws/stateful/internal/sim"
 )
-
-// writer writes a new key every 50ms through the whole demo and keeps
-// what was acknowledged, to measure availability and find lost writes.
-type writer struct {
-	c     *etcdClient
-	clock clock.Clock
-	mu    sync.Mutex
-	tries []attempt
-}
-
-type attempt struct {
-	at   time.Time
-	key  string
-	ok   bool // the write was acknowledged
-	read bool // and read back with its value right after
-}
-
-const writeEvery = 50 * time.Millisecond
-
-func (w *writer) run(ctx context.Context) {
-	for seq := 0; ctx.Err() == nil; seq++ {
-		start := w.clock.Now()
-		key := fmt.Sprintf("demo/%06d", seq)
-		err := w.c.put(ctx, key, strconv.Itoa(seq))
-		read := false
-		if err == nil {
-			v, found, rerr := w.c.get(ctx, key)
-			read = rerr == nil && found && v == strconv.Itoa(seq)
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		w.mu.Lock()
-		w.tries = append(w.tries, attempt{at: start, key: key, ok: err == nil, read: read})
-		w.mu.Unlock()
-		if rest := writeEvery - w.clock.Now().Sub(start); rest > 0 {
-			_ = clock.Sleep(ctx, w.clock, rest)
-		}
-	}
-}
-
-// availability counts the attempts between from and to, the writes
-// acknowledged, and the writes read back right after.
-func (w *writer) availability(from, to time.Time) (ok, total, read int) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for _, a := range w.tries {
-		if !a.at.Before(from) && a.at.Before(to) {
-			total++
-			if a.ok {
-				ok++
-			}
-			if a.read {
-				read++
-			}
-		}
-	}
-	return ok, total, read
-}
-
-func (w *writer) acknowledged() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	var keys []string
-	for _, a := range w.tries {
-		if a.ok {
-			keys = append(keys, a.key)
-		}
-	}
-	return keys
-}
 
 // Report is what the demo saw.
 type Report struct {
 	Timeline     []Event
 	Replacements []rollout.Replacement
-	RollWrites   [3]int // acknowledged, attempted, read back during the roll
-	AllWrites    [3]int // the same over the whole demo
-	KeysLost     []string
-	Formats      map[string]int // volume -> formats seen in the agents' logs
-	Agents       []AgentRun     // every bootstrap, from the agents' logs
+	Probe        Probe          // the application's client the demo ran
+	RollProbes   [2]int         // probes acknowledged, run during the roll
+	AllProbes    [2]int         // the same over the whole demo
+	Lost         []int          // acknowledged SEQs the check did not read back
+	Checked      int            // SEQs the check read back
+	Formats      map[string]int // volume -> formats seen in the agents' events
+	Agents       []AgentRun     // every bootstrap, from the agents' events
 	SameIPs      bool           // every node back on its planned IP
-	SameMembers  bool           // every etcd member kept its ID: its data survived
+	// SameIdentity: the probe's identity command printed the same before
+	// the roll and at the end (every member kept its identity: its data).
+	SameIdentity bool
 	KillRecovery time.Duration
 	RollErr      error
 	Total        time.Duration
@@ -130,7 +61,7 @@ type Scenario struct {
 }
 
 // ByZone rolls a whole zone at a time: the lab's three nodes sit in three
-// zones, so one node at a time, as the etcd quorum requires.
+// zones, so one node at a time, as a three-member quorum requires.
 var ByZone = rollout.Options{ByZone: true, WholeZone: true}
 
 // DefaultScenario is `make demo`: a full roll zone by zone, then a node loss.
@@ -154,33 +85,38 @@ func (l *Lab) Demo(ctx context.Context, sc Scenario, progress io.Writer) (*Repor
 	if err != nil {
 		return nil, err
 	}
-	sel := inventory.Selector{Cluster: ClusterName}
-	etcd := l.etcd()
+	sel := inventory.Selector{Cluster: l.spec.Name}
+	probe := l.cfg.Probe
+	runner := probeRunner{netns: l.cpNetns(), dir: l.cfg.Source.Dir}
+	for _, n := range l.cluster.Nodes {
+		runner.ips = append(runner.ips, n.IP)
+	}
+	r.Probe = probe
 
 	note("%d nodes booting through their launch hooks", len(l.cluster.Nodes))
-	if err := l.awaitCluster(ctx, inv, etcd, 3*time.Minute); err != nil {
+	if err := l.awaitCluster(ctx, inv, sel, runner, probe, 3*time.Minute); err != nil {
 		return r, err
 	}
-	note("cluster in service: every node InService, etcd healthy")
-	before, err := etcd.members(ctx)
-	if err != nil {
-		return r, fmt.Errorf("listing etcd members: %w", err)
+	note("cluster in service: every node InService, the application ready")
+	var identity string
+	if probe.Identity != "" {
+		if identity, err = runner.run(ctx, probe.Identity, -1, 30*time.Second); err != nil {
+			return r, fmt.Errorf("the probe's identity command: %w", err)
+		}
 	}
 
-	wctx, stopWriter := context.WithCancel(ctx)
-	w := &writer{c: etcd, clock: l.cfg.Clock}
+	pctx, stopProbe := context.WithCancel(ctx)
+	p := &prober{r: runner, cmd: probe.Write, clock: l.cfg.Clock}
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); w.run(wctx) }()
-	defer func() { stopWriter(); wg.Wait() }()
+	if probe.Write != "" {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.run(pctx) }()
+	}
+	defer func() { stopProbe(); wg.Wait() }()
 	_ = clock.Sleep(ctx, l.cfg.Clock, time.Second)
 
-	for _, n := range l.cluster.Nodes {
-		if _, err := clients.EC2.CreateLaunchTemplateVersion(ctx, &ec2.CreateLaunchTemplateVersionInput{LaunchTemplateId: aws.String(n.LaunchTemplateID),
-			SourceVersion: aws.String("$Latest"), VersionDescription: aws.String("demo: new image"),
-			LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String("ami-0000000000000d0e2")}}); err != nil {
-			return r, err
-		}
+	if err := sim.NewVersions(ctx, clients.EC2, l.cluster.Nodes, "stateful lab demo: new image"); err != nil {
+		return r, err
 	}
 	note("launch template version 2 created for every node; rolling")
 	if sc.LoseDuringRoll != "" {
@@ -188,9 +124,9 @@ func (l *Lab) Demo(ctx context.Context, sc Scenario, progress io.Writer) (*Repor
 	}
 	rollStart := l.cfg.Clock.Now()
 	res, rollErr := rollout.Run(ctx, rollout.Config{AutoScaling: clients.AutoScaling, Inventory: inv, Clock: l.cfg.Clock, Selector: sel, Options: sc.Roll,
-		Timeout: 2 * time.Minute, Poll: rollout.Poll{Fast: 250 * time.Millisecond, Slow: 2 * time.Second},
+		Timeout: 3 * time.Minute, Poll: rollout.Poll{Fast: 250 * time.Millisecond, Slow: 2 * time.Second},
 		RecoverCommand: func(id string) string {
-			return "stateful recover " + id + " --cluster etcd --endpoint-url " + l.Endpoint
+			return "stateful recover " + id + " --cluster " + l.spec.Name + " --endpoint-url " + l.Endpoint
 		},
 		Events: func(e rollout.Event) {
 			if e.Kind == "terminate" || e.Kind == "resume-launch" || e.Kind == "replaced" || e.Kind == "failed" {
@@ -202,10 +138,10 @@ func (l *Lab) Demo(ctx context.Context, sc Scenario, progress io.Writer) (*Repor
 	if res != nil {
 		r.Replacements = res.Replaced
 	}
-	r.RollWrites[0], r.RollWrites[1], r.RollWrites[2] = w.availability(rollStart, rollEnd)
+	r.RollProbes[0], r.RollProbes[1] = p.availability(rollStart, rollEnd)
 	if rollErr != nil {
 		note("roll stopped: %v", rollErr)
-		if err := l.awaitCluster(ctx, inv, etcd, 3*time.Minute); err != nil {
+		if err := l.awaitCluster(ctx, inv, sel, runner, probe, 3*time.Minute); err != nil {
 			return r, err
 		}
 		note("cluster recovered: the lost node was replaced")
@@ -223,30 +159,33 @@ func (l *Lab) Demo(ctx context.Context, sc Scenario, progress io.Writer) (*Repor
 			return r, err
 		}
 		note("killed node %s's instance %s (outside Auto Scaling, as a host failure)", sc.KillAfter, id)
-		if err := l.awaitReplaced(ctx, inv, etcd, sc.KillAfter, id, 3*time.Minute); err != nil {
+		if err := l.awaitReplaced(ctx, inv, sel, runner, probe, sc.KillAfter, id, 3*time.Minute); err != nil {
 			return r, err
 		}
 		r.KillRecovery = l.cfg.Clock.Now().Sub(killAt)
 		note("node %s back: new instance, same IP, same data, after %s", sc.KillAfter, r.KillRecovery.Round(100*time.Millisecond))
 	}
 	_ = clock.Sleep(ctx, l.cfg.Clock, time.Second)
-	stopWriter()
+	stopProbe()
 	wg.Wait()
 
-	r.AllWrites[0], r.AllWrites[1], r.AllWrites[2] = w.availability(start, l.cfg.Clock.Now())
-	for _, k := range w.acknowledged() {
-		if _, found, err := etcd.get(ctx, k); err != nil || !found {
-			r.KeysLost = append(r.KeysLost, k)
+	r.AllProbes[0], r.AllProbes[1] = p.availability(start, l.cfg.Clock.Now())
+	if probe.Check != "" {
+		out, err := runner.run(ctx, probe.Check, -1, time.Minute)
+		if err != nil {
+			return r, fmt.Errorf("the probe's check command: %w", err)
 		}
+		r.Checked = len(strings.Fields(out))
+		r.Lost = p.lost(out)
 	}
-	after, err := etcd.members(ctx)
-	if err != nil {
-		return r, err
-	}
-	r.SameMembers = len(after) == len(before)
-	for name, id := range before {
-		if after[name] != id {
-			r.SameMembers = false
+	if probe.Identity != "" {
+		after, err := runner.run(ctx, probe.Identity, -1, 30*time.Second)
+		if err != nil {
+			return r, fmt.Errorf("the probe's identity command: %w", err)
+		}
+		r.SameIdentity = after == identity
+		if !r.SameIdentity {
+			note("identity before the roll:\n%s\nidentity at the end:\n%s", identity, after)
 		}
 	}
 	r.SameIPs = true
@@ -277,15 +216,29 @@ func (l *Lab) instanceOf(node string) (string, bool) {
 	return "", false
 }
 
-// awaitCluster waits until every node is InService and etcd takes writes.
-func (l *Lab) awaitCluster(ctx context.Context, inv *inventory.Inventory, etcd *etcdClient, limit time.Duration) error {
+// awaitCluster waits until every node is InService and the application
+// is ready (the probe's ready command, else its write, passes).
+func (l *Lab) awaitCluster(ctx context.Context, inv *inventory.Inventory, sel inventory.Selector, r probeRunner, p Probe, limit time.Duration) error {
 	deadline := l.cfg.Clock.Now().Add(limit)
+	ready := p.Ready
+	if ready == "" {
+		ready = p.Write
+	}
+	var last error
 	for {
-		snap, err := inv.Observe(ctx, inventory.Selector{Cluster: ClusterName}, inventory.Groups, nil)
-		if err == nil && len(snap.NotServing()) == 0 && etcd.put(ctx, "demo/ready", "1") == nil {
-			return nil
+		snap, err := inv.Observe(ctx, sel, inventory.Groups, nil)
+		if err == nil && len(snap.NotServing()) == 0 {
+			if ready == "" {
+				return nil
+			}
+			if _, last = r.run(ctx, ready, 1<<30, probeTimeout); last == nil {
+				return nil
+			}
 		}
 		if !l.cfg.Clock.Now().Before(deadline) {
+			if last != nil {
+				return fmt.Errorf("the cluster was not ready within %s (%v); instance logs are in %s", limit, last, l.dir("logs"))
+			}
 			return fmt.Errorf("the cluster was not in service within %s; instance logs are in %s", limit, l.dir("logs"))
 		}
 		if err := clock.Sleep(ctx, l.cfg.Clock, 250*time.Millisecond); err != nil {
@@ -294,11 +247,11 @@ func (l *Lab) awaitCluster(ctx context.Context, inv *inventory.Inventory, etcd *
 	}
 }
 
-func (l *Lab) awaitReplaced(ctx context.Context, inv *inventory.Inventory, etcd *etcdClient, node, old string, limit time.Duration) error {
+func (l *Lab) awaitReplaced(ctx context.Context, inv *inventory.Inventory, sel inventory.Selector, r probeRunner, p Probe, node, old string, limit time.Duration) error {
 	deadline := l.cfg.Clock.Now().Add(limit)
 	for {
 		if id, ok := l.instanceOf(node); ok && id != old {
-			if err := l.awaitCluster(ctx, inv, etcd, deadline.Sub(l.cfg.Clock.Now())); err == nil {
+			if err := l.awaitCluster(ctx, inv, sel, r, p, deadline.Sub(l.cfg.Clock.Now())); err == nil {
 				return nil
 			}
 		}
@@ -332,7 +285,8 @@ type AgentRun struct {
 	MaxRSSKiB          int64
 }
 
-// agentLogs reads the instances' cloud-init logs (kept under logs/ when an
+// agentLogs reads the agents' events (the event field of their JSON log
+// lines) from the instances' cloud-init logs (kept under logs/ when an
 // instance goes): per volume, how many agents formatted it, and every
 // bootstrap's figures.
 func (l *Lab) agentLogs() (map[string]int, []AgentRun) {
@@ -349,7 +303,7 @@ func (l *Lab) agentLogs() (map[string]int, []AgentRun) {
 		}
 		for _, line := range strings.Split(string(b), "\n") {
 			var rec struct {
-				Msg       string `json:"msg"`
+				Event     string `json:"event"`
 				Volume    string `json:"volume_id"`
 				Formatted bool   `json:"formatted"`
 				Duration  int64  `json:"duration_ms"`
@@ -359,12 +313,12 @@ func (l *Lab) agentLogs() (map[string]int, []AgentRun) {
 			if json.Unmarshal([]byte(line), &rec) != nil {
 				continue
 			}
-			switch rec.Msg {
-			case "volume ready":
+			switch rec.Event {
+			case "volume_ready":
 				if rec.Formatted {
 					formats[rec.Volume]++
 				}
-			case "bootstrap done":
+			case "bootstrap_done":
 				runs = append(runs, AgentRun{Duration: time.Duration(rec.Duration) * time.Millisecond,
 					Overhead: time.Duration(rec.Overhead) * time.Millisecond, MaxRSSKiB: rec.MaxRSS})
 			}
@@ -379,16 +333,26 @@ func (r *Report) Print(w io.Writer) {
 	for _, rep := range r.Replacements {
 		fmt.Fprintf(w, "node %s replaced in %s (%s -> %s)\n", rep.Node, rep.Took.Round(100*time.Millisecond), rep.Old, rep.New)
 	}
-	pct := func(x [3]int) float64 {
+	pct := func(x [2]int) float64 {
 		if x[1] == 0 {
 			return 0
 		}
 		return 100 * float64(x[0]) / float64(x[1])
 	}
-	fmt.Fprintf(w, "write availability during the roll: %.2f%% (%d of %d writes every 50ms; %d read back at once)\n", pct(r.RollWrites), r.RollWrites[0], r.RollWrites[1], r.RollWrites[2])
-	fmt.Fprintf(w, "write availability overall: %.2f%% (%d of %d; %d read back at once)\n", pct(r.AllWrites), r.AllWrites[0], r.AllWrites[1], r.AllWrites[2])
-	fmt.Fprintf(w, "acknowledged keys lost: %d\n", len(r.KeysLost))
-	fmt.Fprintf(w, "every node on its own IP: %v; every etcd member kept its data: %v\n", r.SameIPs, r.SameMembers)
+	if r.Probe.Write != "" {
+		fmt.Fprintf(w, "probe availability during the roll: %.2f%% (%d of %d probes, one every %s)\n", pct(r.RollProbes), r.RollProbes[0], r.RollProbes[1], probeEvery)
+		fmt.Fprintf(w, "probe availability overall: %.2f%% (%d of %d)\n", pct(r.AllProbes), r.AllProbes[0], r.AllProbes[1])
+	} else {
+		fmt.Fprintln(w, "probe: none (give --probe or a lab.hcl): availability not measured")
+	}
+	if r.Probe.Check != "" {
+		fmt.Fprintf(w, "acknowledged writes lost: %d (the check read back %d)\n", len(r.Lost), r.Checked)
+	}
+	fmt.Fprintf(w, "every node on its own IP: %v", r.SameIPs)
+	if r.Probe.Identity != "" {
+		fmt.Fprintf(w, "; every member kept its identity (its data): %v", r.SameIdentity)
+	}
+	fmt.Fprintln(w)
 	var vols []string
 	for v, n := range r.Formats {
 		vols = append(vols, fmt.Sprintf("%s:%d", v, n))

@@ -228,9 +228,12 @@ func (l *Lab) destroy(i *instance) error {
 		}
 		logs := l.dir("logs")
 		_ = os.MkdirAll(logs, 0o755)
-		for _, f := range []string{"cloud-init-output.log", "stateful-drain.log", "etcd.log"} {
-			if b, rerr := os.ReadFile(filepath.Join(i.dir, "upper/var/log", f)); rerr == nil {
-				_ = os.WriteFile(filepath.Join(logs, i.id+"-"+f), b, 0o644)
+		// Every log file the instance wrote: the agent's and the
+		// application's.
+		files, _ := filepath.Glob(filepath.Join(i.dir, "upper/var/log", "*.log"))
+		for _, f := range files {
+			if b, rerr := os.ReadFile(f); rerr == nil {
+				_ = os.WriteFile(filepath.Join(logs, i.id+"-"+filepath.Base(f)), b, 0o644)
 			}
 		}
 		if _, serr := os.Stat(netnsPath(i.netns)); serr == nil {

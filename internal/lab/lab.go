@@ -42,12 +42,11 @@ const (
 
 // Config sets up a lab.
 type Config struct {
-	// ModuleDir is the repository root: the module's user-data template
-	// and examples/etcd/node.sh come from it.
-	ModuleDir string
+	// Source is the Terraform configuration the lab runs: its module
+	// block, evaluated with the module's own HCL (Evaluate).
+	Source Source
 	// WorkDir holds the lab's files: volumes, instance roots, state.
 	WorkDir string
-	Nodes   int
 	// Release is a directory in the release layout (v<version>/
 	// stateful-linux-<arch>, as make release writes dist/), served to the
 	// instances as agent.base_url: they fetch the agent the module pins
@@ -59,6 +58,8 @@ type Config struct {
 	Timings sim.Timings
 	// VolumeSize of each simulated EBS volume in bytes (default 512 MiB).
 	VolumeSize int64
+	// Probe is the application's client the demo runs (LoadProbe).
+	Probe Probe
 	// KeepLogs makes Down keep the instances' logs in WorkDir/<lab>-logs.
 	KeepLogs bool
 }
@@ -74,6 +75,7 @@ type Lab struct {
 	// operator commands.
 	Endpoint string
 	secret   string // the host endpoint's SigV4 secret key (secret.go)
+	spec     *Cluster // what the configuration says
 	cluster  clusterSpec
 	pin      release.Pin // the release the module pins: the nodes' agent
 
@@ -106,8 +108,7 @@ func Preflight() error {
 	}
 	need := map[string]string{
 		"ip": "iproute2", "unshare": "util-linux", "losetup": "util-linux", "mount": "mount", "chroot": "coreutils",
-		"blkid": "util-linux", "mkfs.ext4": "e2fsprogs", "curl": "curl", "bash": "bash", "sha256sum": "coreutils",
-		"etcd": "etcd-server", "etcdctl": "etcd-client",
+		"blkid": "util-linux", "curl": "curl", "bash": "bash", "sha256sum": "coreutils",
 	}
 	var missing []string
 	pkgs := map[string]bool{}
@@ -133,8 +134,18 @@ func Up(ctx context.Context, cfg Config) (*Lab, error) {
 	if err := Preflight(); err != nil {
 		return nil, err
 	}
-	if cfg.Nodes < 1 || cfg.Nodes > 9 {
-		return nil, fmt.Errorf("lab nodes must be between 1 and 9, got %d", cfg.Nodes)
+	spec, err := Evaluate(cfg.Source, BaseURL())
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range spec.Nodes {
+		// The agent formats a blank volume with the module's file system.
+		if _, err := exec.LookPath("mkfs." + n.FileSystem); err != nil {
+			return nil, fmt.Errorf("node %s's data volume is %s, and this machine has no mkfs.%s: install its tools (e2fsprogs, xfsprogs)", n.ID, n.FileSystem, n.FileSystem)
+		}
+	}
+	if len(spec.Nodes) > 9 {
+		return nil, fmt.Errorf("the configuration in %s has %d nodes: the lab runs at most 9 on one machine", cfg.Source.Dir, len(spec.Nodes))
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -151,13 +162,13 @@ func Up(ctx context.Context, cfg Config) (*Lab, error) {
 	if cfg.Release == "" {
 		return nil, errors.New("the lab needs a release directory (Config.Release) to serve the agent from")
 	}
-	pin, err := release.ReadPin(cfg.ModuleDir)
+	pin, err := release.ReadPin(spec.ModuleDir)
 	if err != nil {
 		return nil, err
 	}
 	b := make([]byte, 2)
 	_, _ = rand.Read(b)
-	l := &Lab{cfg: cfg, pin: pin, id: "stl" + hex.EncodeToString(b), instances: map[string]*instance{}, volumes: map[string]*volume{}, ready: make(chan struct{}),
+	l := &Lab{cfg: cfg, pin: pin, spec: spec, id: "stl" + hex.EncodeToString(b), instances: map[string]*instance{}, volumes: map[string]*volume{}, ready: make(chan struct{}),
 		changes: make(chan sim.Change, 1024), stopped: make(chan struct{})}
 	l.log = cfg.Logger.With("component", "lab", "lab", l.id)
 	if l.secret, err = newSecret(); err != nil {

@@ -30,7 +30,7 @@ func statePath(workDir string) string { return filepath.Join(workDir, "current.j
 // SaveState records the running lab, readable by root only: it holds the
 // secret of the lab's endpoint.
 func (l *Lab) SaveState() error {
-	b, _ := json.MarshalIndent(State{PID: os.Getpid(), ID: l.id, Endpoint: l.Endpoint, Cluster: ClusterName, Secret: l.secret}, "", "  ")
+	b, _ := json.MarshalIndent(State{PID: os.Getpid(), ID: l.id, Endpoint: l.Endpoint, Cluster: l.spec.Name, Secret: l.secret}, "", "  ")
 	return writePrivate(statePath(l.cfg.WorkDir), b)
 }
 

@@ -10,12 +10,11 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/stateful-aws/stateful/internal/agent"
 	"github.com/stateful-aws/stateful/internal/release"
+	"github.com/stateful-aws/stateful/internal/tfeval"
 )
 
 // TemplatePath is the template's place in the repository.
@@ -54,11 +53,8 @@ func Render(template []byte, cfg agent.Config, a Agent) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	expr, diags := hclsyntax.ParseTemplate(template, TemplatePath, hcl.Pos{Line: 1, Column: 1})
-	if diags.HasErrors() {
-		return "", fmt.Errorf("parsing %s: %s", TemplatePath, diags.Error())
-	}
-	ctx := &hcl.EvalContext{Variables: map[string]cty.Value{
+	// Terraform's templatefile, through the one evaluator (internal/tfeval).
+	return tfeval.RenderTemplate(template, TemplatePath, map[string]cty.Value{
 		"config_json":        cty.StringVal(configJSON),
 		"agent_url":          cty.StringVal(a.URL),
 		"agent_sha256_amd64": cty.StringVal(a.SHA256AMD64),
@@ -74,15 +70,7 @@ func Render(template []byte, cfg agent.Config, a Agent) (string, error) {
 		"asg_name":           cty.StringVal(cfg.ASGName),
 		"launch_hook":        cty.StringVal(cfg.LaunchHook),
 		"on_failure":         cty.StringVal(cfg.OnFailure),
-	}}
-	v, diags := expr.Value(ctx)
-	if diags.HasErrors() {
-		return "", fmt.Errorf("rendering %s: %s", TemplatePath, diags.Error())
-	}
-	if !v.Type().Equals(cty.String) {
-		return "", fmt.Errorf("rendering %s: result is %s, not a string", TemplatePath, v.Type().FriendlyName())
-	}
-	return v.AsString(), nil
+	})
 }
 
 // RenderFile reads the template from a module directory and renders it.

@@ -6,10 +6,6 @@ import (
 	"context"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
-
 	"github.com/stateful-aws/stateful/internal/sim"
 )
 
@@ -39,13 +35,10 @@ func Cluster(t testing.TB, ctx context.Context, e *sim.Engine, spec sim.ClusterS
 }
 
 // NewVersion makes a new version of every node's launch template (a new
-// image), as a Terraform change would.
+// image), as a Terraform change would (sim.NewVersions).
 func NewVersion(t testing.TB, ctx context.Context, e *sim.Engine, nodes []sim.NodeSpec) {
 	t.Helper()
-	for _, n := range nodes {
-		if _, err := e.EC2().CreateLaunchTemplateVersion(ctx, &ec2.CreateLaunchTemplateVersionInput{LaunchTemplateId: aws.String(n.LaunchTemplateID),
-			SourceVersion: aws.String("$Latest"), LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String("ami-0000000000000000b")}}); err != nil {
-			t.Fatal(err)
-		}
+	if err := sim.NewVersions(ctx, e.EC2(), nodes, "test: new image"); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,0 +1,7 @@
+# The client `stateful lab demo --config examples/zookeeper` runs from the
+# lab network (Terraform does not read this file). Each command runs in
+# bash in this directory with STATEFUL_NODE_IPS; the probe also gets
+# STATEFUL_PROBE_SEQ. See the lab section of the repository's README.
+ready = "./lab-client.sh ready"
+probe = "./lab-client.sh write"
+check = "./lab-client.sh check"

@@ -1,0 +1,197 @@
+package lab
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/stateful-aws/stateful/internal/clock"
+)
+
+// Probe is the application's own client, run by the demo from the lab
+// network (the control plane's namespace, the host's filesystem) in bash,
+// in the configuration's directory, with STATEFUL_NODE_IPS (the nodes'
+// IPs, space separated) in its environment. Each command is optional.
+type Probe struct {
+	// Ready exits 0 once the application serves: before the roll and
+	// after a node loss (default: Write succeeding once).
+	Ready string
+	// Write runs every 100ms through the whole run with STATEFUL_PROBE_SEQ
+	// (0, 1, 2, ...): exit 0 means it wrote item SEQ (and read it back);
+	// the report's availability is the share of exits 0.
+	Write string
+	// Check runs once at the end and prints, whitespace separated, the
+	// SEQs it reads back: an acknowledged SEQ missing is a lost write.
+	Check string
+	// Identity runs before the roll and at the end: the same output means
+	// every member kept its identity, hence its data.
+	Identity string
+}
+
+// ProbeFile is the file of a configuration's directory that gives its
+// probe: HCL attributes ready, probe, check and identity.
+const ProbeFile = "lab.hcl"
+
+// probeEvery is the probe's period.
+const probeEvery = 100 * time.Millisecond
+
+// probeTimeout bounds one run of a probe command.
+const probeTimeout = 5 * time.Second
+
+// LoadProbe reads dir/lab.hcl; a missing file is no probe.
+func LoadProbe(dir string) (Probe, error) {
+	var p Probe
+	path := filepath.Join(dir, ProbeFile)
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return p, nil
+	}
+	f, diags := hclparse.NewParser().ParseHCLFile(path)
+	if diags.HasErrors() {
+		return p, fmt.Errorf("reading %s: %s", path, diags.Error())
+	}
+	attrs, diags := f.Body.JustAttributes()
+	if diags.HasErrors() {
+		return p, fmt.Errorf("reading %s: %s", path, diags.Error())
+	}
+	fields := map[string]*string{"ready": &p.Ready, "probe": &p.Write, "check": &p.Check, "identity": &p.Identity}
+	for name, a := range attrs {
+		to, ok := fields[name]
+		if !ok {
+			return p, fmt.Errorf("%s:%d: %s is not a probe setting: %s allows ready, probe, check and identity", path, a.Range.Start.Line, name, ProbeFile)
+		}
+		v, diags := a.Expr.Value(&hcl.EvalContext{})
+		if diags.HasErrors() || v.Type() != cty.String || v.IsNull() {
+			return p, fmt.Errorf("%s:%d: %s must be a literal string (a bash command)", path, a.Range.Start.Line, name)
+		}
+		*to = v.AsString()
+	}
+	return p, nil
+}
+
+// Override sets the commands given (flags win over the file).
+func (p Probe) Override(o Probe) Probe {
+	for _, f := range []struct{ to, from *string }{{&p.Ready, &o.Ready}, {&p.Write, &o.Write}, {&p.Check, &o.Check}, {&p.Identity, &o.Identity}} {
+		if *f.from != "" {
+			*f.to = *f.from
+		}
+	}
+	return p
+}
+
+// probeRunner runs probe commands from the lab network.
+type probeRunner struct {
+	netns, dir string
+	ips        []string
+}
+
+// run runs a command with seq (-1: none) and returns its standard output.
+func (r probeRunner) run(ctx context.Context, command string, seq int, timeout time.Duration) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "-c", command)
+	cmd.Dir = r.dir
+	cmd.Env = append(os.Environ(), "STATEFUL_NODE_IPS="+strings.Join(r.ips, " "))
+	if seq >= 0 {
+		cmd.Env = append(cmd.Env, "STATEFUL_PROBE_SEQ="+strconv.Itoa(seq))
+	}
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	// Its own process group, so that a timeout ends the client bash started.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = time.Second
+	// A process started from a thread inside the namespace is inside it.
+	if err := inNetns(netnsPath(r.netns), cmd.Start); err != nil {
+		return "", fmt.Errorf("starting %q in the lab network: %w", command, err)
+	}
+	if err := cmd.Wait(); err != nil {
+		return out.String(), fmt.Errorf("%s: %w: %s", command, err, strings.TrimSpace(lastLine(errb.String())))
+	}
+	return out.String(), nil
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
+// prober runs Write every probeEvery and keeps every attempt, to measure
+// availability and find lost writes.
+type prober struct {
+	r     probeRunner
+	cmd   string
+	clock clock.Clock
+	mu    sync.Mutex
+	tries []attempt
+}
+
+type attempt struct {
+	at  time.Time
+	seq int
+	ok  bool // the write was acknowledged (and read back)
+}
+
+func (p *prober) run(ctx context.Context) {
+	for seq := 0; ctx.Err() == nil; seq++ {
+		start := p.clock.Now()
+		_, err := p.r.run(ctx, p.cmd, seq, probeTimeout)
+		if ctx.Err() != nil {
+			return
+		}
+		p.mu.Lock()
+		p.tries = append(p.tries, attempt{at: start, seq: seq, ok: err == nil})
+		p.mu.Unlock()
+		if rest := probeEvery - p.clock.Now().Sub(start); rest > 0 {
+			_ = clock.Sleep(ctx, p.clock, rest)
+		}
+	}
+}
+
+// availability counts the attempts between from and to and those
+// acknowledged.
+func (p *prober) availability(from, to time.Time) (ok, total int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, a := range p.tries {
+		if !a.at.Before(from) && a.at.Before(to) {
+			total++
+			if a.ok {
+				ok++
+			}
+		}
+	}
+	return ok, total
+}
+
+// lost are the acknowledged SEQs that the check's output lacks.
+func (p *prober) lost(checked string) []int {
+	seen := map[string]bool{}
+	for _, f := range strings.Fields(checked) {
+		seen[f] = true
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []int
+	for _, a := range p.tries {
+		if a.ok && !seen[strconv.Itoa(a.seq)] {
+			out = append(out, a.seq)
+		}
+	}
+	return out
+}
