@@ -2,25 +2,26 @@
 GO       ?= go
 BIN      := bin/stateful
 SHARED   ?= ../shared
-HCL_DIRS := . modules/node examples/complete examples/etcd
+HCL_DIRS := . modules/node examples/complete examples/etcd examples/zookeeper
 
 .PHONY: build demo test test-go test-hcl lint-hcl bench docs generate fmt release
 
 build:
 	$(GO) build -trimpath -ldflags "-s -w" -o $(BIN) ./cmd/stateful
 
-# The product's main job on its embedded default: the local lab runs a
-# three-node etcd cluster on simulated AWS, rolls it, heals a node loss,
-# reports and tears down. It needs root; etcd comes from Debian. The nodes
-# get their agent as a user's do by default: the pinned release (built here
-# into dist/ and checked against release.tf), served by the lab.
+# The product's main job: the local lab runs examples/etcd's module block
+# (three etcd nodes) on simulated AWS, rolls it, heals a node loss, reports
+# and tears down. It needs root; etcd comes from Debian. The nodes get
+# their agent as a user's do by default: the pinned release (built here
+# into dist/ and checked against release.tf), served by the lab. Any other
+# configuration: ./bin/stateful lab demo --config DIR (README: the lab).
 demo: build
 	@if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null; then \
 	  if [ "$$(id -u)" -eq 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server etcd-client >/dev/null; \
 	  else echo "make demo needs etcd-server and etcd-client: sudo apt-get install -y etcd-server etcd-client (and run make demo with sudo)"; exit 2; fi; \
 	fi
 	$(GO) run ./internal/release/mkrelease -verify -targets linux-$$($(GO) env GOARCH) -dist dist -module .
-	./$(BIN) lab demo --release-dir dist
+	./$(BIN) lab demo --config examples/etcd --release-dir dist
 
 test: test-go test-hcl lint-hcl
 

@@ -5,14 +5,25 @@
 # is its "rc = 0" line.
 set -euo pipefail
 read -ra ips <<<"$STATEFUL_NODE_IPS"
-hosts=$(printf '%s:2181,' "${ips[@]}")
 cli=/usr/lib/zookeeper/bin/cli_mt
 root=/stateful-lab
 
+# serving: the servers that accept a connection now. A server whose
+# instance is gone does not even refuse: cli_mt would wait seconds on it.
+serving() {
+  local ip
+  for ip in "${ips[@]}"; do
+    # shellcheck disable=SC2016 # $1 is the inner bash's
+    timeout 0.3 bash -c 'exec 3<>"/dev/tcp/$1/2181"' _ "$ip" 2>/dev/null && printf '%s:2181,' "$ip"
+  done
+}
+
 # zk CMD: runs one command; its output on stdout; fails unless rc = 0.
 zk() {
-  local out
-  out=$(timeout 3 "$cli" -h "${hosts%,}" -c "$1" 2>&1) || true
+  local out hosts
+  hosts=$(serving)
+  [ -n "$hosts" ] || { echo "no server accepts connections"; return 1; }
+  out=$(timeout 2 "$cli" -h "${hosts%,}" -c "$1" 2>&1) || true
   printf '%s\n' "$out"
   grep -q ': rc = 0$' <<<"$out"
 }

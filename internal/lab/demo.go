@@ -29,6 +29,7 @@ type Report struct {
 	Probe        Probe          // the application's client the demo ran
 	RollProbes   [2]int         // probes acknowledged, run during the roll
 	AllProbes    [2]int         // the same over the whole demo
+	RollSlowest  time.Duration  // the slowest probe run during the roll
 	Lost         []int          // acknowledged SEQs the check did not read back
 	Checked      int            // SEQs the check read back
 	Formats      map[string]int // volume -> formats seen in the agents' events
@@ -138,7 +139,7 @@ func (l *Lab) Demo(ctx context.Context, sc Scenario, progress io.Writer) (*Repor
 	if res != nil {
 		r.Replacements = res.Replaced
 	}
-	r.RollProbes[0], r.RollProbes[1] = p.availability(rollStart, rollEnd)
+	r.RollProbes[0], r.RollProbes[1], r.RollSlowest = p.availability(rollStart, rollEnd)
 	if rollErr != nil {
 		note("roll stopped: %v", rollErr)
 		if err := l.awaitCluster(ctx, inv, sel, runner, probe, 3*time.Minute); err != nil {
@@ -169,7 +170,7 @@ func (l *Lab) Demo(ctx context.Context, sc Scenario, progress io.Writer) (*Repor
 	stopProbe()
 	wg.Wait()
 
-	r.AllProbes[0], r.AllProbes[1] = p.availability(start, l.cfg.Clock.Now())
+	r.AllProbes[0], r.AllProbes[1], _ = p.availability(start, l.cfg.Clock.Now())
 	if probe.Check != "" {
 		out, err := runner.run(ctx, probe.Check, -1, time.Minute)
 		if err != nil {
@@ -340,7 +341,7 @@ func (r *Report) Print(w io.Writer) {
 		return 100 * float64(x[0]) / float64(x[1])
 	}
 	if r.Probe.Write != "" {
-		fmt.Fprintf(w, "probe availability during the roll: %.2f%% (%d of %d probes, one every %s)\n", pct(r.RollProbes), r.RollProbes[0], r.RollProbes[1], probeEvery)
+		fmt.Fprintf(w, "probe availability during the roll: %.2f%% (%d of %d probes, one every %s or when the last ended; slowest %s)\n", pct(r.RollProbes), r.RollProbes[0], r.RollProbes[1], probeEvery, r.RollSlowest.Round(time.Millisecond))
 		fmt.Fprintf(w, "probe availability overall: %.2f%% (%d of %d)\n", pct(r.AllProbes), r.AllProbes[0], r.AllProbes[1])
 	} else {
 		fmt.Fprintln(w, "probe: none (give --probe or a lab.hcl): availability not measured")
@@ -348,11 +349,11 @@ func (r *Report) Print(w io.Writer) {
 	if r.Probe.Check != "" {
 		fmt.Fprintf(w, "acknowledged writes lost: %d (the check read back %d)\n", len(r.Lost), r.Checked)
 	}
-	fmt.Fprintf(w, "every node on its own IP: %v", r.SameIPs)
+	line := fmt.Sprintf("every node on its own IP: %v", r.SameIPs)
 	if r.Probe.Identity != "" {
-		fmt.Fprintf(w, "; every member kept its identity (its data): %v", r.SameIdentity)
+		line += fmt.Sprintf("; every member kept its identity (its data): %v", r.SameIdentity)
 	}
-	fmt.Fprintln(w)
+	fmt.Fprintln(w, line)
 	var vols []string
 	for v, n := range r.Formats {
 		vols = append(vols, fmt.Sprintf("%s:%d", v, n))

@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/hcl/v2/ext/tryfunc"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
 	"github.com/zclconf/go-cty/cty/gocty"
@@ -30,7 +31,7 @@ func baseFunctions() map[string]function.Function {
 		"abs": stdlib.AbsoluteFunc, "alltrue": allTrueFunc, "anytrue": anyTrueFunc,
 		"base64decode": base64DecodeFunc, "base64encode": base64EncodeFunc, "base64sha256": base64SHA256Func,
 		"can": tryfunc.CanFunc, "ceil": stdlib.CeilFunc, "chomp": stdlib.ChompFunc, "chunklist": stdlib.ChunklistFunc,
-		"cidrhost": cidrHostFunc, "cidrnetmask": cidrNetmaskFunc, "coalesce": stdlib.CoalesceFunc,
+		"cidrhost": cidrHostFunc, "cidrnetmask": cidrNetmaskFunc, "coalesce": coalesceFunc,
 		"coalescelist": stdlib.CoalesceListFunc, "compact": stdlib.CompactFunc, "concat": stdlib.ConcatFunc,
 		"contains": stdlib.ContainsFunc, "distinct": stdlib.DistinctFunc, "element": stdlib.ElementFunc,
 		"endswith": endsWithFunc, "file": fileFunc(false), "filebase64": fileFunc(true), "flatten": stdlib.FlattenFunc,
@@ -174,6 +175,36 @@ var sha256Func = stringFunc(func(s string) (string, error) {
 var base64SHA256Func = stringFunc(func(s string) (string, error) {
 	h := sha256.Sum256([]byte(s))
 	return base64.StdEncoding.EncodeToString(h[:]), nil
+})
+
+// coalesceFunc is Terraform's coalesce: the first argument that is neither
+// null nor, for strings, empty.
+var coalesceFunc = function.New(&function.Spec{
+	VarParam: &function.Parameter{Name: "vals", Type: cty.DynamicPseudoType, AllowNull: true},
+	Type: func(args []cty.Value) (cty.Type, error) {
+		types := make([]cty.Type, len(args))
+		for i, a := range args {
+			types[i] = a.Type()
+		}
+		ty, _ := convert.UnifyUnsafe(types)
+		if ty == cty.NilType {
+			return cty.NilType, fmt.Errorf("coalesce: the arguments must all be of one type")
+		}
+		return ty, nil
+	},
+	Impl: func(args []cty.Value, ty cty.Type) (cty.Value, error) {
+		for _, a := range args {
+			v, err := convert.Convert(a, ty)
+			if err != nil {
+				return cty.NilVal, err
+			}
+			if v.IsNull() || (ty == cty.String && v.RawEquals(cty.StringVal(""))) {
+				continue
+			}
+			return v, nil
+		}
+		return cty.NilVal, fmt.Errorf("coalesce: no non-null, non-empty argument")
+	},
 })
 
 var identityFunc = function.New(&function.Spec{

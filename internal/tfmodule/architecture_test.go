@@ -24,10 +24,12 @@ func TestImportRules(t *testing.T) {
 		"agent":       {"awsapi", "blockdev", "clock", "cluster"},
 		"blockdev":    {},
 		"release":     {},
-		"userdata":    {"agent", "release"},
+		"tfeval":      {},
+		"userdata":    {"agent", "release", "tfeval"},
 		"sim":         {"awsapi", "clock", "cluster"},
 		"sim/simhttp": {"awsapi", "clock", "cluster", "sim"},
-		"lab":         {"agent", "awsapi", "blockdev", "clock", "cluster", "inventory", "release", "rollout", "sim", "sim/simhttp", "userdata"},
+		"sim/simtest": {"sim"},
+		"lab":         {"awsapi", "blockdev", "clock", "cluster", "inventory", "release", "rollout", "sim", "sim/simhttp", "tfeval"},
 	}
 	const prefix = "github.com/stateful-aws/stateful/internal/"
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}:{{join .Imports " "}}`, "../...").Output()
