@@ -24,6 +24,7 @@ type labOptions struct {
 	Release  string
 	WorkDir  string
 	Verbose  bool
+	KeepLogs bool
 }
 
 func newLabCmd(io IO) *cobra.Command {
@@ -84,6 +85,7 @@ Needs root, iproute2, util-linux, e2fsprogs, curl and the application.
 		f.StringVar(&o.Release, "release-dir", "dist", "the release directory (v<version>/stateful-linux-<arch>, as make release writes it) the nodes download the agent from")
 		f.StringVar(&o.WorkDir, "work-dir", "/var/lib/stateful-lab", "where the lab keeps volumes, instance roots and logs")
 		f.BoolVar(&o.Verbose, "verbose", false, "log the simulator's and the lab's steps to stderr")
+		f.BoolVar(&o.KeepLogs, "keep-logs", false, "keep every instance's logs (the agent's, the application's) in WORK-DIR/<lab>-logs after the run, not only after a failure")
 		f.StringVar(&o.Probe.Write, "probe", "", "bash command run every 100ms from the lab network (STATEFUL_NODE_IPS, STATEFUL_PROBE_SEQ); exit 0 counts as available (default: DIR/lab.hcl's probe)")
 		f.StringVar(&o.Probe.Ready, "ready", "", "bash command that exits 0 once the application serves (default: DIR/lab.hcl's ready, else the probe)")
 		f.StringVar(&o.Probe.Check, "check", "", "bash command run at the end that prints the probe SEQs it reads back (default: DIR/lab.hcl's check)")
@@ -138,17 +140,18 @@ func (o *labOptions) config(io IO) (lab.Config, error) {
 	for _, m := range c.Mapped {
 		fmt.Fprintf(io.Out, "  %s\n", m)
 	}
-	return lab.Config{Source: src, Release: o.Release, WorkDir: o.WorkDir, Probe: probe.Override(o.Probe),
+	return lab.Config{Source: src, Release: o.Release, WorkDir: o.WorkDir, Probe: probe.Override(o.Probe), Roll: labRoll,
 		Logger: slog.New(slog.NewTextHandler(io.Err, &slog.HandlerOptions{Level: level}))}, nil
 }
 
 func runLabDemo(ctx context.Context, io IO, o *labOptions) error {
-	if err := lab.Preflight(); err != nil {
-		return usageError("%v", err)
-	}
+	// The configuration first: its mistakes are said wherever it runs.
 	cfg, err := o.config(io)
 	if err != nil {
 		return err
+	}
+	if err := lab.Preflight(); err != nil {
+		return usageError("%v", err)
 	}
 	l, err := lab.Up(ctx, cfg)
 	if err != nil {
@@ -159,8 +162,9 @@ func runLabDemo(ctx context.Context, io IO, o *labOptions) error {
 	if r != nil {
 		r.Print(io.Out)
 	}
-	if err != nil {
+	if err != nil || o.KeepLogs {
 		l.KeepLogs()
+		fmt.Fprintf(io.Out, "instance logs kept in %s\n", l.LogDir())
 	}
 	if derr := l.Down(); derr != nil {
 		fmt.Fprintln(io.Err, "stateful lab: teardown:", derr)
@@ -172,12 +176,13 @@ func runLabDemo(ctx context.Context, io IO, o *labOptions) error {
 }
 
 func runLabUp(ctx context.Context, io IO, o *labOptions) error {
-	if err := lab.Preflight(); err != nil {
-		return usageError("%v", err)
-	}
+	// The configuration first: its mistakes are said wherever it runs.
 	cfg, err := o.config(io)
 	if err != nil {
 		return err
+	}
+	if err := lab.Preflight(); err != nil {
+		return usageError("%v", err)
 	}
 	if _, err := lab.LoadState(o.WorkDir); err == nil {
 		return usageError("a lab is already running (see %s/current.json): stateful lab down first", o.WorkDir)

@@ -5,6 +5,9 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -16,24 +19,59 @@ import (
 	"github.com/stateful-aws/stateful/internal/cluster"
 	"github.com/stateful-aws/stateful/internal/inventory"
 	"github.com/stateful-aws/stateful/internal/lab"
+	"github.com/stateful-aws/stateful/internal/rollout"
 	"github.com/stateful-aws/stateful/internal/sim"
 )
 
-// labDeps reach the running lab's simulator with static credentials.
+// labDeps reach the running lab's simulator with its credentials.
 func labDeps(workDir string) (deps, awsFlags, error) {
 	s, err := lab.LoadState(workDir)
 	if err != nil {
 		return deps{}, awsFlags{}, usageError("%v", err)
 	}
+	d, f := labDepsAt(s.Endpoint, s.Secret, s.Cluster)
+	return d, f, nil
+}
+
+// labDepsAt reach a lab's simulator at its endpoint, signing with the
+// lab's secret.
+func labDepsAt(endpoint, secret, clusterName string) (deps, awsFlags) {
 	d := defaultDeps()
 	d.clients = func(ctx context.Context, f *awsFlags) (awsapi.AutoScaling, awsapi.EC2, error) {
-		c, err := awsapi.New(ctx, awsapi.Config{Region: "us-east-1", EndpointURL: s.Endpoint, Credentials: credentials.NewStaticCredentialsProvider(lab.AccessKeyID, s.Secret, "")})
+		c, err := awsapi.New(ctx, awsapi.Config{Region: "us-east-1", EndpointURL: endpoint, Credentials: credentials.NewStaticCredentialsProvider(lab.AccessKeyID, secret, "")})
 		if err != nil {
 			return nil, nil, err
 		}
 		return c.AutoScaling, c.EC2, nil
 	}
-	return d, awsFlags{Cluster: s.Cluster, Region: "us-east-1", EndpointURL: s.Endpoint, Output: "text"}, nil
+	return d, awsFlags{Cluster: clusterName, Region: "us-east-1", EndpointURL: endpoint, Output: "text"}
+}
+
+// labRollOptions are `stateful lab roll`'s and the demo's roll: the lab
+// puts each subnet in its own zone, so zone by zone is one node at a time
+// for three nodes in three subnets, as a three-member quorum requires.
+func labRollOptions(f awsFlags, opts rollout.Options) *rollOptions {
+	o := &rollOptions{awsFlags: f, Timeout: 5 * time.Minute, CheckTimeout: time.Minute, Fast: 250 * time.Millisecond, MaxUnavailable: "1"}
+	switch {
+	case opts.ByZone && opts.WholeZone:
+		o.ByZone, o.MaxUnavailable = true, "zone"
+	case opts.MaxUnavailable > 0:
+		o.ByZone, o.MaxUnavailable = opts.ByZone, strconv.Itoa(opts.MaxUnavailable)
+	}
+	return o
+}
+
+// labRoll is the demo's roll: `stateful roll`'s own code against the
+// lab's endpoint, its events also going to the lab's report.
+var labRoll = labRollWith(labDepsAt)
+
+func labRollWith(depsAt func(endpoint, secret, clusterName string) (deps, awsFlags)) lab.RollFunc {
+	return func(ctx context.Context, endpoint, secret, clusterName string, opts rollout.Options, events func(rollout.Event)) error {
+		d, f := depsAt(endpoint, secret, clusterName)
+		o := labRollOptions(f, opts)
+		o.observe = events
+		return runRoll(ctx, IO{In: strings.NewReader(""), Out: io.Discard, Err: io.Discard}, d, o)
+	}
 }
 
 // labSnapshot reads the running lab's cluster.
@@ -90,10 +128,7 @@ func newLabClientCmds(io IO, o *labOptions) []*cobra.Command {
 				}
 			}
 			fmt.Fprintf(io.Out, "new launch-template version for %d nodes\n", len(snap.Nodes))
-			// Zone by zone: the lab puts each subnet in its own zone, so
-			// three nodes in three subnets go one at a time, as a
-			// three-member quorum requires.
-			return runRoll(cmd.Context(), io, d, &rollOptions{awsFlags: f, Timeout: 5 * time.Minute, Fast: 250 * time.Millisecond, ByZone: true, MaxUnavailable: "zone"})
+			return runRoll(cmd.Context(), io, d, labRollOptions(f, lab.ByZone))
 		},
 	}
 	kill := &cobra.Command{

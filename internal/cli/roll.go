@@ -39,6 +39,17 @@ type rollOptions struct {
 	PauseAfter      int
 	Only            []string
 	Partition       string
+	// observe also receives every event: the lab's report when the lab
+	// runs this command (cli.labRoll).
+	observe func(rollout.Event)
+}
+
+// events is where the roll's events go: the output, and observe.
+func (o *rollOptions) events(write func(rollout.Event)) func(rollout.Event) {
+	if o.observe == nil {
+		return write
+	}
+	return func(e rollout.Event) { write(e); o.observe(e) }
 }
 
 func newRollCmd(io IO, d deps) *cobra.Command {
@@ -228,7 +239,7 @@ func runRoll(ctx context.Context, io IO, d deps, o *rollOptions) error {
 	}
 	out := newEventWriter(io.Out, o.Output, d.terminal(io.Out), d.clock.Now())
 	cfg := rollout.Config{
-		AutoScaling: as, Inventory: inv, Clock: d.clock, Events: out.rollEvent,
+		AutoScaling: as, Inventory: inv, Clock: d.clock, Events: o.events(out.rollEvent),
 		Selector: o.selector(), Timeout: o.Timeout, DryRun: o.DryRun,
 		Options: rollout.Options{Last: o.Last, Only: o.Only, Partition: o.Partition,
 			MaxUnavailable: budget, WholeZone: wholeZone, ByZone: o.ByZone},

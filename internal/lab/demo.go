@@ -124,21 +124,27 @@ func (l *Lab) Demo(ctx context.Context, sc Scenario, progress io.Writer) (*Repor
 		go l.loseWhenOthersReplaced(ctx, sc.LoseDuringRoll, note)
 	}
 	rollStart := l.cfg.Clock.Now()
-	res, rollErr := rollout.Run(ctx, rollout.Config{AutoScaling: clients.AutoScaling, Inventory: inv, Clock: l.cfg.Clock, Selector: sel, Options: sc.Roll,
-		Timeout: 3 * time.Minute, Poll: rollout.Poll{Fast: 250 * time.Millisecond, Slow: 2 * time.Second},
-		RecoverCommand: func(id string) string {
-			return "stateful recover " + id + " --cluster " + l.spec.Name + " --endpoint-url " + l.Endpoint
-		},
-		Events: func(e rollout.Event) {
-			if e.Kind == "terminate" || e.Kind == "resume-launch" || e.Kind == "replaced" || e.Kind == "failed" {
-				note("roll: %s", e.Message)
-			}
-		}})
+	// The replacements, from the roll's typed events: a terminate starts
+	// one, a replaced ends it.
+	var mu sync.Mutex
+	started := map[string]rollout.Event{}
+	rollErr := l.cfg.Roll(ctx, l.Endpoint, l.secret, l.spec.Name, sc.Roll, func(e rollout.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch e.Kind {
+		case "terminate":
+			started[e.Node] = e
+		case "replaced":
+			s := started[e.Node]
+			r.Replacements = append(r.Replacements, rollout.Replacement{Node: e.Node, Old: s.Instance, New: e.Instance, AZ: l.azOf(e.Node),
+				Took: e.Took, Started: s.At, Detected: e.At})
+		}
+		if e.Kind == "terminate" || e.Kind == "resume-launch" || e.Kind == "replaced" || e.Kind == "failed" {
+			note("roll: %s", e.Message)
+		}
+	})
 	rollEnd := l.cfg.Clock.Now()
 	r.RollErr = rollErr
-	if res != nil {
-		r.Replacements = res.Replaced
-	}
 	r.RollProbes[0], r.RollProbes[1], r.RollSlowest = p.availability(rollStart, rollEnd)
 	if rollErr != nil {
 		note("roll stopped: %v", rollErr)
@@ -147,7 +153,7 @@ func (l *Lab) Demo(ctx context.Context, sc Scenario, progress io.Writer) (*Repor
 		}
 		note("cluster recovered: the lost node was replaced")
 	} else {
-		note("roll done: %d nodes replaced", len(res.Replaced))
+		note("roll done: %d nodes replaced", len(r.Replacements))
 	}
 
 	if sc.KillAfter != "" {
@@ -201,6 +207,16 @@ func (l *Lab) Demo(ctx context.Context, sc Scenario, progress io.Writer) (*Repor
 	r.Total = l.cfg.Clock.Now().Sub(start)
 	note("demo done in %s", r.Total.Round(100*time.Millisecond))
 	return r, nil
+}
+
+// azOf is the node's zone.
+func (l *Lab) azOf(node string) string {
+	for _, n := range l.cluster.Nodes {
+		if n.ID == node {
+			return n.AZ
+		}
+	}
+	return ""
 }
 
 // instanceOf is the node's current in-service instance.

@@ -27,6 +27,7 @@ import (
 
 	"github.com/stateful-aws/stateful/internal/clock"
 	"github.com/stateful-aws/stateful/internal/release"
+	"github.com/stateful-aws/stateful/internal/rollout"
 	"github.com/stateful-aws/stateful/internal/sim"
 	"github.com/stateful-aws/stateful/internal/sim/simhttp"
 )
@@ -60,9 +61,18 @@ type Config struct {
 	VolumeSize int64
 	// Probe is the application's client the demo runs (LoadProbe).
 	Probe Probe
+	// Roll is the demo's roll: the stateful roll command's code (cli
+	// gives it), so the lab runs no operator of its own.
+	Roll RollFunc
 	// KeepLogs makes Down keep the instances' logs in WorkDir/<lab>-logs.
 	KeepLogs bool
 }
+
+// RollFunc rolls the cluster named clusterName at a lab's endpoint (its
+// requests signed with the lab's secret) as `stateful roll` does with
+// opts, handing every event of the roll (typed: node, instance, took) to
+// events.
+type RollFunc func(ctx context.Context, endpoint, secret, clusterName string, opts rollout.Options, events func(rollout.Event)) error
 
 // Lab is a running lab.
 type Lab struct {
@@ -158,6 +168,9 @@ func Up(ctx context.Context, cfg Config) (*Lab, error) {
 	}
 	if cfg.VolumeSize == 0 {
 		cfg.VolumeSize = 512 << 20
+	}
+	if cfg.Roll == nil {
+		return nil, errors.New("the lab needs Config.Roll, the stateful roll command's code, to roll its cluster")
 	}
 	if cfg.Release == "" {
 		return nil, errors.New("the lab needs a release directory (Config.Release) to serve the agent from")

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 
 	"github.com/stateful-aws/stateful/internal/awsapi"
@@ -75,7 +76,7 @@ func startLabWith(t *testing.T, config, releaseDir string) *Lab {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := Up(context.Background(), Config{Source: Source{Dir: config, ModuleDir: "../.."}, Probe: probe, WorkDir: work, Release: releaseDir})
+	l, err := Up(context.Background(), Config{Source: Source{Dir: config, ModuleDir: "../.."}, Probe: probe, Roll: rollLikeTheCommand, WorkDir: work, Release: releaseDir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,6 +266,24 @@ func TestLabRefusesABudgetThatBreaksItsQuorum(t *testing.T) {
 	if err := roll(ByZone, true); err != nil {
 		t.Fatalf("--by-zone --max-unavailable zone: %v", err)
 	}
+}
+
+// rollLikeTheCommand stands in for cli's labRoll (the stateful roll
+// command's code), which this package cannot import: cli imports the lab.
+// The command's own path is covered by cli's TestLabRollIsTheRollCommand.
+func rollLikeTheCommand(ctx context.Context, endpoint, secret, clusterName string, opts rollout.Options, events func(rollout.Event)) error {
+	clients, err := awsapi.New(ctx, awsapi.Config{Region: "us-east-1", EndpointURL: endpoint, MaxAttempts: 5, MaxBackoff: 200 * time.Millisecond,
+		Credentials: credentials.NewStaticCredentialsProvider(AccessKeyID, secret, "")})
+	if err != nil {
+		return err
+	}
+	inv, err := inventory.New(inventory.Config{AutoScaling: clients.AutoScaling, EC2: clients.EC2, Clock: clock.Real{}})
+	if err != nil {
+		return err
+	}
+	_, err = rollout.Run(ctx, rollout.Config{AutoScaling: clients.AutoScaling, Inventory: inv, Clock: clock.Real{}, Selector: inventory.Selector{Cluster: clusterName},
+		Options: opts, Timeout: 3 * time.Minute, Poll: rollout.Poll{Fast: 250 * time.Millisecond, Slow: 2 * time.Second}, Events: events})
+	return err
 }
 
 type testWriter struct{ t *testing.T }

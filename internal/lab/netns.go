@@ -64,19 +64,6 @@ func listenIn(path, addr string) (net.Listener, error) {
 	return ln, err
 }
 
-// dialerIn dials from inside the namespace.
-func dialerIn(path string) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		var c net.Conn
-		err := inNetns(path, func() error {
-			var err error
-			c, err = (&net.Dialer{}).DialContext(ctx, network, addr)
-			return err
-		})
-		return c, err
-	}
-}
-
 // netnsPath is where `ip netns add NAME` pins a namespace.
 func netnsPath(name string) string { return filepath.Join("/run/netns", name) }
 
