@@ -193,6 +193,10 @@ func runLabUp(ctx context.Context, io IO, o *labOptions) error {
 	}
 	defer func() {
 		lab.ClearState(o.WorkDir)
+		if o.KeepLogs {
+			l.KeepLogs()
+			fmt.Fprintf(io.Out, "instance logs kept in %s\n", l.LogDir())
+		}
 		if err := l.Down(); err != nil {
 			fmt.Fprintln(io.Err, "stateful lab: teardown:", err)
 		}
