@@ -39,6 +39,7 @@ const (
 	imdsIP     = "169.254.169.254"
 	labNetmask = 16
 	apiPort    = "8080"
+	bridgeMAC  = "02:00:0a:00:ff:fe" // locally administered, fixed: see network
 )
 
 // Config sets up a lab.
@@ -257,6 +258,12 @@ func (l *Lab) network(ctx context.Context) error {
 		{"ip", "netns", "add", ns},
 		{"ip", "-n", ns, "link", "set", "lo", "up"},
 		{"ip", "-n", ns, "link", "add", "br0", "type", "bridge"},
+		// A bridge takes the lowest MAC of its ports unless given one: as
+		// instances come and go its MAC would change under the neighbour
+		// caches of the instances still running, whose packets to the
+		// simulator and IMDS would go nowhere until their entry expired
+		// (15 to 45 s, seen as drains noticing their termination late).
+		{"ip", "-n", ns, "link", "set", "br0", "address", bridgeMAC},
 		{"ip", "-n", ns, "addr", "add", fmt.Sprintf("%s/%d", controlIP, labNetmask), "dev", "br0"},
 		{"ip", "-n", ns, "addr", "add", imdsIP + "/32", "dev", "br0"},
 		{"ip", "-n", ns, "link", "set", "br0", "up"},

@@ -177,6 +177,12 @@ func TestDemoRollsWithoutDowntimeAndHealsANodeLoss(t *testing.T) {
 	if len(r.Formats) != 3 {
 		t.Errorf("formats %v: want each of the 3 volumes formatted exactly once", r.Formats)
 	}
+	// Seven instances came and went on the bridge: its MAC stayed the one
+	// the lab gave it, so no running instance's neighbour entry for the
+	// simulator and IMDS went stale.
+	if out, err := exec.Command("ip", "-n", l.cpNetns(), "-o", "link", "show", "br0").Output(); err != nil || !strings.Contains(string(out), "link/ether "+bridgeMAC) {
+		t.Errorf("the bridge's MAC after the roll: %s (%v); want %s", out, err, bridgeMAC)
+	}
 	for v, n := range r.Formats {
 		if n != 1 {
 			t.Errorf("volume %s formatted %d times", v, n)
