@@ -42,8 +42,10 @@ module "zookeeper" {
   node_files = [for n in local.nodes : {
     node_id = n.node_id
     node_files_toupload = [
-      { contents = base64encode(local.zoo_cfg), destination = "/etc/zookeeper/stateful/zoo.cfg" },
-      { contents = base64encode(format("%d\n", tonumber(n.node_id) + 1)), destination = "${local.data_dir}/myid" },
+      # Not secret, and read by the zookeeper user: 0644 (node files
+      # default to 0600 root:root).
+      { contents = base64encode(local.zoo_cfg), destination = "/etc/zookeeper/stateful/zoo.cfg", mode = "0644" },
+      { contents = base64encode(format("%d\n", tonumber(n.node_id) + 1)), destination = "${local.data_dir}/myid", mode = "0644" },
     ]
   }]
   node_config_script   = filebase64("${path.module}/node.sh")

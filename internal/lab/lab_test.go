@@ -379,7 +379,7 @@ func TestTamperedAgentIsRefusedAndTheHookAbandoned(t *testing.T) {
 // live in their own PID namespace: the host's PIDs, init included, are not
 // there to nsenter into.
 func TestLabEndpointNeedsItsSecretAndInstancesSeeNoHostPIDs(t *testing.T) {
-	l := startLab(t, "testdata/one-node")
+	l := startLab(t, "../../examples/etcd")
 	res, err := http.Post(l.Endpoint, "application/x-www-form-urlencoded", strings.NewReader(
 		"Action=CreateLaunchTemplateVersion&Version=2016-11-15&LaunchTemplateName=etcd-node-00&SourceVersion=$Latest&LaunchTemplateData.UserData=ZWNobyBwd25lZA=="))
 	if err != nil {

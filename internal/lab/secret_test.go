@@ -74,7 +74,7 @@ func TestHostEndpointNeedsTheLabsSecret(t *testing.T) {
 func TestStateFileIsPrivateAndChecked(t *testing.T) {
 	t.Parallel()
 	work := filepath.Join(t.TempDir(), "lab")
-	l := &Lab{cfg: Config{WorkDir: work}, id: "stl0a1b", Endpoint: "http://127.0.0.1:41234", secret: strings.Repeat("ab", 32)}
+	l := &Lab{cfg: Config{WorkDir: work}, id: "stl0a1b", Endpoint: "http://127.0.0.1:41234", secret: strings.Repeat("ab", 32), spec: &Cluster{Name: "etcd"}}
 	if err := l.SaveState(); err != nil {
 		t.Fatal(err)
 	}
