@@ -6,10 +6,10 @@ locals {
     version    = "0.1.0"
     go_version = "go1.26.8"
     sha256 = {
-      "darwin-amd64" = "0d6c4321a5f57cee43ecdb7dd33aa931edb670e294b0e4144f3b893deb2971ba"
-      "darwin-arm64" = "89a14d060e457aee7842f1606192f514a24a88024309a70622cffc33a6b75961"
-      "linux-amd64"  = "c7749630d1ed0a0f29dd17631aecc545611d572c6504166e63d6239fecd48c27"
-      "linux-arm64"  = "4752f630a50287b41abad47dd8adb8f1232a9d915d4eaf41b305b9d06b80be08"
+      "darwin-amd64" = "17f85d7b39270851383f6854e12d41231cd2a149dd80e16f77a14771692bd7f5"
+      "darwin-arm64" = "4a1748a34516fa8c9cf53f1c7572d7602af1fd03ff3d7a2ea2dd0c1fae0c23a1"
+      "linux-amd64"  = "498cb853f96e5994b89c54e0f97b5e258d5766c6e0de65c36d7c38ae49aa4a3b"
+      "linux-arm64"  = "b8ebf03b05f713c6ea1d1cd929027df6fd37d12d2ef50542b5407f317079a449"
     }
   }
 }

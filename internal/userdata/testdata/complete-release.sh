@@ -59,8 +59,8 @@ STATEFUL_CURL
 json_field() { sed -n "s/.*\"$1\" *: *\"\([^\"]*\)\".*/\1/p" | head -n 1; }
 
 case "$(uname -m)" in
-  x86_64 | amd64) arch=amd64 sha256='c7749630d1ed0a0f29dd17631aecc545611d572c6504166e63d6239fecd48c27' ;;
-  aarch64 | arm64) arch=arm64 sha256='4752f630a50287b41abad47dd8adb8f1232a9d915d4eaf41b305b9d06b80be08' ;;
+  x86_64 | amd64) arch=amd64 sha256='498cb853f96e5994b89c54e0f97b5e258d5766c6e0de65c36d7c38ae49aa4a3b' ;;
+  aarch64 | arm64) arch=arm64 sha256='b8ebf03b05f713c6ea1d1cd929027df6fd37d12d2ef50542b5407f317079a449' ;;
   *) refuse "this node's architecture $(uname -m) has no stateful agent: releases are built for x86_64 (amd64) and aarch64 (arm64)" ;;
 esac
 url='https://github.com/stateful-aws/stateful/releases/download/v0.1.0/stateful-linux-{arch}'
