@@ -3,7 +3,7 @@
 // system (roll, agents, recover) in virtual time.
 //
 // The disks model what the data-safety promises are about: what a volume
-// holds (nothing, this node's filesystem, or data the agent cannot name)
+// holds (nothing, or the filesystem of the node that formatted it)
 // and which instance has it mounted. They decide with the agent's own
 // DecideVolume and record every breach of the promises as a violation: a
 // non-blank volume formatted, a volume mounted by two live instances, a
@@ -25,14 +25,10 @@ import (
 	"github.com/stateful-aws/stateful/internal/sim"
 )
 
-// Foreign is what a volume holds when it has data without a signature
-// (raw application data, an unknown encryption header).
-const Foreign = "foreign data"
-
 // volume is one data volume's contents and mount.
 type volume struct {
 	node     string // the node the volume belongs to
-	contents string // "" blank, a stamp label, or Foreign
+	contents string // "" blank, or the stamp label of the node that formatted it
 	mounted  string // the instance that has it mounted, "" none
 }
 
@@ -60,13 +56,6 @@ func (d *Disks) Add(nodes []sim.NodeSpec) {
 	for _, n := range nodes {
 		d.volumes[n.Volume] = &volume{node: n.ID}
 	}
-}
-
-// Fill puts contents on a volume, as an earlier life of the volume would.
-func (d *Disks) Fill(volumeID, contents string) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.volumes[volumeID].contents = contents
 }
 
 // Busy makes every unmount on instance fail, as a writer that ignores its
@@ -166,9 +155,9 @@ func (k disk) Prepare(_ context.Context, dev string, want agent.Stamp, _ agent.V
 	if inst != k.instance || state != "attached" {
 		return false, fmt.Errorf("%s: no such device (volume %s is attached to %q, %s)", dev, id, inst, state)
 	}
-	insp := blockdev.Inspection{Device: dev, Probe: blockdev.Probe{NoSignature: v.contents == "" || v.contents == Foreign}}
+	insp := blockdev.Inspection{Device: dev, Probe: blockdev.Probe{NoSignature: v.contents == ""}}
 	insp.HeadZero, insp.TailZero = v.contents == "", v.contents == ""
-	if v.contents != "" && v.contents != Foreign {
+	if v.contents != "" {
 		insp.Probe.Type, insp.Probe.UUID, insp.Probe.Label = "xfs", "uuid-"+id, v.contents
 	}
 	if v.mounted == k.instance {
@@ -211,12 +200,11 @@ func (k disk) Release(_ context.Context, mountPath, dev string) error {
 	return nil
 }
 
-// Script is what the node script does on one boot: run for Takes and
-// succeed, fail, or never finish.
+// Script is what the node script does on one boot: run for Takes, then
+// succeed or fail.
 type Script struct {
 	Takes time.Duration
 	Fail  bool
-	Hang  bool
 }
 
 // Booter boots every instance of a simulated cluster with the real agent.
@@ -330,10 +318,6 @@ func shell(s Script) agent.Shell {
 	return func(ctx context.Context, r agent.Run) error {
 		if strings.Contains(r.Program, "drain_cluster_node") {
 			return nil
-		}
-		if s.Hang {
-			<-ctx.Done()
-			return ctx.Err()
 		}
 		if err := clock.Sleep(ctx, clock.Real{}, s.Takes); err != nil {
 			return err
