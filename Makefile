@@ -23,33 +23,49 @@ demo: build
 	$(GO) run ./internal/release/mkrelease -verify -targets linux-$$($(GO) env GOARCH) -dist dist -module .
 	./$(BIN) lab demo --config examples/etcd --release-dir dist
 
-test: test-go test-hcl lint-hcl
+# Every step below prints its time and ends what it left running
+# (scripts/step); scripts/test-prepare first installs and builds what the
+# tests need (Debian packages, linters, the offline OpenTofu, the test
+# binaries), so that no test pays for a toolchain build inside its timeout.
+# The tools it puts in bin/tools come first on the PATH.
+export PATH := $(CURDIR)/bin/tools:$(PATH):/usr/local/go/bin
+STEP := scripts/step
+# go test's per-package timeout: the slowest package (internal/cli, with
+# the whole-system property test) takes about 4 minutes on this 2-core
+# machine; tests that run processes end them a margin before it
+# (internal/proctest), naming the step.
+GO_TEST_TIMEOUT ?= 20m
+
+test:
+	@summary=$(CURDIR)/bin/test-steps.txt; mkdir -p bin; rm -f $$summary; \
+	STEP_SUMMARY=$$summary scripts/test-prepare && \
+	STEP_SUMMARY=$$summary $(MAKE) --no-print-directory test-go test-hcl lint-hcl; rc=$$?; \
+	echo "=== make test: every step"; cat $$summary; exit $$rc
 
 test-go:
-	$(GO) vet ./...
-	@if command -v staticcheck >/dev/null; then staticcheck ./...; else echo "test-go: staticcheck not installed: skipped"; fi
-	$(GO) test -count=1 ./...
+	@$(STEP) "go vet" $(GO) vet ./...
+	@$(STEP) "go vet (node binary)" $(GO) vet -tags stateful_node ./...
+	@$(STEP) "staticcheck" staticcheck ./...
+	@$(STEP) "go test" $(GO) test -count=1 -timeout $(GO_TEST_TIMEOUT) ./...
 
-# tofu validate in every module and tofu test, with whatever tofu is on the
-# PATH (.ci/run puts the offline one from ../shared/tools there).
+# The HCL checks: they never skip (a missing tool fails, naming it).
 test-hcl:
-	@if [ -x $(SHARED)/tools/tfschema/check ]; then $(SHARED)/tools/tfschema/check $(HCL_DIRS); \
-	else echo "test-hcl: $(SHARED)/tools/tfschema not found: schema check skipped"; fi
-	@if command -v tofu >/dev/null; then \
-	  for d in $(HCL_DIRS); do \
-	    (cd $$d && tofu init -backend=false -input=false -no-color >/dev/null && tofu validate -no-color) || exit 1; \
-	  done; \
-	  tofu test -no-color; \
-	else echo "test-hcl: no tofu on the PATH: tofu validate and tofu test skipped"; fi
+	@if [ ! -x $(SHARED)/tools/tfschema/check ]; then echo "test-hcl: $(SHARED)/tools/tfschema/check not found (../shared beside the repository): the schema check cannot run"; exit 2; fi
+	@if ! command -v tofu >/dev/null; then echo "test-hcl: no tofu on the PATH: run scripts/test-prepare (make test does) to put the offline OpenTofu there"; exit 2; fi
+	@$(STEP) "tfschema" $(SHARED)/tools/tfschema/check $(HCL_DIRS)
+	@for d in $(HCL_DIRS); do \
+	  $(STEP) "tofu validate $$d" sh -c "cd $$d && tofu init -backend=false -input=false -no-color >/dev/null && tofu validate -no-color" || exit 1; \
+	done
+	@$(STEP) "tofu test" tofu test -no-color
 
-# The Terraform linters, when installed (.ci/run installs them).
+# The Terraform linters (scripts/test-prepare installs them).
 lint-hcl:
-	@if command -v tflint >/dev/null; then \
-	  for d in $(HCL_DIRS); do tflint --chdir=$$d --config=$(CURDIR)/.tflint.hcl || exit 1; done; \
-	else echo "lint-hcl: tflint not installed: skipped"; fi
-	@if command -v tfsec >/dev/null; then \
-	  for d in $(HCL_DIRS); do tfsec $$d --no-color --minimum-severity MEDIUM --concise-output || exit 1; done; \
-	else echo "lint-hcl: tfsec not installed: skipped"; fi
+	@for d in $(HCL_DIRS); do \
+	  $(STEP) "tflint $$d" tflint --chdir=$$d --config=$(CURDIR)/.tflint.hcl || exit 1; \
+	done
+	@for d in $(HCL_DIRS); do \
+	  $(STEP) "tfsec $$d" tfsec $$d --no-color --minimum-severity MEDIUM --concise-output || exit 1; \
+	done
 
 # The figures quoted in the README.
 bench: build

@@ -17,6 +17,7 @@ import (
 	"github.com/stateful-aws/stateful/internal/blockdev"
 	"github.com/stateful-aws/stateful/internal/blockdev/looptest"
 	"github.com/stateful-aws/stateful/internal/clock"
+	"github.com/stateful-aws/stateful/internal/proctest"
 )
 
 func TestPrepareStampsAndRefusesOtherNodesVolumes(t *testing.T) {
@@ -185,9 +186,9 @@ func TestReleaseStopsEveryUserOfTheVolume(t *testing.T) {
 	if _, err := disk.Prepare(ctx, dev, Stamp{Cluster: "kafka", NodeID: "01"}, Volume{MountPath: mnt, FileSystem: "xfs"}); err != nil {
 		t.Fatal(err)
 	}
-	var holders []*exec.Cmd
+	var holders []*proctest.Cmd
 	for _, how := range []string{"fd", "mmap"} {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
+		cmd := proctest.Command(t, os.Args[0], "-test.run=^TestHelperProcess$")
 		cmd.Env = append(os.Environ(), "STATEFUL_TEST_HOLD="+how+":"+filepath.Join(mnt, how))
 		out, err := cmd.StdoutPipe()
 		if err != nil {
@@ -196,7 +197,6 @@ func TestReleaseStopsEveryUserOfTheVolume(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 		if line, _ := bufio.NewReader(out).ReadString('\n'); line != "ready\n" {
 			t.Fatalf("helper %s: %q", how, line)
 		}
@@ -249,11 +249,10 @@ func TestReleaseProvesTheDeviceFree(t *testing.T) {
 	if _, err := blockdev.Mount(ctx, dev, mnt, "xfs", nil); err != nil {
 		t.Fatal(err)
 	}
-	other := exec.Command("unshare", "-m", "--propagation", "private", "sleep", "600")
+	other := proctest.Command(t, "unshare", "-m", "--propagation", "private", "sleep", "600")
 	if err := other.Start(); err != nil {
 		t.Skipf("unshare: %v", err)
 	}
-	t.Cleanup(func() { _ = other.Process.Kill(); _ = other.Wait() })
 	for range 50 { // until the namespace exists
 		if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", other.Process.Pid)); strings.Contains(string(b), mnt) {
 			break

@@ -113,7 +113,12 @@ func (l *Lab) start(si sim.Instance) error {
 	// Its own PID namespace too: the user data runs as root, and with the
 	// host's PIDs in view nsenter -t 1 would give it the host. /proc,
 	// mounted by setup inside the namespace, shows the instance's only.
-	i.cmd = exec.Command("ip", "netns", "exec", i.netns, "unshare", "--mount", "--pid", "--propagation", "private", "--fork", "bash", "-c", setup, "setup", i.dir)
+	// If the lab's process dies without its cleanup (a test's timeout, a
+	// SIGKILL), the kernel kills unshare (Pdeathsig) and unshare kills the
+	// namespace's PID 1 (--kill-child), which takes every process of the
+	// instance with it.
+	i.cmd = exec.Command("ip", "netns", "exec", i.netns, "unshare", "--mount", "--pid", "--propagation", "private", "--fork", "--kill-child", "bash", "-c", setup, "setup", i.dir)
+	i.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	i.cmd.Stdout, i.cmd.Stderr = nil, nil
 	if err := i.cmd.Start(); err != nil {
 		return err

@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/stateful-aws/stateful/internal/proctest"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
@@ -23,20 +25,11 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 )
 
-// tofuCommand finds OpenTofu: on the PATH (.ci/run puts the offline one
-// there), else the offline one of ../shared/tools.
+// tofuCommand is OpenTofu for these tests (proctest.Tofu: the PATH's or
+// the offline one of ../shared/tools, already built).
 func tofuCommand(t *testing.T) string {
 	t.Helper()
-	if p, err := exec.LookPath("tofu"); err == nil {
-		return p
-	}
-	if p, err := filepath.Abs(filepath.Join(repoRoot, "..", "shared", "tools", "tofu", "tofu")); err == nil {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	t.Skip("no tofu on the PATH nor in ../shared/tools (.ci/run puts the offline OpenTofu on the PATH): the roll trigger's end-to-end test needs it")
-	return ""
+	return proctest.Tofu(t, repoRoot)
 }
 
 // awsEnv are the simulator's credentials, with IMDS (and any profile) out
@@ -83,7 +76,7 @@ func fullBinary(t *testing.T) string {
 
 func startSim(t *testing.T, cluster string) *simCluster {
 	t.Helper()
-	cmd := exec.Command(fullBinary(t), "sim", "serve", "--cluster", cluster, "--nodes", "3", "--boot-time", "200ms", "--listen", "127.0.0.1:0")
+	cmd := proctest.Command(t, fullBinary(t), "sim", "serve", "--cluster", cluster, "--nodes", "3", "--boot-time", "200ms", "--listen", "127.0.0.1:0")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +84,6 @@ func startSim(t *testing.T, cluster string) *simCluster {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil {
 		t.Fatalf("stateful sim serve printed no URL: %v", err)
@@ -125,9 +117,9 @@ func (s *simCluster) members(t *testing.T) map[string]string {
 // has nothing to do.
 func (s *simCluster) waitReady(t *testing.T, bin, cluster string) {
 	t.Helper()
-	cmd := exec.Command(bin, "roll", "--cluster", cluster, "--endpoint-url", s.url, "--region", "us-east-1", "--timeout", "1m")
+	cmd := proctest.Command(t, bin, "roll", "--cluster", cluster, "--endpoint-url", s.url, "--region", "us-east-1", "--timeout", "1m")
 	cmd.Env = append(os.Environ(), awsEnv...)
-	out, err := cmd.CombinedOutput()
+	out, err := cmd.CombinedOutput("stateful roll, waiting for the simulated cluster")
 	if err != nil {
 		t.Fatalf("the simulated cluster did not come into service: %v\n%s", err, out)
 	}
@@ -225,9 +217,9 @@ module "cluster" {
 	defer tofuMu.Unlock()
 	var log strings.Builder
 	for _, args := range [][]string{{"init", "-input=false", "-no-color"}, {"apply", "-auto-approve", "-input=false", "-no-color"}} {
-		cmd := exec.Command(tofu, args...)
+		cmd := proctest.Command(t, tofu, args...)
 		cmd.Dir, cmd.Env = dir, env
-		out, err := cmd.CombinedOutput()
+		out, err := cmd.CombinedOutput("tofu " + args[0])
 		fmt.Fprintf(&log, "$ tofu %s\n%s", strings.Join(args, " "), out)
 		if err != nil {
 			return log.String(), fmt.Errorf("tofu %s: %w", args[0], err)

@@ -16,6 +16,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/stateful-aws/stateful/internal/proctest"
 )
 
 // renderRoll renders templates/roll.sh.tftpl as the module's agent.tf does.
@@ -91,9 +93,9 @@ func TestRollTrigger(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		cmd := exec.Command("sh", "-c", script)
+		cmd := proctest.Command(t, "sh", "-c", script)
 		cmd.Env = []string{"PATH=" + bin + string(os.PathListSeparator) + pathWithoutStateful(t), "XDG_CACHE_HOME=" + cacheHome, "HOME=/nonexistent"}
-		out, err := cmd.CombinedOutput()
+		out, err := cmd.CombinedOutput("the roll trigger's script")
 		if ee, ok := err.(*exec.ExitError); ok {
 			return string(out), ee.ExitCode()
 		} else if err != nil {

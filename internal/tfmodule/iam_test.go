@@ -262,7 +262,7 @@ func nodePolicies(t *testing.T, values map[string]map[string]any, nodes int) (ma
 // depend on the node count.
 func TestNoNodePolicyReachesAnotherNode(t *testing.T) {
 	t.Parallel()
-	tofu := tofuOrSkip(t)
+	tofu := tofuCommand(t)
 	const n = 3
 	policies, sizes := nodePolicies(t, planValues(t, tofu, iamConfig(n)), n)
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclwrite"
 
 	"github.com/stateful-aws/stateful/internal/plancheck"
+	"github.com/stateful-aws/stateful/internal/proctest"
 )
 
 // The original module's last release, kept beside the repository.
@@ -93,7 +93,7 @@ module "cluster" {
 // v0.8.0's equivalent, must plan the same way.
 func TestUpgradeFromTheOriginalReplacesNothing(t *testing.T) {
 	t.Parallel()
-	tofu := tofuOrSkip(t)
+	tofu := tofuCommand(t)
 	for _, c := range []struct {
 		name, before, after string
 		sizes               map[string]float64
@@ -189,34 +189,24 @@ func TestUpgradeFromTheOriginalReplacesNothing(t *testing.T) {
 	}
 }
 
-// tofuOrSkip finds tofu (the offline one of ../shared on CI). CI must have
-// it: there, a missing tofu fails rather than skips.
-func tofuOrSkip(t *testing.T) string {
+// tofuCommand is OpenTofu for the upgrade test (proctest.Tofu: the PATH's
+// or the offline one of ../shared/tools, already built). Without it the
+// test fails: make test always has it.
+func tofuCommand(t *testing.T) string {
 	t.Helper()
-	if p, err := exec.LookPath("tofu"); err == nil {
-		return p
-	}
-	if p, err := filepath.Abs("../../../shared/tools/tofu/tofu"); err == nil {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("no tofu on the PATH or in ../shared/tools/tofu: CI must have it")
-	}
-	t.Skip("no tofu on the PATH or in ../shared/tools/tofu: the upgrade test needs it")
-	return ""
+	return proctest.Tofu(t, "../..")
 }
 
 func run(t *testing.T, dir, bin string, args ...string) []byte {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
+	cmd := proctest.Command(t, bin, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "TF_IN_AUTOMATION=1", "TF_PLUGIN_CACHE_DIR=")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
+		err = cmd.Explain("tofu "+args[0], err)
 		t.Fatalf("tofu %s in %s: %v\n%s\n%s", strings.Join(args, " "), dir, err, out, stderr.Bytes())
 	}
 	return out
@@ -273,7 +263,7 @@ func copyOriginal(t *testing.T, to string) {
 // volume by its tags.
 func TestDestroyTerminatesBeforeDeletingTheVolume(t *testing.T) {
 	t.Parallel()
-	tofu := tofuOrSkip(t)
+	tofu := tofuCommand(t)
 	work := t.TempDir()
 	repo, err := filepath.Abs(root)
 	if err != nil {
