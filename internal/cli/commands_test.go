@@ -16,6 +16,7 @@ import (
 	"github.com/stateful-aws/stateful/internal/awsapi"
 	"github.com/stateful-aws/stateful/internal/clock"
 	"github.com/stateful-aws/stateful/internal/cluster"
+	"github.com/stateful-aws/stateful/internal/lock"
 	"github.com/stateful-aws/stateful/internal/sim"
 	"github.com/stateful-aws/stateful/internal/sim/simtest"
 )
@@ -47,6 +48,7 @@ func (w *simWorld) run(stdin string, args ...string) (int, string, string) {
 		clients: func(context.Context, *awsFlags) (awsapi.AutoScaling, awsapi.EC2, error) {
 			return w.e.AutoScaling(), w.e.EC2(), nil
 		},
+		params:   func(context.Context, *awsFlags) (lock.API, error) { return w.e.SSM(), nil },
 		clock:    clock.Real{},
 		terminal: func(any) bool { return w.tty },
 	}

@@ -197,7 +197,7 @@ func runRecover(ctx context.Context, io IO, d deps, o *recoverOptions, nodeID st
 		// it looks again and decides again: the cluster may have changed
 		// while the operator read the prompt.
 		do = func() error {
-			return withClusterLock(ctx, d, io, as, inv, o.selector(), "stateful recover --replace", o.lockFlags, func(ctx context.Context) error {
+			return withClusterLock(ctx, d, io, &o.awsFlags, as, inv, o.selector(), "stateful recover --replace", o.lockFlags, func(ctx context.Context) error {
 				now, err := inv.Observe(ctx, o.selector(), inventory.Full, nil)
 				if err != nil {
 					return err

@@ -274,7 +274,7 @@ func runRoll(ctx context.Context, io IO, d deps, o *rollOptions) error {
 	if o.DryRun {
 		_, err = rollout.Run(ctx, cfg)
 	} else {
-		err = withClusterLock(ctx, d, io, as, inv, cfg.Selector, "stateful roll", o.lockFlags, func(ctx context.Context) error {
+		err = withClusterLock(ctx, d, io, &o.awsFlags, as, inv, cfg.Selector, "stateful roll", o.lockFlags, func(ctx context.Context) error {
 			_, err := rollout.Run(ctx, cfg)
 			return err
 		})
@@ -377,7 +377,7 @@ func interruption(ctx context.Context, err error, code int, o *rollOptions, out 
 	}
 	var left *lockLeft
 	if errors.As(err, &left) {
-		state += "; the cluster's lock could not be released and lapses within 10 minutes (add --break-lock to resume sooner)"
+		state += "; the cluster's lock could not be released: the next command takes it after watching it unrenewed for its lease (--lock-wait 11m), or sooner with --break-lock"
 	}
 	msg := fmt.Sprintf("roll %s: %s; run %s to resume where the cluster is", why, state, resume)
 	if ctx.Err() != nil && node == "" {

@@ -28,6 +28,7 @@ import (
 	"github.com/stateful-aws/stateful/internal/agent/agenttest"
 	"github.com/stateful-aws/stateful/internal/awsapi"
 	"github.com/stateful-aws/stateful/internal/clock"
+	"github.com/stateful-aws/stateful/internal/lock"
 	"github.com/stateful-aws/stateful/internal/cluster"
 	"github.com/stateful-aws/stateful/internal/sim"
 	"github.com/stateful-aws/stateful/internal/sim/simtest"
@@ -524,13 +525,14 @@ func (r *safetyRun) command(ctx context.Context, link *operatorLink, args ...str
 		clients: func(context.Context, *awsFlags) (awsapi.AutoScaling, awsapi.EC2, error) {
 			return operatorAS{AutoScaling: r.e.AutoScaling(), o: link}, operatorEC2{EC2: r.e.EC2(), o: link}, nil
 		},
+		params:   func(context.Context, *awsFlags) (lock.API, error) { return operatorSSM{API: r.e.SSM(), o: link}, nil },
 		clock:    clock.Real{},
 		terminal: func(any) bool { return false },
 	}
 	if args[0] == "roll" || slices.Contains(args, "--replace") {
-		// The lock is safe while no read lags by more than a quarter of
-		// its settle delay (internal/lock).
-		args = append(args, "--lock-settle", (4*r.s.stale + time.Second).String())
+		// The lock's waits allow for reads that lag by up to
+		// --lock-read-lag (internal/lock).
+		args = append(args, "--lock-read-lag", (r.s.stale + time.Second).String())
 	}
 	r.running.Add(1)
 	code := execute(ctx, args, IO{In: strings.NewReader(""), Out: &out, Err: &errb}, d)
