@@ -94,6 +94,9 @@ func runRecover(ctx context.Context, io IO, d deps, o *recoverOptions, nodeID st
 	if actions > 1 {
 		return usageError("use at most one of --abandon, --continue and --replace")
 	}
+	if err := o.checkLock(); err != nil {
+		return err
+	}
 	out := newEventWriter(io.Out, o.Output, false, d.clock.Now())
 	// fail reports a refusal or failure as a failed event in JSON, and
 	// returns it for stderr and the exit code.

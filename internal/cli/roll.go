@@ -179,6 +179,9 @@ func (o *rollOptions) check() error {
 	case len(o.Only) > 0 && o.Partition != "":
 		return usageError("give --only or --partition, not both")
 	}
+	if err := o.checkLock(); err != nil {
+		return err
+	}
 	_, _, err := o.budget()
 	return err
 }
