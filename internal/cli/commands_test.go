@@ -348,7 +348,9 @@ func TestRollCanaryVerifyFailureStopsTheRoll(t *testing.T) {
 		if got := strings.Join(w.terminated(), " "); got != "00" {
 			t.Fatalf("terminated %q; want only the canary 00", got)
 		}
-		code, out, errOut = w.run("", "roll", "--cluster", "demo", "--canary", "1", "--verify", `test "$STATEFUL_CANARY_NODES" = 01`, "--soak", "30s")
+		// The same change again: the failure mark refuses it unless cleared
+		// (marks_test.go).
+		code, out, errOut = w.run("", "roll", "--cluster", "demo", "--canary", "1", "--verify", `test "$STATEFUL_CANARY_NODES" = 01`, "--soak", "30s", "--clear-failure-mark")
 		if code != ExitOK || !strings.Contains(out, "verify passed after the canary (01)") || !strings.Contains(out, "soaking the canary for 30s") {
 			t.Fatalf("passing verify: exit %d\n%s%s", code, out, errOut)
 		}

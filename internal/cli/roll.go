@@ -24,6 +24,7 @@ import (
 type rollOptions struct {
 	awsFlags
 	lockFlags
+	markFlags
 	Last            []string
 	PreCheck        string
 	CheckTimeout    time.Duration
@@ -135,6 +136,7 @@ Exit codes:
 	f.StringVar(&o.MaxUnavailable, "max-unavailable", "1", `most nodes out of service at once, whatever the cause: a number, or "zone" with --by-zone`)
 	f.BoolVar(&o.ByZone, "by-zone", false, "replace the nodes of one availability zone at a time")
 	o.registerLock(f, "take the cluster's lock from a holder that died (see the refusal's message)")
+	o.registerMark(f)
 	f.BoolVar(&o.AllowQuorumLoss, "allow-quorum-loss", false, "allow a budget that leaves fewer nodes in service than a majority (the application replicates by zone)")
 	f.IntVar(&o.Canary, "canary", 0, "replace this many nodes first, then run --verify and wait --soak")
 	f.StringVar(&o.Verify, "verify", "", "shell command that must succeed after the canary (retried until --timeout)")
@@ -278,8 +280,12 @@ func runRoll(ctx context.Context, io IO, d deps, o *rollOptions) error {
 		_, err = rollout.Run(ctx, cfg)
 	} else {
 		err = withClusterLock(ctx, d, io, &o.awsFlags, as, inv, cfg.Selector, "stateful roll", o.lockFlags, func(ctx context.Context) error {
-			_, err := rollout.Run(ctx, cfg)
-			return err
+			marks, err := guardMarks(ctx, d, io, o, inv, &cfg)
+			if err != nil {
+				return err
+			}
+			_, err = rollout.Run(ctx, cfg)
+			return marks.after(ctx, io, err)
 		})
 	}
 	if err == nil {
