@@ -55,7 +55,9 @@ func guardMarks(ctx context.Context, d deps, io IO, o *rollOptions, inv *invento
 	if err != nil {
 		return nil, err
 	}
-	if g.targets, err = failmark.Targets(ctx, ec, snap.Nodes); err != nil {
+	// Only the nodes this roll would replace: one read of a launch-template
+	// version per node replaced.
+	if g.targets, err = failmark.Targets(ctx, ec, outdated(snap.Nodes)); err != nil {
 		return nil, err
 	}
 	m, ok, err := failmark.Read(ctx, params, g.name)
@@ -73,7 +75,7 @@ func guardMarks(ctx context.Context, d deps, io IO, o *rollOptions, inv *invento
 		}
 		g.existed = false
 	} else if ok {
-		if blocked := failmark.Blocked(m, outdated(snap.Nodes, g.targets)); len(blocked) > 0 {
+		if blocked := failmark.Blocked(m, g.targets); len(blocked) > 0 {
 			r := &failmark.Refused{Mark: m, Name: g.name, Blocked: blocked}
 			return nil, &rollout.Failure{Kind: rollout.Refused, Node: blocked[0].Node, Detail: r.Error()}
 		}
@@ -90,19 +92,13 @@ func guardMarks(ctx context.Context, d deps, io IO, o *rollOptions, inv *invento
 	return g, nil
 }
 
-// outdated are the targets of the nodes a roll would replace: no serving
-// instance on the target version.
-func outdated(nodes []cluster.Node, targets []failmark.Target) []failmark.Target {
-	on := map[string]bool{}
+// outdated are the nodes a roll would replace: no serving instance on
+// their target version.
+func outdated(nodes []cluster.Node) []cluster.Node {
+	var out []cluster.Node
 	for _, n := range nodes {
-		if i, ok := n.Serving(); ok && i.Version == n.Target {
-			on[n.ID] = true
-		}
-	}
-	var out []failmark.Target
-	for _, t := range targets {
-		if !on[t.Node] {
-			out = append(out, t)
+		if i, ok := n.Serving(); !ok || i.Version != n.Target {
+			out = append(out, n)
 		}
 	}
 	return out
