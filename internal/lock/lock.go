@@ -193,6 +193,7 @@ type Held struct {
 	Holder         string
 	Taken, Renewed string // the holder's own clock, as it wrote them
 	Version        int64
+	Lease          time.Duration // the holder's, as it wrote it
 	// Seen is when this command last saw the version change (its clock).
 	Seen time.Time
 	// Renewing: the holder renewed while --break-lock watched.
@@ -217,8 +218,8 @@ func (h *Held) Error() string {
 		return fmt.Sprintf("the cluster's lock (SSM parameter %s) is held by %s, which renewed it while this command watched for %s: it is running; to take it all the same, add --force-break-lock",
 			h.Name, who, h.Watched.Round(time.Second))
 	}
-	return fmt.Sprintf("another command holds the cluster's lock (SSM parameter %s): %s; if it is dead, pass --break-lock (it first watches for a renewal), or --lock-wait longer than its lease to wait for it",
-		h.Name, who)
+	return fmt.Sprintf("another command holds the cluster's lock (SSM parameter %s): %s; if it is dead, pass --break-lock (it first watches for a renewal), or --lock-wait longer than its lease (%s) to wait for it",
+		h.Name, who, h.Lease)
 }
 
 func orUnknown(s string) string {
@@ -329,7 +330,7 @@ func classifyLost(err error) bool {
 }
 
 func (l *Lock) held(cur current, seen time.Time, renewing bool, watched time.Duration) *Held {
-	return &Held{Name: l.cfg.Name, Holder: cur.Holder, Taken: cur.Taken, Renewed: cur.Renewed, Version: cur.Version,
+	return &Held{Name: l.cfg.Name, Holder: cur.Holder, Taken: cur.Taken, Renewed: cur.Renewed, Version: cur.Version, Lease: cur.lease(),
 		Seen: seen, Renewing: renewing, Watched: watched}
 }
 
