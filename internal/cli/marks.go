@@ -36,7 +36,8 @@ type markGuard struct {
 
 // guardMarks refuses a roll that would spread a change marked as failed,
 // unless --clear-failure-mark (which removes the mark), and counts the
-// roll's replacements for after. It is called holding the cluster's lock.
+// roll's replacements for after. It is called holding the cluster's lock,
+// or for --dry-run, which only reads.
 func guardMarks(ctx context.Context, d deps, io IO, o *rollOptions, inv *inventory.Inventory, cfg *rollout.Config) (*markGuard, error) {
 	as, ec, err := d.clients(ctx, &o.awsFlags)
 	if err != nil {
@@ -65,7 +66,12 @@ func guardMarks(ctx context.Context, d deps, io IO, o *rollOptions, inv *invento
 		return nil, err
 	}
 	g.existed = ok
-	if o.ClearFailureMark {
+	if o.ClearFailureMark && o.DryRun {
+		if ok {
+			fmt.Fprintf(io.Err, "stateful: dry run: would remove the failure mark of node %s's change (launch template %s version %d: %s)\n",
+				m.Failed.Node, m.Failed.Template, m.Failed.Version, m.What)
+		}
+	} else if o.ClearFailureMark {
 		if err := failmark.Clear(ctx, params, g.name); err != nil {
 			return nil, err
 		}

@@ -23,8 +23,11 @@ func TestAFailedCanarySticks(t *testing.T) {
 		if code != ExitStopped || !strings.Contains(errOut, "left a failure mark (SSM parameter /stateful/demo/failed)") {
 			t.Fatalf("failing verify: exit %d\n%s%s", code, out, errOut)
 		}
-		// The same roll again: refused, naming node 00's change and the
-		// flag; nothing more is terminated.
+		// A dry run says so; the same roll again is refused, naming node
+		// 00's change and the flag; nothing more is terminated.
+		if code, out, errOut := w.run("", "roll", "--cluster", "demo", "--dry-run"); code != ExitRefused || !strings.Contains(errOut, "this change failed before") {
+			t.Fatalf("dry run: exit %d\n%s%s", code, out, errOut)
+		}
 		code, out, errOut = w.run("", "roll", "--cluster", "demo", "--canary", "1", "--verify", "false", "--timeout", "2m")
 		if code != ExitRefused || !strings.Contains(errOut, "this change failed before (verify:") || !strings.Contains(errOut, "at node 00: launch template lt-") ||
 			!strings.Contains(errOut, "node(s) 01, 02 would get the same change") || !strings.Contains(errOut, "--clear-failure-mark") {

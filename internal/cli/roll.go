@@ -277,7 +277,9 @@ func runRoll(ctx context.Context, io IO, d deps, o *rollOptions) error {
 		cfg.Verify = verify(o.Verify, io.Err)
 	}
 	if o.DryRun {
-		_, err = rollout.Run(ctx, cfg)
+		if _, err = guardMarks(ctx, d, io, o, inv, &cfg); err == nil {
+			_, err = rollout.Run(ctx, cfg)
+		}
 	} else {
 		err = withClusterLock(ctx, d, io, &o.awsFlags, as, inv, cfg.Selector, "stateful roll", o.lockFlags, func(ctx context.Context) error {
 			marks, err := guardMarks(ctx, d, io, o, inv, &cfg)
