@@ -100,11 +100,12 @@ func Marks(kind string, replacedThisRun int) bool {
 }
 
 // Blocked are the targets that would spread the marked change: those whose
-// fingerprint the mark holds.
+// fingerprint the mark holds, on nodes other than the one where it failed
+// (it has the change already; its group relaunches it by itself).
 func Blocked(m Mark, targets []Target) []Target {
 	var out []Target
 	for _, t := range targets {
-		if slices.Contains(m.Changes, t.Fingerprint()) {
+		if t.Node != m.Failed.Node && slices.Contains(m.Changes, t.Fingerprint()) {
 			out = append(out, t)
 		}
 	}
