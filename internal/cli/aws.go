@@ -89,7 +89,7 @@ func (f *awsFlags) register(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&f.ASGs, "asg", nil, "the cluster's Auto Scaling groups by name, instead of --cluster (repeatable)")
 	fs.StringVar(&f.Region, "region", "", "AWS region (default: AWS_REGION or the profile's)")
 	fs.StringVar(&f.Profile, "profile", "", "AWS shared-config profile")
-	fs.StringVar(&f.EndpointURL, "endpoint-url", "", "send Auto Scaling and EC2 calls to this URL (for example stateful sim serve)")
+	fs.StringVar(&f.EndpointURL, "endpoint-url", "", "send Auto Scaling, EC2 and Parameter Store calls to this URL (for example stateful sim serve)")
 	fs.StringVarP(&f.Output, "output", "o", "text", "output format: text or json (status: also wide)")
 	fs.BoolVar(&f.Verbose, "verbose", false, "let the AWS SDK log its warnings and retries on stderr")
 }

@@ -107,9 +107,10 @@ Exit codes:
   0  every node in scope is in service on its target version
   1  error (AWS unreachable, bad credentials, ...)
   2  bad flags, or a budget that would break the quorum; nothing was done
-  3  refused: the cluster was not ready within --timeout, or another command
-     holds the cluster's lock (--break-lock for a dead holder); nothing was
-     terminated
+  3  refused: the cluster was not ready within --timeout, another command
+     holds the cluster's lock (--lock-wait to wait, --break-lock for a dead
+     holder), or the change failed before (--clear-failure-mark); nothing
+     was terminated
   4  stopped at a failure; the message says where, why (the diagnosis) and
      what to run
   5  paused by --pause-after; the message gives the command that resumes

@@ -35,6 +35,12 @@
 //   - --break-lock first watches for a renewal (Lease/3 plus twice Lag): a
 //     holder that renews meanwhile is alive and the break is refused,
 //     naming it; only --force-break-lock takes a lock that is renewing.
+//   - Reads may lag writes by up to Lag, and a deleted parameter created
+//     again starts over at version 1, so a lagging read may even show a
+//     released holder's value at this holder's version number. Until Lag
+//     has passed since its last write, a read that shows no parameter or
+//     another token proves nothing to a holder: it reads again (a refusal
+//     takes Lag longer than one read).
 //   - Release deletes the parameter after reading that it still holds this
 //     holder's token; Parameter Store has no conditional delete, so a
 //     takeover between that read and the delete (only a forced break can
@@ -181,6 +187,8 @@ type Lock struct {
 	token   string
 	taken   string
 	version int64 // the version this holder last wrote, as AWS answered
+	// wroteAt is when this holder last sent a write (its clock).
+	wroteAt time.Time
 	// TookFrom is the holder whose lock Acquire took (a dead one, or one
 	// --force-break-lock took); nil when the lock was free.
 	TookFrom *Held
@@ -194,7 +202,8 @@ type Held struct {
 	Taken, Renewed string // the holder's own clock, as it wrote them
 	Version        int64
 	Lease          time.Duration // the holder's, as it wrote it
-	// Seen is when this command last saw the version change (its clock).
+	// Seen is when this command first saw the version it last read (its
+	// clock): the version has not changed since, as far as it watched.
 	Seen time.Time
 	// Renewing: the holder renewed while --break-lock watched.
 	Renewing bool
@@ -206,7 +215,7 @@ type Held struct {
 }
 
 func (h *Held) Error() string {
-	who := fmt.Sprintf("%s (taken %s, last renewed %s by its clock; version %d, last change seen %s)",
+	who := fmt.Sprintf("%s (taken %s, last renewed %s by its clock; version %d, unchanged since %s by this command's watch)",
 		h.Holder, orUnknown(h.Taken), orUnknown(h.Renewed), h.Version, h.Seen.UTC().Format(time.RFC3339))
 	switch {
 	case h.Legacy:
@@ -271,16 +280,21 @@ func (l *Lock) acquire(ctx context.Context, mode Mode) (*Lock, error) {
 	start := c.Clock.Now()
 	var seen *current
 	var seenAt time.Time
-	for {
-		v, err := l.put(ctx, false)
-		if err == nil {
-			l.version = v
-			return l, nil
-		}
-		if !isCode(err, "ParameterAlreadyExists") && classifyLost(err) {
-			return nil, err
+	var createErr error
+	for create := true; ; {
+		if create {
+			v, err := l.put(ctx, false)
+			if err == nil {
+				l.version = v
+				return l, nil
+			}
+			if !isCode(err, "ParameterAlreadyExists") && classifyLost(err) {
+				return nil, err
+			}
+			createErr, create = err, false
 		}
 		cur, ok, rerr := l.read(ctx, 0)
+		now := c.Clock.Now()
 		switch {
 		case rerr != nil:
 			return nil, rerr
@@ -289,10 +303,16 @@ func (l *Lock) acquire(ctx context.Context, mode Mode) (*Lock, error) {
 			// met it as ParameterAlreadyExists).
 			l.version = cur.Version
 			return l, nil
-		case !ok && !isCode(err, "ParameterAlreadyExists"):
-			return nil, fmt.Errorf("taking the cluster's lock (SSM parameter %s): %w", c.Name, err)
-		case ok:
-			now := c.Clock.Now()
+		case !l.fresh():
+			// The create may have landed unseen by a read that lags: no
+			// parameter, or a holder from before (a deleted parameter's
+			// old value), proves nothing yet.
+		case !ok && !isCode(createErr, "ParameterAlreadyExists"):
+			return nil, fmt.Errorf("taking the cluster's lock (SSM parameter %s): %w", c.Name, createErr)
+		case !ok:
+			create = true // released meanwhile
+			continue
+		default:
 			if seen == nil || cur.Version > seen.Version || cur.Token != seen.Token {
 				if seen != nil && mode == Break {
 					return nil, l.held(cur, now, true, now.Sub(start))
@@ -315,11 +335,18 @@ func (l *Lock) acquire(ctx context.Context, mode Mode) (*Lock, error) {
 				return l.takeOver(ctx, cur, seenAt)
 			}
 		}
-		// Released meanwhile (or a read that lags the create): try again.
-		if err := clock.Sleep(ctx, c.Clock, c.Poll); err != nil {
+		if err := clock.Sleep(ctx, c.Clock, min(c.Poll, c.Lag)); err != nil {
 			return nil, err
 		}
 	}
+}
+
+// fresh says whether a read now shows this holder's last write, if it
+// landed: Lag has passed since it was sent. Before that, a read that shows
+// no parameter or another token may lag (a parameter deleted and created
+// again even shows an old holder's value at the same version number).
+func (l *Lock) fresh() bool {
+	return !l.cfg.Clock.Now().Before(l.wroteAt.Add(l.cfg.Lag))
 }
 
 // classifyLost: errors after which the write may not have landed and a
@@ -356,13 +383,20 @@ func (l *Lock) onlyMine(ctx context.Context, last, v int64) error {
 		// Deleted and created again, or many writes since: not ours.
 		return l.lost(ctx, 0)
 	}
-	for n := last + 1; n < v; n++ {
+	for n := last + 1; n < v; {
 		cur, ok, err := l.read(ctx, n)
-		if err != nil {
+		switch {
+		case err != nil:
 			return err
-		}
-		if !ok || cur.Token != l.token {
+		case ok && cur.Token == l.token:
+			n++
+			continue
+		case l.fresh():
 			return l.lost(ctx, n)
+		}
+		// A read that lags may show a deleted parameter's old version n.
+		if err := clock.Sleep(ctx, l.cfg.Clock, min(l.cfg.Poll, l.cfg.Lag)); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -428,10 +462,10 @@ func (l *Lock) Hold(ctx context.Context, lost func(error)) {
 }
 
 // Release deletes the lock if it still holds this holder's token. A read
-// older than this holder's last write (its version is lower, or it shows
-// no parameter) lags: it is read again, for up to Lag.
+// made less than Lag after this holder's last write that shows no
+// parameter or another token may lag: it is read again until Lag has
+// passed.
 func (l *Lock) Release(ctx context.Context) error {
-	deadline := l.cfg.Clock.Now().Add(l.cfg.Lag)
 	for {
 		cur, ok, err := l.read(ctx, 0)
 		if err != nil {
@@ -444,10 +478,8 @@ func (l *Lock) Release(ctx context.Context) error {
 				return fmt.Errorf("releasing the cluster's lock (SSM parameter %s): %w", l.cfg.Name, err)
 			}
 			return nil
-		case ok && cur.Version >= l.version && l.version > 0:
-			return nil // another's, and no older than ours: not ours to delete
-		case !l.cfg.Clock.Now().Before(deadline):
-			return nil
+		case l.fresh():
+			return nil // gone, or another's written after ours
 		}
 		if err := clock.Sleep(ctx, l.cfg.Clock, min(l.cfg.Poll, l.cfg.Lag)); err != nil {
 			return err
@@ -456,6 +488,7 @@ func (l *Lock) Release(ctx context.Context) error {
 }
 
 func (l *Lock) put(ctx context.Context, overwrite bool) (int64, error) {
+	l.wroteAt = l.cfg.Clock.Now()
 	out, err := l.cfg.API.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(l.cfg.Name), Value: aws.String(l.encode()),
 		Type: ssmtypes.ParameterTypeString, Overwrite: aws.Bool(overwrite),
 		Description: aws.String("stateful: the cluster's lock (docs/operations.md); delete it only when no command runs")})
