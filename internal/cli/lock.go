@@ -30,7 +30,7 @@ func (lf *lockFlags) registerLock(f *pflag.FlagSet, breakHelp string) {
 	f.BoolVar(&lf.BreakLock, "break-lock", false, breakHelp+": it first watches for the holder's renewal and refuses, naming the holder, if one comes")
 	f.BoolVar(&lf.ForceBreakLock, "force-break-lock", false, "with --break-lock: take the cluster's lock even from a holder that is renewing it (two commands may then act at once)")
 	f.DurationVar(&lf.LockWait, "lock-wait", 0, "how long to wait for another command's lock: for its release, or until it has gone a lease (10m) unrenewed; 0 refuses at once")
-	f.DurationVar(&lf.LockLag, "lock-read-lag", lock.DefaultLag, "the longest Parameter Store's reads may lag its writes (AWS does not publish it): added to every wait that judges a holder dead")
+	f.DurationVar(&lf.LockLag, "lock-read-lag", lock.DefaultLag, "the longest AWS's reads (Parameter Store's, Auto Scaling's, EC2's) may lag its writes (AWS does not publish it): the lock is held this long before the command acts, and it is added to every wait that judges a holder dead")
 }
 
 // checkLock refuses bad lock flags before anything is done.

@@ -41,6 +41,10 @@
 //     has passed since its last write, a read that shows no parameter or
 //     another token proves nothing to a holder: it reads again (a refusal
 //     takes Lag longer than one read).
+//   - Acquire returns Lag after the write that took the lock, so that the
+//     holder's reads (of the cluster too) see everything the previous
+//     holder did before it released the lock, as long as AWS's reads lag
+//     by less than Lag.
 //   - Release deletes the parameter after reading that it still holds this
 //     holder's token; Parameter Store has no conditional delete, so a
 //     takeover between that read and the delete (only a forced break can
@@ -222,7 +226,8 @@ func (h *Held) Error() string {
 		return fmt.Sprintf("%s holds the cluster's lock as %s and renews it: let it finish (or stop it), then run this again; --break-lock --force-break-lock removes the tag without waiting",
 			h.Holder, h.Name)
 	case h.Lost:
-		return fmt.Sprintf("the cluster's lock (SSM parameter %s) is no longer held by this command: %s wrote it", h.Name, who)
+		return fmt.Sprintf("the cluster's lock (SSM parameter %s) is no longer held by this command: %s (taken %s by its clock) wrote version %d",
+			h.Name, h.Holder, orUnknown(h.Taken), h.Version)
 	case h.Renewing:
 		return fmt.Sprintf("the cluster's lock (SSM parameter %s) is held by %s, which renewed it while this command watched for %s: it is running; to take it all the same, add --force-break-lock",
 			h.Name, who, h.Watched.Round(time.Second))
@@ -260,6 +265,12 @@ func Acquire(ctx context.Context, cfg Config, mode Mode) (*Lock, error) {
 	_, _ = rand.Read(b)
 	l := &Lock{cfg: cfg, token: hex.EncodeToString(b)}
 	l2, err := l.acquire(ctx, mode)
+	if err == nil {
+		// The holder's reads must see what the previous holder did: they
+		// do once Lag has passed since the take, which came after the
+		// previous holder's release.
+		err = clock.Sleep(ctx, l.cfg.Clock, l.wroteAt.Add(l.cfg.Lag).Sub(l.cfg.Clock.Now()))
+	}
 	if err != nil {
 		var held *Held
 		if !errors.As(err, &held) {
