@@ -20,19 +20,23 @@
 //     clock. A holder gives up (its context ends) once its renewals have
 //     failed for 2*Lease/3, before any waiter can judge it dead, as long as
 //     the two machines' clocks run at about the same rate (they need not
-//     agree on the time).
+//     agree on the time) and a renewal's answer takes less than Lease/3 to
+//     come back.
 //   - Every write's answer carries the version it made. A renewal or a
 //     takeover holds only when every version since the holder's last one
-//     is its own (read back by version selector; versions never change
-//     once written, so a lagging read cannot mislead it): a rival's write
-//     in between is seen at once, and the holder stops (Hold calls lost).
+//     is its own (read back by version selector; a version never changes
+//     once written, and a read that shows another's is read again until
+//     Lag has passed, see below): a rival's write in between is seen at
+//     once, and the holder stops (Hold calls lost).
 //     Two takers of a dead lock both overwrite; the second sees the
 //     first's version and refuses; its write replaced the first's value,
 //     so the first sees it at its next renewal and stops too: both stop,
 //     neither acts beside the other. Parameter Store has no conditional
 //     write, so this is seen after the fact: the first may act for up to
-//     Lease/3 alone before it stops.
-//   - --break-lock first watches for a renewal (Lease/3 plus twice Lag): a
+//     Lease/3 alone before it stops, and the second's value stays until a
+//     waiter judges it dead.
+//   - --break-lock first watches for a renewal (BreakWatch: Lease/3, twice
+//     Lag and a read): a
 //     holder that renews meanwhile is alive and the break is refused,
 //     naming it; only --force-break-lock takes a lock that is renewing.
 //   - Reads may lag writes by up to Lag, and a deleted parameter created
