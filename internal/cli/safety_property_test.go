@@ -50,7 +50,10 @@ import (
 //     its lock) or hard (its lock stays), and restarted as an operator
 //     would (--break-lock only when its holder is known dead);
 //   - a second roll, `recover --replace` and `recover --abandon` started
-//     at random moments.
+//     at random moments;
+//   - what `terraform apply` does (safety_lock_test.go): the roll started
+//     as the module's trigger starts it, every group's tags rewritten to
+//     the configuration's, a second trigger-started roll.
 //
 // Checked at every termination and every 500 ms of virtual time:
 //
