@@ -130,12 +130,8 @@ func (r *Refused) Error() string {
 		r.Mark.What, f.Node, f.Template, f.Version, f.Content, r.Mark.At, r.Mark.By, r.Name, strings.Join(nodes, ", "), ClearFlag)
 }
 
-// Params is the Parameter Store the mark lives in.
-type Params interface {
-	GetParameter(context.Context, *ssm.GetParameterInput, ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
-	PutParameter(context.Context, *ssm.PutParameterInput, ...func(*ssm.Options)) (*ssm.PutParameterOutput, error)
-	DeleteParameter(context.Context, *ssm.DeleteParameterInput, ...func(*ssm.Options)) (*ssm.DeleteParameterOutput, error)
-}
+// Params is the Parameter Store the mark lives in: the lock's.
+type Params = lock.API
 
 // Read reads a cluster's mark; ok false when there is none.
 func Read(ctx context.Context, p Params, name string) (Mark, bool, error) {
