@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/smithy-go/logging"
 )
 
@@ -65,7 +66,10 @@ func (t typedCredentials) Retrieve(ctx context.Context) (aws.Credentials, error)
 type Clients struct {
 	AutoScaling AutoScaling
 	EC2         EC2
-	Region      string
+	// SSM is Parameter Store, where the cluster's lock and failure mark
+	// live (internal/lock).
+	SSM    *ssm.Client
+	Region string
 }
 
 // New builds the clients. It never contacts AWS.
@@ -129,5 +133,10 @@ func New(ctx context.Context, c Config) (*Clients, error) {
 			o.BaseEndpoint = aws.String(c.EndpointURL)
 		}
 	})
-	return &Clients{AutoScaling: asg, EC2: ec, Region: cfg.Region}, nil
+	sm := ssm.NewFromConfig(cfg, func(o *ssm.Options) {
+		if c.EndpointURL != "" {
+			o.BaseEndpoint = aws.String(c.EndpointURL)
+		}
+	})
+	return &Clients{AutoScaling: asg, EC2: ec, SSM: sm, Region: cfg.Region}, nil
 }

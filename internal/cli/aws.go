@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -15,13 +16,16 @@ import (
 	"github.com/stateful-aws/stateful/internal/awsapi"
 	"github.com/stateful-aws/stateful/internal/clock"
 	"github.com/stateful-aws/stateful/internal/inventory"
+	"github.com/stateful-aws/stateful/internal/lock"
 )
 
 // deps are what commands reach the outside world through; tests replace
 // them.
 type deps struct {
 	clients func(ctx context.Context, f *awsFlags) (awsapi.AutoScaling, awsapi.EC2, error)
-	clock   clock.Clock
+	// params reaches Parameter Store: the cluster's lock and failure mark.
+	params func(ctx context.Context, f *awsFlags) (lock.API, error)
+	clock  clock.Clock
 	// terminal reports whether a stream is an interactive terminal.
 	terminal func(any) bool
 }
@@ -42,12 +46,27 @@ func defaultDeps() deps {
 			}
 			return c.AutoScaling, c.EC2, nil
 		},
+		params: func(ctx context.Context, f *awsFlags) (lock.API, error) {
+			c, err := awsapi.New(ctx, awsapi.Config{Region: f.Region, Profile: f.Profile, EndpointURL: f.EndpointURL})
+			if err != nil {
+				return nil, err
+			}
+			return c.SSM, nil
+		},
 		clock: clock.Real{},
 		terminal: func(s any) bool {
 			f, ok := s.(*os.File)
 			return ok && term.IsTerminal(int(f.Fd()))
 		},
 	}
+}
+
+// parameters is the Parameter Store client.
+func (d deps) parameters(ctx context.Context, f *awsFlags) (lock.API, error) {
+	if d.params == nil || f == nil {
+		return nil, errors.New("internal error: this command has no Parameter Store client")
+	}
+	return d.params(ctx, f)
 }
 
 // awsFlags are the flags every AWS-facing command shares.
@@ -70,7 +89,7 @@ func (f *awsFlags) register(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&f.ASGs, "asg", nil, "the cluster's Auto Scaling groups by name, instead of --cluster (repeatable)")
 	fs.StringVar(&f.Region, "region", "", "AWS region (default: AWS_REGION or the profile's)")
 	fs.StringVar(&f.Profile, "profile", "", "AWS shared-config profile")
-	fs.StringVar(&f.EndpointURL, "endpoint-url", "", "send Auto Scaling and EC2 calls to this URL (for example stateful sim serve)")
+	fs.StringVar(&f.EndpointURL, "endpoint-url", "", "send Auto Scaling, EC2 and Parameter Store calls to this URL (for example stateful sim serve)")
 	fs.StringVarP(&f.Output, "output", "o", "text", "output format: text or json (status: also wide)")
 	fs.BoolVar(&f.Verbose, "verbose", false, "let the AWS SDK log its warnings and retries on stderr")
 }

@@ -113,7 +113,7 @@ func envDefaults(cmd *cobra.Command) error {
 			return
 		}
 		name := "STATEFUL_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v, ok := os.LookupEnv(name); ok {
+		if v, ok := lookupEnv(cmd.Context(), name); ok {
 			if e := cmd.Flags().Set(f.Name, v); e != nil {
 				err = usageError("environment variable %s: %v", name, e)
 			}

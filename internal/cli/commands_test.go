@@ -16,6 +16,7 @@ import (
 	"github.com/stateful-aws/stateful/internal/awsapi"
 	"github.com/stateful-aws/stateful/internal/clock"
 	"github.com/stateful-aws/stateful/internal/cluster"
+	"github.com/stateful-aws/stateful/internal/lock"
 	"github.com/stateful-aws/stateful/internal/sim"
 	"github.com/stateful-aws/stateful/internal/sim/simtest"
 )
@@ -47,6 +48,7 @@ func (w *simWorld) run(stdin string, args ...string) (int, string, string) {
 		clients: func(context.Context, *awsFlags) (awsapi.AutoScaling, awsapi.EC2, error) {
 			return w.e.AutoScaling(), w.e.EC2(), nil
 		},
+		params:   func(context.Context, *awsFlags) (lock.API, error) { return w.e.SSM(), nil },
 		clock:    clock.Real{},
 		terminal: func(any) bool { return w.tty },
 	}
@@ -167,7 +169,9 @@ func TestRollCommandFailures(t *testing.T) {
 		if code != ExitStopped || !strings.Contains(errOut, "stateful recover 00 --cluster demo") || !strings.Contains(errOut, "ABANDON") {
 			t.Fatalf("abandoned replacement: exit %d\n%s%s", code, out, errOut)
 		}
-		code, _, errOut = w.run("", "roll", "--cluster", "demo", "--timeout", "2m")
+		// The abandoned change left a failure mark (marks_test.go); past
+		// it, the roll refuses to start beside a stuck node.
+		code, _, errOut = w.run("", "roll", "--cluster", "demo", "--timeout", "2m", "--clear-failure-mark")
 		if code != ExitRefused || !strings.Contains(errOut, "nodes not in service") || !strings.Contains(errOut, "Pending:Wait") {
 			t.Fatalf("roll with node 00 stuck: exit %d\n%s", code, errOut)
 		}
@@ -346,7 +350,9 @@ func TestRollCanaryVerifyFailureStopsTheRoll(t *testing.T) {
 		if got := strings.Join(w.terminated(), " "); got != "00" {
 			t.Fatalf("terminated %q; want only the canary 00", got)
 		}
-		code, out, errOut = w.run("", "roll", "--cluster", "demo", "--canary", "1", "--verify", `test "$STATEFUL_CANARY_NODES" = 01`, "--soak", "30s")
+		// The same change again: the failure mark refuses it unless cleared
+		// (marks_test.go).
+		code, out, errOut = w.run("", "roll", "--cluster", "demo", "--canary", "1", "--verify", `test "$STATEFUL_CANARY_NODES" = 01`, "--soak", "30s", "--clear-failure-mark")
 		if code != ExitOK || !strings.Contains(out, "verify passed after the canary (01)") || !strings.Contains(out, "soaking the canary for 30s") {
 			t.Fatalf("passing verify: exit %d\n%s%s", code, out, errOut)
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/stateful-aws/stateful/internal/awsapi"
 	"github.com/stateful-aws/stateful/internal/clock"
 	"github.com/stateful-aws/stateful/internal/lab"
+	"github.com/stateful-aws/stateful/internal/lock"
 	"github.com/stateful-aws/stateful/internal/rollout"
 )
 
@@ -53,7 +54,8 @@ func TestLabRollIsTheRollCommand(t *testing.T) {
 		roll := labRollWith(func(endpoint, _, clusterName string) (deps, awsFlags) {
 			d := deps{clients: func(context.Context, *awsFlags) (awsapi.AutoScaling, awsapi.EC2, error) {
 				return w.e.AutoScaling(), w.e.EC2(), nil
-			}, clock: clock.Real{}, terminal: func(any) bool { return false }}
+			}, params: func(context.Context, *awsFlags) (lock.API, error) { return w.e.SSM(), nil },
+				clock: clock.Real{}, terminal: func(any) bool { return false }}
 			return d, awsFlags{Cluster: clusterName, Region: "us-east-1", EndpointURL: endpoint, Output: "text"}
 		})
 		var replaced []string
@@ -67,8 +69,8 @@ func TestLabRollIsTheRollCommand(t *testing.T) {
 		if got := strings.Join(replaced, " "); got != "00 01 02" {
 			t.Errorf("replaced %q, want 00 01 02 one zone at a time", got)
 		}
-		// The command's cluster lock: taken and released on the first group.
-		if w.e.CountCalls("CreateOrUpdateTags") == 0 || w.e.CountCalls("DeleteTags") == 0 {
+		// The command's cluster lock: taken and released in Parameter Store.
+		if w.e.CountCalls("PutParameter") == 0 || w.e.CountCalls("DeleteParameter") == 0 {
 			t.Errorf("the roll took no cluster lock: not the stateful roll command")
 		}
 		// A budget that breaks the quorum is refused by the command's check.

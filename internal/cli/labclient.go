@@ -19,6 +19,7 @@ import (
 	"github.com/stateful-aws/stateful/internal/cluster"
 	"github.com/stateful-aws/stateful/internal/inventory"
 	"github.com/stateful-aws/stateful/internal/lab"
+	"github.com/stateful-aws/stateful/internal/lock"
 	"github.com/stateful-aws/stateful/internal/rollout"
 	"github.com/stateful-aws/stateful/internal/sim"
 )
@@ -43,6 +44,13 @@ func labDepsAt(endpoint, secret, clusterName string) (deps, awsFlags) {
 			return nil, nil, err
 		}
 		return c.AutoScaling, c.EC2, nil
+	}
+	d.params = func(ctx context.Context, f *awsFlags) (lock.API, error) {
+		c, err := awsapi.New(ctx, awsapi.Config{Region: "us-east-1", EndpointURL: endpoint, Credentials: credentials.NewStaticCredentialsProvider(lab.AccessKeyID, secret, "")})
+		if err != nil {
+			return nil, err
+		}
+		return c.SSM, nil
 	}
 	return d, awsFlags{Cluster: clusterName, Region: "us-east-1", EndpointURL: endpoint, Output: "text"}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/stateful-aws/stateful/internal/awsapi"
 	"github.com/stateful-aws/stateful/internal/clock"
 	"github.com/stateful-aws/stateful/internal/diagnosis"
+	"github.com/stateful-aws/stateful/internal/lock"
 	"github.com/stateful-aws/stateful/internal/sim"
 )
 
@@ -193,6 +194,9 @@ func TestInterruptedRollSaysWhereItStopped(t *testing.T) {
 			clients: func(context.Context, *awsFlags) (awsapi.AutoScaling, awsapi.EC2, error) {
 				return &flakyAS{AutoScaling: w.e.AutoScaling(), down: lost, terminated: &terminations}, w.e.EC2(), nil
 			},
+			params: func(context.Context, *awsFlags) (lock.API, error) {
+				return flakySSM{API: w.e.SSM(), down: func() bool { return terminations > 0 }}, nil
+			},
 			clock: clock.Real{}, terminal: func(any) bool { return false },
 		}
 		var o, e strings.Builder
@@ -201,7 +205,7 @@ func TestInterruptedRollSaysWhereItStopped(t *testing.T) {
 			!strings.Contains(e.String(), "run stateful roll --cluster demo to resume") || !strings.Contains(o.String(), "event=interrupted node_id=01") {
 			t.Fatalf("lost AWS: exit %d\n%s%s", code, o.String(), e.String())
 		}
-		if !strings.Contains(e.String(), "lock could not be released and lapses within 10 minutes (add --break-lock") {
+		if !strings.Contains(e.String(), "lock could not be released: the next command takes it after watching it unrenewed for its lease (--lock-wait 11m), or sooner with --break-lock") {
 			t.Fatalf("with AWS lost the lock stays; the message should say so:\n%s", e.String())
 		}
 		if code, out, errOut := w.run("", "roll", "--cluster", "demo", "--break-lock"); code != ExitOK {

@@ -94,6 +94,9 @@ func runRecover(ctx context.Context, io IO, d deps, o *recoverOptions, nodeID st
 	if actions > 1 {
 		return usageError("use at most one of --abandon, --continue and --replace")
 	}
+	if err := o.checkLock(); err != nil {
+		return err
+	}
 	out := newEventWriter(io.Out, o.Output, false, d.clock.Now())
 	// fail reports a refusal or failure as a failed event in JSON, and
 	// returns it for stderr and the exit code.
@@ -197,7 +200,7 @@ func runRecover(ctx context.Context, io IO, d deps, o *recoverOptions, nodeID st
 		// it looks again and decides again: the cluster may have changed
 		// while the operator read the prompt.
 		do = func() error {
-			return withClusterLock(ctx, d, io, as, inv, o.selector(), "stateful recover --replace", o.lockFlags, func(ctx context.Context) error {
+			return withClusterLock(ctx, d, io, &o.awsFlags, as, inv, o.selector(), "stateful recover --replace", o.lockFlags, func(ctx context.Context) error {
 				now, err := inv.Observe(ctx, o.selector(), inventory.Full, nil)
 				if err != nil {
 					return err

@@ -24,6 +24,7 @@ import (
 type rollOptions struct {
 	awsFlags
 	lockFlags
+	markFlags
 	Last            []string
 	PreCheck        string
 	CheckTimeout    time.Duration
@@ -106,9 +107,10 @@ Exit codes:
   0  every node in scope is in service on its target version
   1  error (AWS unreachable, bad credentials, ...)
   2  bad flags, or a budget that would break the quorum; nothing was done
-  3  refused: the cluster was not ready within --timeout, or another command
-     holds the cluster's lock (--break-lock for a dead holder); nothing was
-     terminated
+  3  refused: the cluster was not ready within --timeout, another command
+     holds the cluster's lock (--lock-wait to wait, --break-lock for a dead
+     holder), or the change failed before (--clear-failure-mark); nothing
+     was terminated
   4  stopped at a failure; the message says where, why (the diagnosis) and
      what to run
   5  paused by --pause-after; the message gives the command that resumes
@@ -135,6 +137,7 @@ Exit codes:
 	f.StringVar(&o.MaxUnavailable, "max-unavailable", "1", `most nodes out of service at once, whatever the cause: a number, or "zone" with --by-zone`)
 	f.BoolVar(&o.ByZone, "by-zone", false, "replace the nodes of one availability zone at a time")
 	o.registerLock(f, "take the cluster's lock from a holder that died (see the refusal's message)")
+	o.registerMark(f)
 	f.BoolVar(&o.AllowQuorumLoss, "allow-quorum-loss", false, "allow a budget that leaves fewer nodes in service than a majority (the application replicates by zone)")
 	f.IntVar(&o.Canary, "canary", 0, "replace this many nodes first, then run --verify and wait --soak")
 	f.StringVar(&o.Verify, "verify", "", "shell command that must succeed after the canary (retried until --timeout)")
@@ -178,6 +181,9 @@ func (o *rollOptions) check() error {
 		return usageError("--pause-after must be 0 (never) or more replacements, got %d", o.PauseAfter)
 	case len(o.Only) > 0 && o.Partition != "":
 		return usageError("give --only or --partition, not both")
+	}
+	if err := o.checkLock(); err != nil {
+		return err
 	}
 	_, _, err := o.budget()
 	return err
@@ -272,11 +278,17 @@ func runRoll(ctx context.Context, io IO, d deps, o *rollOptions) error {
 		cfg.Verify = verify(o.Verify, io.Err)
 	}
 	if o.DryRun {
-		_, err = rollout.Run(ctx, cfg)
+		if _, err = guardMarks(ctx, d, io, o, inv, &cfg); err == nil {
+			_, err = rollout.Run(ctx, cfg)
+		}
 	} else {
-		err = withClusterLock(ctx, d, io, as, inv, cfg.Selector, "stateful roll", o.lockFlags, func(ctx context.Context) error {
-			_, err := rollout.Run(ctx, cfg)
-			return err
+		err = withClusterLock(ctx, d, io, &o.awsFlags, as, inv, cfg.Selector, "stateful roll", o.lockFlags, func(ctx context.Context) error {
+			marks, err := guardMarks(ctx, d, io, o, inv, &cfg)
+			if err != nil {
+				return err
+			}
+			_, err = rollout.Run(ctx, cfg)
+			return marks.after(ctx, io, err)
 		})
 	}
 	if err == nil {
@@ -377,7 +389,7 @@ func interruption(ctx context.Context, err error, code int, o *rollOptions, out 
 	}
 	var left *lockLeft
 	if errors.As(err, &left) {
-		state += "; the cluster's lock could not be released and lapses within 10 minutes (add --break-lock to resume sooner)"
+		state += "; the cluster's lock could not be released: the next command takes it after watching it unrenewed for its lease (--lock-wait 11m), or sooner with --break-lock"
 	}
 	msg := fmt.Sprintf("roll %s: %s; run %s to resume where the cluster is", why, state, resume)
 	if ctx.Err() != nil && node == "" {

@@ -29,6 +29,7 @@ import (
 	"github.com/stateful-aws/stateful/internal/awsapi"
 	"github.com/stateful-aws/stateful/internal/clock"
 	"github.com/stateful-aws/stateful/internal/cluster"
+	"github.com/stateful-aws/stateful/internal/lock"
 	"github.com/stateful-aws/stateful/internal/sim"
 	"github.com/stateful-aws/stateful/internal/sim/simtest"
 )
@@ -49,7 +50,10 @@ import (
 //     its lock) or hard (its lock stays), and restarted as an operator
 //     would (--break-lock only when its holder is known dead);
 //   - a second roll, `recover --replace` and `recover --abandon` started
-//     at random moments.
+//     at random moments;
+//   - what `terraform apply` does (safety_lock_test.go): the roll started
+//     as the module's trigger starts it, every group's tags rewritten to
+//     the configuration's, a second trigger-started roll.
 //
 // Checked at every termination and every 500 ms of virtual time:
 //
@@ -103,6 +107,7 @@ type safetySchedule struct {
 	abandonAt               time.Duration // 0: no recover --abandon
 	abandonNode             int
 	replaceAfter            int // a recover --replace of this node once the roll ended (-1: none)
+	apply                   applyFaults
 }
 
 func newSafetySchedule(seed int64) safetySchedule {
@@ -155,6 +160,7 @@ func newSafetySchedule(seed int64) safetySchedule {
 	if coin(3) {
 		s.replaceAfter = rng.Intn(s.nodes)
 	}
+	s.apply = newApplyFaults(rng, roll)
 	return s
 }
 
@@ -178,6 +184,7 @@ func (s safetySchedule) String() string {
 	add(s.replaceAt > 0, "recover %02d --replace at %s", s.replaceNode, s.replaceAt)
 	add(s.abandonAt > 0, "recover %02d --abandon at %s", s.abandonNode, s.abandonAt)
 	add(s.replaceAfter >= 0, "recover %02d --replace after the roll", s.replaceAfter)
+	parts = append(parts, s.apply.describe()...)
 	return strings.Join(parts, ", ")
 }
 
@@ -513,28 +520,39 @@ type safetyRun struct {
 	rng     *rand.Rand
 	running atomic.Int32 // commands running
 	mayLeak atomic.Bool  // a command may have left the lock behind
+	nodes   []sim.NodeSpec
 	log     bytes.Buffer // the commands' output, shown on failure
 	logMu   sync.Mutex
 }
 
 // command runs one command as an operator would, over its own link.
 func (r *safetyRun) command(ctx context.Context, link *operatorLink, args ...string) (int, string) {
+	return r.commandEnv(ctx, link, nil, args...)
+}
+
+// commandEnv runs a command with env as its STATEFUL_* environment (nil:
+// the process's), as the module's trigger runs `stateful roll`.
+func (r *safetyRun) commandEnv(ctx context.Context, link *operatorLink, env map[string]string, args ...string) (int, string) {
 	var out, errb bytes.Buffer
 	d := deps{
 		clients: func(context.Context, *awsFlags) (awsapi.AutoScaling, awsapi.EC2, error) {
 			return operatorAS{AutoScaling: r.e.AutoScaling(), o: link}, operatorEC2{EC2: r.e.EC2(), o: link}, nil
 		},
+		params:   func(context.Context, *awsFlags) (lock.API, error) { return operatorSSM{API: r.e.SSM(), o: link}, nil },
 		clock:    clock.Real{},
 		terminal: func(any) bool { return false },
 	}
 	if args[0] == "roll" || slices.Contains(args, "--replace") {
-		// The lock is safe while no read lags by more than a quarter of
-		// its settle delay (internal/lock).
-		args = append(args, "--lock-settle", (4*r.s.stale + time.Second).String())
+		// The lock's waits allow for reads that lag by up to
+		// --lock-read-lag (internal/lock).
+		args = append(args, "--lock-read-lag", (r.s.stale + time.Second).String())
 	}
 	r.running.Add(1)
+	if env != nil {
+		ctx = withEnviron(ctx, env)
+	}
 	code := execute(ctx, args, IO{In: strings.NewReader(""), Out: &out, Err: &errb}, d)
-	if e := errb.String(); link.killed() || strings.Contains(e, "the cluster lock") || strings.Contains(e, "could not release the cluster's lock") ||
+	if e := errb.String(); link.killed() || lockCallFailed(e) || strings.Contains(e, "could not release the cluster's lock") ||
 		strings.Contains(e, "could not take back the cluster's lock") || strings.Contains(e, "lock could not be released") {
 		r.mayLeak.Store(true)
 	}
@@ -545,12 +563,15 @@ func (r *safetyRun) command(ctx context.Context, link *operatorLink, args ...str
 			what += " " + a
 		}
 	}
+	if env != nil {
+		what += " (trigger)"
+	}
 	if strings.Contains(errb.String(), "holds the cluster's lock") {
 		what += " (lock held)"
 	}
 	count(fmt.Sprintf("%s: exit %d", what, code))
 	r.logMu.Lock()
-	fmt.Fprintf(&r.log, "%s $ stateful %s -> exit %d\n%s%s", time.Now().Format("15:04:05"), strings.Join(args, " "), code, out.String(), errb.String())
+	fmt.Fprintf(&r.log, "%s $ %sstateful %s -> exit %d\n%s%s", time.Now().Format("15:04:05"), envPrefix(env), strings.Join(args, " "), code, out.String(), errb.String())
 	r.logMu.Unlock()
 	return code, errb.String()
 }
@@ -563,6 +584,7 @@ func (r *safetyRun) command(ctx context.Context, link *operatorLink, args ...str
 func (r *safetyRun) rollAsOperator(ctx context.Context, link *operatorLink, timeout string) int {
 	for alone := 0; ; {
 		code, errOut := r.command(ctx, link, "roll", "--cluster", "c", "--timeout", timeout)
+		code, errOut = r.pastFailureMark(ctx, link, timeout, code, errOut)
 		if code != ExitRefused || !strings.Contains(errOut, "if it is dead, pass --break-lock") {
 			return code
 		}
@@ -628,6 +650,7 @@ func runSafety(t *testing.T, s safetySchedule) {
 	// The volumes exist once the cluster does; the instances reach running
 	// (and boot) seconds later, in virtual time.
 	nodes := simtest.Cluster(t, ctx, e, sim.ClusterSpec{Name: "c", Nodes: s.nodes, HookTimeout: 120})
+	r.nodes = nodes
 	disks.Add(nodes)
 	r.boot.SetNodes(nodes)
 	for _, n := range nodes {
@@ -720,11 +743,13 @@ func runSafety(t *testing.T, s safetySchedule) {
 		})
 	}
 
+	r.startApplyFaults(at)
+
 	// The roll, killed at one of its calls and restarted at once.
 	rctx, kill := context.WithCancel(ctx)
 	first := r.link()
 	first.killAt, first.kill, first.hard = s.killAtCall, kill, s.hardKill
-	code, _ := r.command(rctx, first, "roll", "--cluster", "c", "--timeout", "20m")
+	code, _ := r.firstRoll(rctx, first)
 	kill()
 	if first.calls >= s.killAtCall && s.killAtCall > 0 {
 		code = r.rollAsOperator(ctx, r.link(), "20m")

@@ -1,218 +1,438 @@
-// Package lock keeps two operators' commands from taking nodes of one
-// cluster out at once: `stateful roll` and `stateful recover --replace` hold
-// a cluster lock while they may terminate instances.
+// Package lock keeps two commands from taking nodes of one cluster out at
+// once: `stateful roll` and `stateful recover --replace` hold the cluster's
+// lock while they may terminate instances.
 //
-// AWS offers no lock service to an ASG-based cluster, so the lock is a tag
-// on the cluster's first group (in node-id order), written with
-// CreateOrUpdateTags and read back. Its value names the holder, a random
-// token and an expiry. What it guarantees, and what it does not:
+// The lock is an SSM Parameter Store parameter per cluster,
+// /stateful/<cluster>/lock (Name), which `terraform apply` does not manage
+// and so never deletes (a tag on a group did not survive an apply: the
+// group's tag blocks are authoritative). Its value names the holder, a
+// random token, the lease and, for people, when the holder took and last
+// renewed it by its own clock. What it guarantees, and what it does not:
 //
-//   - A command started while another holds an unexpired lock refuses, naming
-//     the holder and when the lock expires.
-//   - Two commands that write the tag within a moment of each other: the
-//     later write wins, and the earlier writer sees the later value when it
-//     reads the tag back, and refuses. Tags are eventually consistent and
-//     AWS does not say for how long. If no read lags its writes by more
-//     than a quarter of the settle delay S (--lock-settle, default 2 s),
-//     one holder at most proceeds: each writer reads its own token back at
-//     least S after its write, and gives up (and takes its write back) when
-//     its write came back more than S/2 after its first read. For two to
-//     proceed, the later writer's write must land unseen by the earlier
-//     one's read-back (later than its write + S - S/4) while its own first
-//     read missed that write (made before it + S/4): more than S/2 from
-//     read to write. A longer lag can let two writers proceed. A read that
-//     shows no tag, or the value from before the write, is read again (it
-//     may be stale), up to 15 times.
-//   - A holder releases its lock with a value-conditional DeleteTags, which
-//     never deletes another holder's value; a command that gives up while
-//     taking the lock (an answer lost, Ctrl-C) releases it the same way.
-//   - A holder renews the lock at a third of its TTL and checks on each
-//     renewal that it still holds it; it stops when it does not.
-//   - A holder that dies leaves the lock until it expires (TTL after its
-//     last renewal, default 10 minutes); --break-lock removes it at once.
+//   - Taking a free lock is PutParameter without Overwrite: Parameter Store
+//     creates the parameter, or refuses with ParameterAlreadyExists, and of
+//     two commands racing exactly one creates it.
+//   - Expiry never compares clocks. The holder renews every Lease/3 by
+//     overwriting the value, which makes a new version. A waiter judges the
+//     holder dead only when it has watched the version stay the same for
+//     the holder's lease plus Lag (the longest lag of Parameter Store's
+//     reads, a setting: AWS does not publish it) on its own monotonic
+//     clock. A holder gives up (its context ends) once its renewals have
+//     failed for 2*Lease/3, before any waiter can judge it dead, as long as
+//     the two machines' clocks run at about the same rate (they need not
+//     agree on the time) and a renewal's answer takes less than Lease/3 to
+//     come back.
+//   - Every write's answer carries the version it made. A renewal or a
+//     takeover holds only when every version since the holder's last one
+//     is its own (read back by version selector; a version never changes
+//     once written, and a read that shows another's is read again until
+//     Lag has passed, see below): a rival's write in between is seen at
+//     once, and the holder stops (Hold calls lost).
+//     Two takers of a dead lock both overwrite; the second sees the
+//     first's version and refuses; its write replaced the first's value,
+//     so the first sees it at its next renewal and stops too: both stop,
+//     neither acts beside the other. Parameter Store has no conditional
+//     write, so this is seen after the fact: the first may act for up to
+//     Lease/3 alone before it stops, and the second's value stays until a
+//     waiter judges it dead.
+//   - --break-lock first watches for a renewal (BreakWatch: Lease/3, twice
+//     Lag and a read): a
+//     holder that renews meanwhile is alive and the break is refused,
+//     naming it; only --force-break-lock takes a lock that is renewing.
+//   - Reads may lag writes by up to Lag, and a deleted parameter created
+//     again starts over at version 1, so a lagging read may even show a
+//     released holder's value at this holder's version number. Until Lag
+//     has passed since its last write, a read that shows no parameter or
+//     another token proves nothing to a holder: it reads again (a refusal
+//     takes Lag longer than one read).
+//   - Acquire returns Lag after the write that took the lock, so that the
+//     holder's reads (of the cluster too) see everything the previous
+//     holder did before it released the lock, as long as AWS's reads lag
+//     by less than Lag.
+//   - Release deletes the parameter after reading that it still holds this
+//     holder's token; Parameter Store has no conditional delete, so a
+//     takeover between that read and the delete (only a forced break can
+//     take a lock a live holder renews) is deleted with it, and its taker
+//     stops at its next renewal. A release or a failed take also deletes
+//     a write whose answer was lost, when it reads it back within Lag.
+//   - A holder whose process pauses for longer than the lease (a laptop
+//     put to sleep) may find on waking that another command took its lock;
+//     it learns this at its next renewal, up to Lease/3 later.
+//   - A holder that dies leaves the lock until a waiter has watched it for
+//     a lease (--lock-wait longer than the lease), or --break-lock.
 package lock
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
-	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"github.com/aws/smithy-go"
 
-	"github.com/stateful-aws/stateful/internal/awsapi"
 	"github.com/stateful-aws/stateful/internal/clock"
 )
 
-// TagKey is the tag that holds the lock.
-const TagKey = "stateful:lock"
-
-// API is what the lock calls.
+// API is what the lock calls: Parameter Store.
 type API interface {
-	DescribeAutoScalingGroups(context.Context, *autoscaling.DescribeAutoScalingGroupsInput, ...func(*autoscaling.Options)) (*autoscaling.DescribeAutoScalingGroupsOutput, error)
-	CreateOrUpdateTags(context.Context, *autoscaling.CreateOrUpdateTagsInput, ...func(*autoscaling.Options)) (*autoscaling.CreateOrUpdateTagsOutput, error)
-	DeleteTags(context.Context, *autoscaling.DeleteTagsInput, ...func(*autoscaling.Options)) (*autoscaling.DeleteTagsOutput, error)
+	GetParameter(context.Context, *ssm.GetParameterInput, ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
+	PutParameter(context.Context, *ssm.PutParameterInput, ...func(*ssm.Options)) (*ssm.PutParameterOutput, error)
+	DeleteParameter(context.Context, *ssm.DeleteParameterInput, ...func(*ssm.Options)) (*ssm.DeleteParameterOutput, error)
 }
 
-var _ API = awsapi.AutoScaling(nil)
+// Name is the parameter that holds a cluster's lock.
+func Name(cluster string) string { return Prefix(cluster) + "lock" }
+
+// Prefix is the path under which a cluster's parameters live (the lock,
+// the failure mark): /stateful/<cluster>/, the cluster name reduced to the
+// characters a parameter name may hold.
+func Prefix(cluster string) string {
+	b := []byte(cluster)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
+			b[i] = '_'
+		}
+	}
+	return "/stateful/" + string(b) + "/"
+}
+
+// Defaults of Config.
+const (
+	DefaultLease = 10 * time.Minute
+	DefaultLag   = 5 * time.Second
+)
+
+// Mode is how Acquire treats a lock another command holds.
+type Mode int
+
+const (
+	// Wait waits up to Config.Wait for the holder to release the lock or
+	// to be judged dead (no renewal seen for its lease), then refuses.
+	Wait Mode = iota
+	// Break watches for a renewal (BreakWatch) and takes the lock when
+	// none comes; it refuses, naming the holder, when one does.
+	Break
+	// ForceBreak takes the lock at once, renewing or not.
+	ForceBreak
+)
 
 // Config sets up a lock.
 type Config struct {
 	API   API
 	Clock clock.Clock
-	// Group holds the tag: the cluster's first group in node-id order.
-	Group string
+	// Name is the parameter (Name(cluster)).
+	Name string
 	// Holder says who holds it, for the other side's message
 	// ("stateful roll by alice@laptop, pid 4242").
 	Holder string
-	// TTL is how long the lock lasts after each renewal (default 10m);
-	// Settle how long to wait before reading a write back (default 2s).
-	TTL, Settle time.Duration
-}
-
-// DefaultSettle is how long a writer waits before it reads its write back.
-const DefaultSettle = 2 * time.Second
-
-// Lock is a held lock.
-type Lock struct {
-	cfg       Config
-	value     string // what this holder last wrote, with success
-	attempted string // what it last tried to write (its answer may be lost)
-	token     string
-	// before is the token the tag held before this holder wrote it (""
-	// none): a read that still shows it, or no tag at all, may be a stale
-	// read of the time before the write.
-	before string
-}
-
-// Held is the refusal when another holder has the lock.
-type Held struct {
-	Holder  string
-	Expires time.Time
-	Group   string
-}
-
-func (h *Held) Error() string {
-	if h.Expires.IsZero() {
-		return fmt.Sprintf("the cluster's lock (tag %s on group %s) is no longer held by this command: %s", TagKey, h.Group, h.Holder)
-	}
-	return fmt.Sprintf("another command holds the cluster's lock (tag %s on group %s): %s, until %s; if it is dead, pass --break-lock",
-		TagKey, h.Group, h.Holder, h.Expires.UTC().Format(time.RFC3339))
-}
-
-// value is what the tag holds: token, expiry, holder (at most 256
-// characters, the tag value limit).
-type value struct {
-	Token   string
-	Expires time.Time
-	Holder  string
-}
-
-func (v value) String() string {
-	s := v.Token + " " + v.Expires.UTC().Format(time.RFC3339) + " " + v.Holder
-	if len(s) > 256 {
-		s = s[:256]
-	}
-	return s
-}
-
-func parse(s string) (value, bool) {
-	parts := strings.SplitN(s, " ", 3)
-	if len(parts) < 2 {
-		return value{}, false
-	}
-	t, err := time.Parse(time.RFC3339, parts[1])
-	if err != nil {
-		return value{}, false
-	}
-	v := value{Token: parts[0], Expires: t}
-	if len(parts) == 3 {
-		v.Holder = parts[2]
-	}
-	return v, true
+	// Lease: the holder renews at a third of it, and a waiter judges it
+	// dead after watching no renewal for a lease (default 10m).
+	Lease time.Duration
+	// Lag is the longest a Parameter Store read may lag a write (default
+	// 5s; AWS does not publish it).
+	Lag time.Duration
+	// Wait is how long Acquire (Mode Wait) waits for a held lock; zero
+	// refuses at once.
+	Wait time.Duration
+	// Poll is how often a waiter reads the lock (default 2s).
+	Poll time.Duration
 }
 
 func (c *Config) defaults() error {
-	if c.API == nil || c.Clock == nil || c.Group == "" {
-		return errors.New("lock: API, Clock and Group are required")
+	if c.API == nil || c.Clock == nil || c.Name == "" {
+		return errors.New("lock: API, Clock and Name are required")
 	}
-	if c.TTL <= 0 {
-		c.TTL = 10 * time.Minute
+	if c.Lease <= 0 {
+		c.Lease = DefaultLease
 	}
-	if c.Settle <= 0 {
-		c.Settle = DefaultSettle
+	if c.Lag <= 0 {
+		c.Lag = DefaultLag
+	}
+	if c.Poll <= 0 {
+		c.Poll = 2 * time.Second
 	}
 	return nil
 }
 
-// Acquire takes the lock, or returns a *Held naming its holder. With
-// breakLock it first removes a lock someone else holds.
-func Acquire(ctx context.Context, cfg Config, breakLock bool) (*Lock, error) {
-	if err := cfg.defaults(); err != nil {
-		return nil, err
-	}
-	for attempt := 1; ; attempt++ {
-		l, err := acquire(ctx, cfg, breakLock)
-		if !errors.Is(err, errSlow) || attempt == slowAttempts {
-			return l, err
-		}
-	}
+// BreakWatch is how long --break-lock watches for a holder's renewal: its
+// renewal interval, plus twice the read lag, plus a read.
+func (c Config) BreakWatch(lease time.Duration) time.Duration {
+	return lease/3 + 2*c.Lag + c.Poll
 }
 
-// errSlow is an acquire whose write came back more than Settle/2 after its
-// first read: a rival's write could land unseen by both (package comment).
-var errSlow = errors.New("AWS answered too slowly to take the cluster's lock safely")
+// value is what the parameter holds.
+type value struct {
+	Token   string `json:"token"`
+	Holder  string `json:"holder"`
+	LeaseS  int64  `json:"lease_s"`
+	Taken   string `json:"taken"`   // the holder's clock, for people only
+	Renewed string `json:"renewed"` // the holder's clock, for people only
+}
 
-// slowAttempts bounds the acquires tried again after errSlow.
-const slowAttempts = 5
-
-func acquire(ctx context.Context, cfg Config, breakLock bool) (*Lock, error) {
-	start := cfg.Clock.Now()
-	cur, ok, err := read(ctx, cfg)
-	if err != nil {
-		return nil, err
+func (v value) lease() time.Duration {
+	if v.LeaseS <= 0 {
+		return DefaultLease
 	}
-	if ok && cfg.Clock.Now().Before(cur.Expires) && !breakLock {
-		return nil, &Held{Holder: cur.Holder, Expires: cur.Expires, Group: cfg.Group}
+	return time.Duration(v.LeaseS) * time.Second
+}
+
+// current is the lock as one read saw it.
+type current struct {
+	value
+	Version  int64
+	Modified time.Time // AWS's clock, for people only
+}
+
+// Lock is a held lock.
+type Lock struct {
+	cfg     Config
+	token   string
+	taken   string
+	version int64 // the version this holder last wrote, as AWS answered
+	// wroteAt is when this holder last sent a write (its clock).
+	wroteAt time.Time
+	// TookFrom is the holder whose lock Acquire took (a dead one, or one
+	// --force-break-lock took); nil when the lock was free.
+	TookFrom *Held
+}
+
+// Held is the refusal when another command holds the lock, and what a
+// holder learns when its lock was taken from it.
+type Held struct {
+	Name           string
+	Holder         string
+	Taken, Renewed string // the holder's own clock, as it wrote them
+	Version        int64
+	Lease          time.Duration // the holder's, as it wrote it
+	// Seen is when this command first saw the version it last read (its
+	// clock): the version has not changed since, as far as it watched.
+	Seen time.Time
+	// Renewing: the holder renewed while --break-lock watched.
+	Renewing bool
+	Watched  time.Duration
+	// Lost: this command held the lock and another command took it.
+	Lost bool
+	// Legacy: an older stateful's command renews its lock tag.
+	Legacy bool
+}
+
+func (h *Held) Error() string {
+	who := fmt.Sprintf("%s (taken %s, last renewed %s by its clock; version %d, unchanged since %s by this command's watch)",
+		h.Holder, orUnknown(h.Taken), orUnknown(h.Renewed), h.Version, h.Seen.UTC().Format(time.RFC3339))
+	switch {
+	case h.Legacy:
+		return fmt.Sprintf("%s holds the cluster's lock as %s and renews it: let it finish (or stop it), then run this again; --break-lock --force-break-lock removes the tag without waiting",
+			h.Holder, h.Name)
+	case h.Lost:
+		return fmt.Sprintf("the cluster's lock (SSM parameter %s) is no longer held by this command: %s (taken %s by its clock) wrote version %d",
+			h.Name, h.Holder, orUnknown(h.Taken), h.Version)
+	case h.Renewing:
+		return fmt.Sprintf("the cluster's lock (SSM parameter %s) is held by %s, which renewed it while this command watched for %s: it is running; to take it all the same, add --force-break-lock",
+			h.Name, who, h.Watched.Round(time.Second))
+	}
+	return fmt.Sprintf("another command holds the cluster's lock (SSM parameter %s): %s; if it is dead, pass --break-lock (it first watches for a renewal), or --lock-wait longer than its lease (%s) to wait for it",
+		h.Name, who, h.Lease)
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+func (l *Lock) encode() string {
+	now := l.cfg.Clock.Now().UTC().Format(time.RFC3339)
+	if l.taken == "" {
+		l.taken = now
+	}
+	holder := l.cfg.Holder
+	if len(holder) > 1024 {
+		holder = holder[:1024]
+	}
+	b, _ := json.Marshal(value{Token: l.token, Holder: holder, LeaseS: int64(l.cfg.Lease / time.Second), Taken: l.taken, Renewed: now})
+	return string(b)
+}
+
+// Acquire takes the lock, or returns a *Held naming its holder.
+func Acquire(ctx context.Context, cfg Config, mode Mode) (*Lock, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
 	}
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	l := &Lock{cfg: cfg, token: hex.EncodeToString(b)}
-	if ok {
-		l.before = cur.Token
-	}
-	err = l.write(ctx)
-	if took := cfg.Clock.Now().Sub(start); err == nil && took > cfg.Settle/2 {
-		err = fmt.Errorf("%w (%s from reading the lock to writing it, more than half of --lock-settle %s)", errSlow, took.Round(time.Millisecond), cfg.Settle)
-	}
+	l2, err := l.acquire(ctx, mode)
 	if err == nil {
-		err = clock.Sleep(ctx, cfg.Clock, cfg.Settle)
-	}
-	if err == nil {
-		err = l.check(ctx, staleReads)
+		// The holder's reads must see what the previous holder did: they
+		// do once Lag has passed since the take, which came after the
+		// previous holder's release.
+		err = clock.Sleep(ctx, l.cfg.Clock, l.wroteAt.Add(l.cfg.Lag).Sub(l.cfg.Clock.Now()))
 	}
 	if err != nil {
 		var held *Held
 		if !errors.As(err, &held) {
-			// The write may have taken effect though its answer was lost
-			// (or the command was stopped, or it was too slow): take it
-			// back, so that no dead holder blocks the next command.
+			// A write whose answer was lost (or a command stopped) may
+			// have taken effect: take it back, so that no dead holder
+			// blocks the next command.
 			if rerr := l.Release(context.WithoutCancel(ctx)); rerr != nil {
 				return nil, &NotReleased{Err: err, Release: rerr}
 			}
 		}
 		return nil, err
 	}
+	return l2, nil
+}
+
+func (l *Lock) acquire(ctx context.Context, mode Mode) (*Lock, error) {
+	c := l.cfg
+	start := c.Clock.Now()
+	var seen *current
+	var seenAt time.Time
+	var createErr error
+	for create := true; ; {
+		if create {
+			v, err := l.put(ctx, false)
+			if err == nil {
+				l.version = v
+				return l, nil
+			}
+			if !isCode(err, "ParameterAlreadyExists") && classifyLost(err) {
+				return nil, err
+			}
+			createErr, create = err, false
+		}
+		cur, ok, rerr := l.read(ctx, 0)
+		now := c.Clock.Now()
+		switch {
+		case rerr != nil:
+			return nil, rerr
+		case ok && cur.Token == l.token:
+			// Our own create, whose answer was lost (the SDK's retry then
+			// met it as ParameterAlreadyExists).
+			l.version = cur.Version
+			return l, nil
+		case !l.fresh():
+			// The create may have landed unseen by a read that lags: no
+			// parameter, or a holder from before (a deleted parameter's
+			// old value), proves nothing yet.
+		case !ok && !isCode(createErr, "ParameterAlreadyExists"):
+			return nil, fmt.Errorf("taking the cluster's lock (SSM parameter %s): %w", c.Name, createErr)
+		case !ok:
+			create = true // released meanwhile
+			continue
+		default:
+			if seen == nil || cur.Version > seen.Version || cur.Token != seen.Token {
+				if seen != nil && mode == Break {
+					return nil, l.held(cur, now, true, now.Sub(start))
+				}
+				seen, seenAt = &cur, now
+			}
+			took := false
+			switch mode {
+			case ForceBreak:
+				took = true
+			case Break:
+				took = now.Sub(start) >= c.BreakWatch(cur.lease())
+			default:
+				took = now.Sub(seenAt) >= cur.lease()+c.Lag
+				if !took && now.Sub(start) >= c.Wait {
+					return nil, l.held(cur, seenAt, false, 0)
+				}
+			}
+			if took {
+				return l.takeOver(ctx, cur, seenAt)
+			}
+		}
+		if err := clock.Sleep(ctx, c.Clock, min(c.Poll, c.Lag)); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// fresh says whether a read now shows this holder's last write, if it
+// landed: Lag has passed since it was sent. Before that, a read that shows
+// no parameter or another token may lag (a parameter deleted and created
+// again even shows an old holder's value at the same version number).
+func (l *Lock) fresh() bool {
+	return !l.cfg.Clock.Now().Before(l.wroteAt.Add(l.cfg.Lag))
+}
+
+// classifyLost: errors after which the write may not have landed and a
+// read is of no use (the caller returns them).
+func classifyLost(err error) bool {
+	var api smithy.APIError
+	return errors.As(err, &api) && api.ErrorFault() == smithy.FaultClient && !isCode(err, "ThrottlingException")
+}
+
+func (l *Lock) held(cur current, seen time.Time, renewing bool, watched time.Duration) *Held {
+	return &Held{Name: l.cfg.Name, Holder: cur.Holder, Taken: cur.Taken, Renewed: cur.Renewed, Version: cur.Version, Lease: cur.lease(),
+		Seen: seen, Renewing: renewing, Watched: watched}
+}
+
+// takeOver overwrites a lock judged dead (or broken): it holds only if
+// no one else wrote since the version it judged.
+func (l *Lock) takeOver(ctx context.Context, dead current, seen time.Time) (*Lock, error) {
+	v, err := l.put(ctx, true)
+	if err != nil {
+		return nil, fmt.Errorf("taking the cluster's lock (SSM parameter %s) from %s: %w", l.cfg.Name, dead.Holder, err)
+	}
+	if err := l.onlyMine(ctx, dead.Version, v); err != nil {
+		return nil, err
+	}
+	l.version = v
+	l.TookFrom = l.held(dead, seen, false, 0)
 	return l, nil
 }
 
+// onlyMine checks that every version after last up to v (this holder's
+// write) is this holder's: nobody else wrote in between.
+func (l *Lock) onlyMine(ctx context.Context, last, v int64) error {
+	if v <= last || v-last > maxChecked {
+		// Deleted and created again, or many writes since: not ours.
+		return l.lost(ctx, 0)
+	}
+	for n := last + 1; n < v; {
+		cur, ok, err := l.read(ctx, n)
+		switch {
+		case err != nil:
+			return err
+		case ok && cur.Token == l.token:
+			n++
+			continue
+		case l.fresh():
+			return l.lost(ctx, n)
+		}
+		// A read that lags may show a deleted parameter's old version n.
+		if err := clock.Sleep(ctx, l.cfg.Clock, min(l.cfg.Poll, l.cfg.Lag)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// maxChecked bounds the versions onlyMine reads: a holder's own writes
+// between two answers are its SDK's retries of one lost answer.
+const maxChecked = 8
+
+// lost is the *Held that says another command wrote version n (0: the
+// current one).
+func (l *Lock) lost(ctx context.Context, n int64) error {
+	h := &Held{Name: l.cfg.Name, Holder: "another command", Lost: true, Seen: l.cfg.Clock.Now()}
+	if cur, ok, err := l.read(ctx, n); err == nil && ok {
+		h.Holder, h.Taken, h.Renewed, h.Version = cur.Holder, cur.Taken, cur.Renewed, cur.Version
+	}
+	return h
+}
+
 // NotReleased is a failed acquire whose write may have landed and could
-// not be taken back: the lock may stay until it lapses (the TTL).
+// not be taken back: the lock may stay until a waiter judges it dead.
 type NotReleased struct{ Err, Release error }
 
 func (e *NotReleased) Error() string {
@@ -220,21 +440,27 @@ func (e *NotReleased) Error() string {
 }
 func (e *NotReleased) Unwrap() error { return e.Err }
 
-// Renew extends the lock, after checking it is still this holder's.
+// Renew overwrites the lock with a fresh value (a new version), and
+// checks that nobody else wrote since this holder's last version.
 func (l *Lock) Renew(ctx context.Context) error {
-	if err := l.check(ctx, 1); err != nil {
+	v, err := l.put(ctx, true)
+	if err != nil {
+		return fmt.Errorf("renewing the cluster's lock (SSM parameter %s): %w", l.cfg.Name, err)
+	}
+	if err := l.onlyMine(ctx, l.version, v); err != nil {
 		return err
 	}
-	return l.write(ctx)
+	l.version = v
+	return nil
 }
 
-// Hold renews the lock at a third of its TTL until ctx ends, and calls lost
-// once (and stops) when it is no longer this holder's, or when renewals
-// have failed for two thirds of the TTL: the lock could lapse before the
-// next one, and another command could take it while this one still works.
+// Hold renews the lock at a third of its lease until ctx ends, and calls
+// lost once (and stops) when it is no longer this holder's, or when
+// renewals have failed for two thirds of the lease: a waiter could judge
+// it dead after a lease, while this command still works.
 func (l *Lock) Hold(ctx context.Context, lost func(error)) {
 	renewed := l.cfg.Clock.Now()
-	for clock.Sleep(ctx, l.cfg.Clock, l.cfg.TTL/3) == nil {
+	for clock.Sleep(ctx, l.cfg.Clock, l.cfg.Lease/3) == nil {
 		err := l.Renew(ctx)
 		var held *Held
 		switch {
@@ -243,97 +469,93 @@ func (l *Lock) Hold(ctx context.Context, lost func(error)) {
 		case errors.As(err, &held):
 			lost(err)
 			return
-		case l.cfg.Clock.Now().Sub(renewed) >= 2*l.cfg.TTL/3:
-			lost(fmt.Errorf("the cluster's lock could not be renewed for %s and may lapse: %w", l.cfg.Clock.Now().Sub(renewed), err))
+		case l.cfg.Clock.Now().Sub(renewed) >= 2*l.cfg.Lease/3:
+			lost(fmt.Errorf("the cluster's lock could not be renewed for %s and may be taken: %w", l.cfg.Clock.Now().Sub(renewed), err))
 			return
 		}
 	}
 }
 
-// Release removes the lock if it still holds a value this holder wrote.
-// No read is needed: Auto Scaling's DeleteTags deletes a tag given with a
-// value only when the value matches ("If you specify a value and the value
-// is incorrect, the tag is not deleted", the Auto Scaling user guide), so
-// another holder's lock is never deleted, and a stale read cannot mislead.
-// Every value this holder may have written is tried: the last one whose
-// write succeeded, and the last one attempted (its answer may have been
-// lost).
+// Release deletes the lock if it still holds this holder's token. A read
+// made less than Lag after this holder's last write that shows no
+// parameter or another token may lag: it is read again until Lag has
+// passed.
 func (l *Lock) Release(ctx context.Context) error {
-	values := []string{l.attempted}
-	if l.value != "" && l.value != l.attempted {
-		values = append(values, l.value)
-	}
-	tags := make([]astypes.Tag, len(values))
-	for k, v := range values {
-		tags[k] = l.tag(v)
-	}
-	for _, t := range tags {
-		if _, err := l.cfg.API.DeleteTags(ctx, &autoscaling.DeleteTagsInput{Tags: []astypes.Tag{t}}); err != nil {
-			return fmt.Errorf("releasing the cluster lock on group %s: %w", l.cfg.Group, err)
-		}
-	}
-	return nil
-}
-
-func (l *Lock) tag(v string) astypes.Tag {
-	return astypes.Tag{ResourceId: aws.String(l.cfg.Group), ResourceType: aws.String("auto-scaling-group"),
-		Key: aws.String(TagKey), Value: aws.String(v), PropagateAtLaunch: aws.Bool(false)}
-}
-
-func (l *Lock) write(ctx context.Context) error {
-	l.attempted = value{Token: l.token, Expires: l.cfg.Clock.Now().Add(l.cfg.TTL), Holder: l.cfg.Holder}.String()
-	if _, err := l.cfg.API.CreateOrUpdateTags(ctx, &autoscaling.CreateOrUpdateTagsInput{Tags: []astypes.Tag{l.tag(l.attempted)}}); err != nil {
-		return fmt.Errorf("writing the cluster lock on group %s: %w", l.cfg.Group, err)
-	}
-	l.value = l.attempted
-	return nil
-}
-
-// check reads the tag back: it must carry this holder's token. Auto
-// Scaling's reads are eventually consistent, so right after this holder's
-// write a read that shows no tag, or the value from before the write,
-// proves nothing: it is read again every Settle, up to reads times.
-// Another holder's new token is an answer at once.
-func (l *Lock) check(ctx context.Context, reads int) error {
-	for n := 1; ; n++ {
-		cur, ok, err := read(ctx, l.cfg)
+	for {
+		cur, ok, err := l.read(ctx, 0)
 		if err != nil {
-			return err
+			return fmt.Errorf("releasing the cluster's lock: %w", err)
 		}
 		switch {
 		case ok && cur.Token == l.token:
+			_, err := l.cfg.API.DeleteParameter(ctx, &ssm.DeleteParameterInput{Name: aws.String(l.cfg.Name)})
+			if err != nil && !isCode(err, "ParameterNotFound") {
+				return fmt.Errorf("releasing the cluster's lock (SSM parameter %s): %w", l.cfg.Name, err)
+			}
 			return nil
-		case ok && cur.Token != l.before:
-			return &Held{Holder: cur.Holder, Expires: cur.Expires, Group: l.cfg.Group}
-		case n >= reads && !ok:
-			return &Held{Holder: "nobody (the lock was removed, by --break-lock?)", Group: l.cfg.Group}
-		case n >= reads:
-			return &Held{Holder: cur.Holder, Expires: cur.Expires, Group: l.cfg.Group}
+		case l.fresh():
+			return nil // gone, or another's written after ours
 		}
-		if err := clock.Sleep(ctx, l.cfg.Clock, l.cfg.Settle); err != nil {
+		if err := clock.Sleep(ctx, l.cfg.Clock, min(l.cfg.Poll, l.cfg.Lag)); err != nil {
 			return err
 		}
 	}
 }
 
-// staleReads bounds how often check reads a tag that may be stale: 15
-// reads, 30 s with the default Settle, far beyond the seconds AWS's
-// eventual consistency takes in practice.
-const staleReads = 15
-
-func read(ctx context.Context, cfg Config) (value, bool, error) {
-	out, err := cfg.API.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{cfg.Group}})
+func (l *Lock) put(ctx context.Context, overwrite bool) (int64, error) {
+	l.wroteAt = l.cfg.Clock.Now()
+	out, err := l.cfg.API.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(l.cfg.Name), Value: aws.String(l.encode()),
+		Type: ssmtypes.ParameterTypeString, Overwrite: aws.Bool(overwrite),
+		Description: aws.String("stateful: the cluster's lock (docs/operations.md); delete it only when no command runs")})
 	if err != nil {
-		return value{}, false, fmt.Errorf("reading the cluster lock on group %s: %w", cfg.Group, err)
+		return 0, err
 	}
-	if len(out.AutoScalingGroups) == 0 {
-		return value{}, false, fmt.Errorf("reading the cluster lock: group %s not found", cfg.Group)
+	return out.Version, nil
+}
+
+// read reads the lock (version n; 0 the latest). A version not found is
+// read again for up to Lag: versions never change once written, but a
+// fresh one may not show yet.
+func (l *Lock) read(ctx context.Context, n int64) (current, bool, error) {
+	name := l.cfg.Name
+	if n > 0 {
+		name = fmt.Sprintf("%s:%d", name, n)
 	}
-	for _, t := range out.AutoScalingGroups[0].Tags {
-		if aws.ToString(t.Key) == TagKey {
-			v, ok := parse(aws.ToString(t.Value))
-			return v, ok, nil
+	deadline := l.cfg.Clock.Now().Add(l.cfg.Lag)
+	for {
+		out, err := l.cfg.API.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name)})
+		switch {
+		case err == nil:
+			cur := current{Version: out.Parameter.Version, Modified: aws.ToTime(out.Parameter.LastModifiedDate)}
+			if json.Unmarshal([]byte(aws.ToString(out.Parameter.Value)), &cur.value) != nil || cur.Token == "" {
+				cur.Holder = "an unreadable value " + quoteShort(aws.ToString(out.Parameter.Value))
+			}
+			return cur, true, nil
+		case isCode(err, "ParameterNotFound"):
+			return current{}, false, nil
+		case isCode(err, "ParameterVersionNotFound") && l.cfg.Clock.Now().Before(deadline):
+		case isCode(err, "ParameterVersionNotFound"):
+			return current{}, false, nil
+		default:
+			return current{}, false, fmt.Errorf("reading the cluster's lock (SSM parameter %s): %w", l.cfg.Name, err)
+		}
+		if err := clock.Sleep(ctx, l.cfg.Clock, min(l.cfg.Poll, l.cfg.Lag)); err != nil {
+			return current{}, false, err
 		}
 	}
-	return value{}, false, nil
 }
+
+func quoteShort(s string) string {
+	if len(s) > 60 {
+		s = s[:60] + "..."
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+func isCode(err error, code string) bool {
+	var api smithy.APIError
+	return errors.As(err, &api) && api.ErrorCode() == code
+}
+
+// IsNotFound reports a Parameter Store ParameterNotFound.
+func IsNotFound(err error) bool { return isCode(err, "ParameterNotFound") }

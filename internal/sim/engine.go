@@ -152,7 +152,6 @@ type Engine struct {
 	deferred    []func()   // run after the lock is released (boot functions)
 	current     time.Time  // time of the event being processed, zero outside events
 	wake        chan struct{}
-	params      map[string]parameter // SSM Parameter Store, by name (ssm.go)
 }
 
 // New validates cfg and builds an empty world.

@@ -22,6 +22,9 @@ type world struct {
 	order         []string // instance IDs in launch order
 	groups        map[string]*group
 	activities    map[string][]*activity // by group, oldest first
+	// params is SSM Parameter Store, by name (ssm.go): part of the world
+	// so that GetParameter reads lag like every other read.
+	params map[string]*parameter
 }
 
 func newWorld() *world {
@@ -29,7 +32,7 @@ func newWorld() *world {
 		vpcs: map[string]*vpc{}, subnets: map[string]*subnet{}, enis: map[string]*eni{},
 		volumes: map[string]*volume{}, templates: map[string]*launchTemplate{}, launchConfigs: map[string]*launchConfig{},
 		instances: map[string]*instance{}, groups: map[string]*group{},
-		activities: map[string][]*activity{},
+		activities: map[string][]*activity{}, params: map[string]*parameter{},
 	}
 }
 
@@ -195,6 +198,9 @@ func (w *world) clone() *world {
 			return i
 		}),
 		order: slices.Clone(w.order),
+		// A parameter's versions are immutable: clipping the slice makes
+		// the next put copy it instead of writing into a snapshot's array.
+		params: cloneMap(w.params, func(p parameter) parameter { p.versions = slices.Clip(p.versions); return p }),
 		groups: cloneMap(w.groups, func(g group) group {
 			g.AZs, g.Hooks, g.Tags, g.Instances, g.Suspended = slices.Clone(g.AZs), slices.Clone(g.Hooks), slices.Clone(g.Tags), slices.Clone(g.Instances), slices.Clone(g.Suspended)
 			g.MixedTypes = slices.Clone(g.MixedTypes)

@@ -1,6 +1,7 @@
 package simhttp
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -30,35 +31,29 @@ func (h *Handler) serveSSM(w http.ResponseWriter, r *http.Request) {
 	var out any
 	switch op {
 	case "GetParameter":
-		var in ssm.GetParameterInput
-		if err := json.Unmarshal(body, &in); err != nil {
-			writeJSONError(w, &sim.APIError{Code: "SerializationException", Message: "The request body is not valid JSON.", Status: 400})
-			return
-		}
-		res, err := api.GetParameter(r.Context(), &in)
-		if err != nil {
-			h.jsonFailure(w, op, err)
-			return
-		}
-		p := res.Parameter
-		out = map[string]any{"Parameter": map[string]any{
-			"Name": aws.ToString(p.Name), "Type": string(p.Type), "Value": aws.ToString(p.Value), "Version": p.Version,
-			"ARN": aws.ToString(p.ARN), "DataType": aws.ToString(p.DataType), "LastModifiedDate": float64(p.LastModifiedDate.UnixMilli()) / 1000,
-		}}
+		out, err = ssmCall(r.Context(), body, api.GetParameter, func(res *ssm.GetParameterOutput) any {
+			p := res.Parameter
+			m := map[string]any{
+				"Name": aws.ToString(p.Name), "Type": string(p.Type), "Value": aws.ToString(p.Value), "Version": p.Version,
+				"ARN": aws.ToString(p.ARN), "DataType": aws.ToString(p.DataType), "LastModifiedDate": float64(p.LastModifiedDate.UnixMilli()) / 1000,
+			}
+			if p.Selector != nil {
+				m["Selector"] = *p.Selector
+			}
+			return map[string]any{"Parameter": m}
+		})
 	case "PutParameter":
-		var in ssm.PutParameterInput
-		if err := json.Unmarshal(body, &in); err != nil {
-			writeJSONError(w, &sim.APIError{Code: "SerializationException", Message: "The request body is not valid JSON.", Status: 400})
-			return
-		}
-		res, err := api.PutParameter(r.Context(), &in)
-		if err != nil {
-			h.jsonFailure(w, op, err)
-			return
-		}
-		out = map[string]any{"Version": res.Version, "Tier": string(res.Tier)}
+		out, err = ssmCall(r.Context(), body, api.PutParameter, func(res *ssm.PutParameterOutput) any {
+			return map[string]any{"Version": res.Version, "Tier": string(res.Tier)}
+		})
+	case "DeleteParameter":
+		out, err = ssmCall(r.Context(), body, api.DeleteParameter, func(*ssm.DeleteParameterOutput) any { return map[string]any{} })
 	default:
 		writeJSONError(w, &sim.APIError{Code: "UnknownOperationException", Message: "", Status: 400})
+		return
+	}
+	if err != nil {
+		h.jsonFailure(w, op, err)
 		return
 	}
 	b, _ := json.Marshal(out)
@@ -80,4 +75,18 @@ func writeJSONError(w http.ResponseWriter, e *sim.APIError) {
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	w.WriteHeader(e.Status)
 	_, _ = w.Write(b)
+}
+
+// ssmCall decodes one awsJson1.1 request, calls the engine and shapes its
+// answer.
+func ssmCall[I, O any](ctx context.Context, body []byte, call func(context.Context, *I, ...func(*ssm.Options)) (*O, error), shape func(*O) any) (any, error) {
+	var in I
+	if err := json.Unmarshal(body, &in); err != nil {
+		return nil, &sim.APIError{Code: "SerializationException", Message: "The request body is not valid JSON.", Status: 400}
+	}
+	res, err := call(ctx, &in)
+	if err != nil {
+		return nil, err
+	}
+	return shape(res), nil
 }
