@@ -271,6 +271,12 @@ func runRoll(ctx context.Context, io IO, d deps, o *rollOptions) error {
 	if o.Verify != "" {
 		cfg.Verify = verify(o.Verify, io.Err)
 	}
+	if err := refuseAttention(ctx, inv, o.selector()); err != nil {
+		if ee := (*exitError)(nil); errors.As(err, &ee) {
+			out.write(Event{At: d.clock.Now(), Kind: "failed", Message: err.Error(), ExitCode: exitCode(ee.code)})
+		}
+		return err
+	}
 	if o.DryRun {
 		_, err = rollout.Run(ctx, cfg)
 	} else {
