@@ -69,7 +69,7 @@ type Input struct {
 	// diagnosis, not only its newest activity, so a group without an
 	// earlier launch is on its first boot.
 	History bool
-	Hooks      []Hook
+	Hooks   []Hook
 	// AgentReport is the failure summary the node agent left on the node's
 	// current instance (cluster.TagBootstrapFailure), "" when none.
 	AgentReport string
@@ -79,7 +79,7 @@ type Input struct {
 	// AbandonedReport is the summary left on the instance of the newest
 	// abandoned launch, "" when none; AbandonedClass its class.
 	AbandonedReport, AbandonedClass string
-	Now             time.Time
+	Now                             time.Time
 }
 
 // Diagnosis is the one reason, said in one sentence, with the times an
