@@ -86,6 +86,7 @@ type Lab struct {
 	// operator commands.
 	Endpoint string
 	secret   string   // the host endpoint's SigV4 secret key (secret.go)
+	agents   *agentWatch // the agents' failures as they happen (agentwatch.go), during a demo
 	spec     *Cluster // what the configuration says
 	cluster  clusterSpec
 	pin      release.Pin // the release the module pins: the nodes' agent
