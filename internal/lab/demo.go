@@ -36,7 +36,7 @@ type Report struct {
 	Agents       []AgentRun     // every bootstrap, from the agents' events
 	// AgentFailures are the failed bootstraps, said as they happened.
 	AgentFailures []AgentFailure
-	SameIPs      bool           // every node back on its planned IP
+	SameIPs       bool // every node back on its planned IP
 	// SameIdentity: the probe's identity command printed the same before
 	// the roll and at the end (every member kept its identity: its data).
 	SameIdentity bool
