@@ -370,7 +370,7 @@ func interruption(ctx context.Context, err error, code int, o *rollOptions, out 
 		if fl.resumed {
 			states = append(states, fmt.Sprintf("node %s's old instance %s is gone and its group is launching the replacement, which comes up by itself", id, fl.old))
 		} else {
-			states = append(states, fmt.Sprintf("node %s's old instance %s was terminated while its group's Launch process was suspended; re-running (or stateful status) gives Launch back once the ENI is free", id, fl.old))
+			states = append(states, fmt.Sprintf("node %s's old instance %s was terminated while its group's Launch process was suspended; re-running (or stateful recover %s) gives Launch back once the ENI is free", id, fl.old, id))
 		}
 	}
 	state := strings.Join(states, "; ")
