@@ -133,3 +133,9 @@ func (w *agentWatch) failures() []AgentFailure {
 	defer w.mu.Unlock()
 	return append([]AgentFailure(nil), w.failed...)
 }
+
+// WatchAgents calls say for every agent failure as it is written, until
+// ctx ends (`lab up` prints them while the lab runs).
+func (l *Lab) WatchAgents(ctx context.Context, say func(AgentFailure)) {
+	l.watchAgents(ctx, say)
+}
