@@ -179,23 +179,21 @@ func runStatus(ctx context.Context, io IO, d deps, o *statusOptions) error {
 // because nodes are on their first boot is forming, not lost: nothing has
 // served yet, and nothing should be abandoned.
 func quorumVerdict(rows []nodeStatus, quorum int) string {
-	in, pending := 0, 0
+	in, forming, booting := 0, 0, 0
 	for _, r := range rows {
-		switch {
+		switch c := r.Diagnosis.Cause; {
 		case r.InService:
 			in++
-		case r.Diagnosis.Cause == diagnosis.Forming, r.Diagnosis.Cause == diagnosis.Launching, r.Diagnosis.Cause == diagnosis.LaunchHook:
-			pending++
+		case c == diagnosis.Forming:
+			forming++
+		case c == diagnosis.Launching, c == diagnosis.LaunchHook:
+			booting++ // not diagnosed in full (past maxDeepDiagnoses), or a replacement
 		}
-	}
-	forming := false
-	for _, r := range rows {
-		forming = forming || r.Diagnosis.Cause == diagnosis.Forming
 	}
 	switch {
 	case in >= quorum:
 		return "quorum holds"
-	case forming && in+pending == len(rows):
+	case forming > 0 && in+forming+booting == len(rows):
 		return "forming: first boots under way"
 	}
 	return "QUORUM LOST"
