@@ -99,7 +99,11 @@ func (a *Agent) fail(ctx context.Context, err error) error {
 		step = se.Step
 	}
 	class := FailureClass(err)
-	a.log.Error("bootstrap failed", "event", "bootstrap_failed", "step", step, "class", class, "instance_id", a.instanceID, "error", err.Error())
+	why := err
+	if se != nil {
+		why = se.Err // the event names the step apart
+	}
+	a.log.Error("bootstrap failed", "event", "bootstrap_failed", "step", step, "class", class, "instance_id", a.instanceID, "error", why.Error())
 	var b strings.Builder
 	fmt.Fprintf(&b, "stateful node bootstrap FAILED for node %s (instance %s) at step %s:\n  %v\n", a.cfg.NodeID, a.instanceID, step, err)
 	if out := a.lastOutput(); len(out) > 0 {

@@ -105,7 +105,7 @@ func (a *Agent) applyOwners(context.Context) error {
 	if v := a.cfg.Volume; a.volumeOwnerLater {
 		if _, err := a.chown(v.MountPath, v.Owner, v.Group, v.RecursiveChown); err != nil {
 			if unknownOwner(err) {
-				return configErrorf("the data volume's owner %s does not exist even after configure_cluster_node ran: create it there or in the image, or set mount_path_owner_user/group to an existing user and group: %v", ownerName(v.Owner, v.Group), err)
+				return configErrorf("the data volume's owner %s does not exist even after configure_cluster_node ran (%v): create it there or in the image, or set mount_path_owner_user/group to an existing user and group", ownerName(v.Owner, v.Group), unknownName(err))
 			}
 			return err
 		}
@@ -122,7 +122,7 @@ func (a *Agent) applyOwners(context.Context) error {
 		}
 		if err != nil {
 			if unknownOwner(err) {
-				return configErrorf("the owner %s of node file %s does not exist even after configure_cluster_node ran: create it there or in the image: %v", ownerName(f.Owner, f.Group), f.Path, err)
+				return configErrorf("the owner %s of node file %s does not exist even after configure_cluster_node ran (%v): create it there or in the image", ownerName(f.Owner, f.Group), f.Path, unknownName(err))
 			}
 			return err
 		}
@@ -132,6 +132,20 @@ func (a *Agent) applyOwners(context.Context) error {
 		a.log.Info("node file owner applied after configure_cluster_node", "path", f.Path, "uid", uid, "gid", gid)
 	}
 	return nil
+}
+
+// unknownName is the lookup's own words for what is missing ("unknown
+// user kafka").
+func unknownName(err error) string {
+	var u user.UnknownUserError
+	var g user.UnknownGroupError
+	switch {
+	case errors.As(err, &u):
+		return u.Error()
+	case errors.As(err, &g):
+		return g.Error()
+	}
+	return err.Error()
 }
 
 func ownerName(owner, group string) string {
