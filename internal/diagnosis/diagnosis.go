@@ -77,9 +77,9 @@ type Input struct {
 	// (cluster.TagBootstrapFailureClass), "" when not said.
 	AgentClass string
 	// AbandonedReport is the summary left on the instance of the newest
-	// abandoned launch, "" when none; AbandonedClass its class.
-	AbandonedReport, AbandonedClass string
-	Now                             time.Time
+	// abandoned launch, "" when none.
+	AbandonedReport string
+	Now             time.Time
 }
 
 // Diagnosis is the one reason, said in one sentence, with the times an

@@ -70,7 +70,6 @@ func (v *Inventory) DiagnosisInput(ctx context.Context, n cluster.Node) (diagnos
 		for _, r := range out.Reservations {
 			for _, i := range r.Instances {
 				in.AbandonedReport = tagValue(i.Tags, cluster.TagBootstrapFailure)
-				in.AbandonedClass = tagValue(i.Tags, cluster.TagBootstrapFailureClass)
 			}
 		}
 	}
