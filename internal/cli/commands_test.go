@@ -394,7 +394,7 @@ func TestStatusOnlyReadsAndRecoverResumesALaunchAnInterruptedRollLeftSuspended(t
 		if err != nil {
 			t.Fatal(err)
 		}
-		if code, _, errOut := w.run("", "recover", "01", "--cluster", "demo"); code != ExitOK || resumes() != 0 || !strings.Contains(errOut, "left so, for the lock's holder resumes it") {
+		if code, _, errOut := w.run("", "recover", "01", "--cluster", "demo"); code != ExitOK || resumes() != 0 || !strings.Contains(errOut, "left as it is, for the command holding the lock resumes it") {
 			t.Fatalf("recover under another's lock: exit %d, %d ResumeProcesses %s", code, resumes(), errOut)
 		}
 		if err := l.Release(w.ctx); err != nil {

@@ -40,7 +40,7 @@ func repairStranded(ctx context.Context, d deps, io IO, as awsapi.AutoScaling, i
 	var held *lock.Held
 	if errors.As(err, &held) {
 		for _, n := range stranded {
-			fmt.Fprintf(io.Err, "node %s: its group's Launch process is suspended and left so, for the lock's holder resumes it: %v\n", n.ID, held)
+			fmt.Fprintf(io.Err, "node %s: its group's Launch process is suspended and left as it is, for the command holding the lock resumes it (%v)\n", n.ID, held)
 		}
 		return nil
 	}
