@@ -369,7 +369,7 @@ variable "agent" {
 }
 
 variable "node_failure_policy" {
-  description = "What the agent does when a node fails to come up: `abandon` (complete the launch hook with ABANDON at once, so the group tries a fresh instance) or `hold` (leave it in Pending:Wait until the hook times out, for debugging)."
+  description = "What the agent does when a node fails to come up: `abandon` (complete the launch hook with ABANDON at once, so the group tries a fresh instance) or `hold` (leave it in Pending:Wait until the hook times out, for debugging). A failure a relaunch cannot fix (a configuration error such as an unknown owner, a refused data volume) is always held, so the group does not relaunch it every few seconds (docs/agent.md)."
   type        = string
   default     = "abandon"
 

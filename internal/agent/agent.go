@@ -48,6 +48,11 @@ type Deps struct {
 	Disk Disk
 	// Shell runs the node script; nil means Bash.
 	Shell Shell
+	// Lookup, Chown and Lchown resolve and apply owners (nil: the OS's,
+	// blockdev.LookupID, blockdev.Chown and os.Lchown).
+	Lookup func(name string, group bool) (int, error)
+	Chown  func(root, owner, group string, recursive bool) (bool, error)
+	Lchown func(path string, uid, gid int) error
 }
 
 // Disk is the OS side of the data volume: find the device and prepare it.
@@ -72,6 +77,10 @@ type Agent struct {
 	mu         sync.Mutex
 	output     []string      // last lines of the node script, for the failure summary
 	scriptTime time.Duration // how long the node script ran
+
+	// Owners that did not exist before the node script (ownership.go).
+	volumeOwnerLater, ownersApplied bool
+	laterFiles                      []deferredFile
 }
 
 // New checks the collaborators.

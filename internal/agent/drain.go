@@ -47,7 +47,7 @@ func (a *Agent) Drain(ctx context.Context) error {
 			failed = append(failed, err.Error())
 		}
 	}
-	run("drain-script", func(ctx context.Context) error { return a.runFunctions(ctx, drainRunner) })
+	run("drain-script", func(ctx context.Context) error { return a.runFunctions(ctx, drainRunner, nil) })
 	// A volume that is still mounted is never detached: taken from under
 	// its filesystem it could lose writes, and the detach would stick in
 	// busy. Left attached, EC2's own shutdown unmounts and frees it.

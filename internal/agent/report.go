@@ -37,7 +37,8 @@ func (a *Agent) report(ctx context.Context, step string, err error) {
 		}
 	}
 	if _, terr := a.d.EC2.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{a.instanceID},
-		Tags: []ec2types.Tag{{Key: aws.String(cluster.TagBootstrapFailure), Value: aws.String(line)}}}); terr != nil {
+		Tags: []ec2types.Tag{{Key: aws.String(cluster.TagBootstrapFailure), Value: aws.String(line)},
+			{Key: aws.String(cluster.TagBootstrapFailureClass), Value: aws.String(FailureClass(err))}}}); terr != nil {
 		a.log.Error("could not leave the failure summary on the instance", "tag", cluster.TagBootstrapFailure, "error", terr.Error())
 	}
 }

@@ -72,6 +72,11 @@ func awsSentence(err error, f *awsFlags) string {
 		var api smithy.APIError
 		errors.As(err, &api)
 		msg := strings.TrimSpace(api.ErrorMessage())
+		if strings.HasPrefix(msg, "Credential should be scoped to a valid region") {
+			// A signature for another region than the endpoint's: the
+			// credentials are fine, --region is not.
+			return fmt.Sprintf("the endpoint %s does not serve region %s (%s: %s): check --region (or AWS_REGION)", endpointName(f), f.Region, api.ErrorCode(), msg)
+		}
 		s := fmt.Sprintf("AWS denied %s to these credentials (%s", action, api.ErrorCode())
 		if msg != "" {
 			s += ": " + msg
@@ -167,4 +172,12 @@ func credentialSources(f *awsFlags) string {
 		imds = " (the EC2 instance metadata service is off: AWS_EC2_METADATA_DISABLED)"
 	}
 	return fmt.Sprintf("the AWS SDK looked in the environment (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), in %s and %s (profile %s), for web identity and container credentials%s", creds, cfg, profile, imds)
+}
+
+// endpointName is --endpoint-url, or AWS's own endpoints.
+func endpointName(f *awsFlags) string {
+	if f.EndpointURL != "" {
+		return f.EndpointURL
+	}
+	return "of AWS"
 }

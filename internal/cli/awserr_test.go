@@ -47,6 +47,8 @@ func TestAWSErrorsAreOneSentencePerKind(t *testing.T) {
 			[]string{"cannot reach http://127.0.0.1:9 for ec2:DescribeInstances: no such host"}},
 		{op("EC2", "DescribeVolumes", &smithy.GenericAPIError{Code: "InvalidVolume.NotFound", Message: "The volume 'vol-1' does not exist."}),
 			[]string{"ec2:DescribeVolumes names something that does not exist (InvalidVolume.NotFound: The volume 'vol-1' does not exist.)"}},
+		{op("Auto Scaling", "DescribeAutoScalingGroups", &smithy.GenericAPIError{Code: "SignatureDoesNotMatch", Message: "Credential should be scoped to a valid region, not 'eu-west-1'. "}),
+			[]string{"the endpoint http://127.0.0.1:9 does not serve region eu-west-1 (SignatureDoesNotMatch: Credential should be scoped to a valid region, not 'eu-west-1'.): check --region"}},
 		{op("Auto Scaling", "DescribeAutoScalingGroups", &awsapi.CredentialsError{Err: errors.New("no EC2 IMDS role found")}),
 			[]string{"no AWS credentials: the AWS SDK looked in the environment (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)", "(profile "}},
 	}

@@ -377,25 +377,40 @@ func (w *simWorld) killedMidReplacement(k int) {
 	}
 }
 
-func TestStatusAndRecoverResumeALaunchAnInterruptedRollLeftSuspended(t *testing.T) {
+// status only reads: it shows a Launch a killed roll left suspended, with
+// the command that repairs it; recover repairs it holding the cluster's
+// lock, and leaves it to a command that holds the lock.
+func TestStatusOnlyReadsAndRecoverResumesALaunchAnInterruptedRollLeftSuspended(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newSimWorld(t, 3, nil)
 		w.killedMidReplacement(1)
-		code, _, errOut := w.run("", "status", "--cluster", "demo")
-		if code != ExitNotInService || !strings.Contains(errOut, "node 01: resumed its group's Launch process") {
-			t.Fatalf("status: exit %d %s", code, errOut)
+		resumes := func() int { return w.e.CountCalls("ResumeProcesses") }
+		code, out, errOut := w.run("", "status", "--cluster", "demo")
+		if code != ExitNotInService || resumes() != 0 || strings.Contains(errOut, "resumed") ||
+			!strings.Contains(out, "launch-suspended") || !strings.Contains(out, "stateful recover 01 gives it back") {
+			t.Fatalf("status: exit %d, %d ResumeProcesses\n%s%s", code, resumes(), out, errOut)
 		}
 		time.Sleep(3 * time.Minute)
-		if code, out, _ := w.run("", "status", "--cluster", "demo"); code != ExitOK {
-			t.Fatalf("after the repair node 01 should be back: exit %d\n%s", code, out)
+		if code, _, _ := w.run("", "status", "--cluster", "demo"); code != ExitNotInService {
+			t.Fatalf("status repaired node 01: exit %d", code)
 		}
-		w.killedMidReplacement(2)
-		if code, _, errOut := w.run("", "recover", "02", "--cluster", "demo"); code != ExitOK || !strings.Contains(errOut, "node 02: resumed") {
+		// Another command holds the lock: recover leaves the group alone.
+		l, err := lock.Acquire(w.ctx, lock.Config{API: w.e.AutoScaling(), Clock: clock.Real{}, Group: w.nodes[0].Group, Holder: "stateful roll by test"}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code, _, errOut := w.run("", "recover", "01", "--cluster", "demo"); code != ExitOK || resumes() != 0 || !strings.Contains(errOut, "left as it is, for the command holding the lock resumes it") {
+			t.Fatalf("recover under another's lock: exit %d, %d ResumeProcesses %s", code, resumes(), errOut)
+		}
+		if err := l.Release(w.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if code, _, errOut := w.run("", "recover", "01", "--cluster", "demo"); code != ExitOK || !strings.Contains(errOut, "node 01: resumed") {
 			t.Fatalf("recover: exit %d %s", code, errOut)
 		}
 		time.Sleep(3 * time.Minute)
 		if code, out, _ := w.run("", "status", "--cluster", "demo"); code != ExitOK {
-			t.Fatalf("after recover node 02 should be back: exit %d\n%s", code, out)
+			t.Fatalf("after recover node 01 should be back: exit %d\n%s", code, out)
 		}
 	})
 }

@@ -207,6 +207,7 @@ func runLabUp(ctx context.Context, io IO, o *labOptions) error {
 	fmt.Fprintf(io.Out, "lab up: cluster %s of %d nodes on simulated AWS at %s\n", l.Cluster().Name, len(l.Nodes()), l.Endpoint)
 	fmt.Fprintf(io.Out, "  stateful lab status | stateful lab roll | stateful lab kill 01 | stateful lab down\n")
 	fmt.Fprintf(io.Out, "  or any stateful command with --endpoint-url %s --cluster %s and the lab's credentials: AWS_ACCESS_KEY_ID=%s, AWS_SECRET_ACCESS_KEY the \"secret\" of %s (root's only)\n", l.Endpoint, l.Cluster().Name, lab.AccessKeyID, filepath.Join(o.WorkDir, "current.json"))
+	l.WatchAgents(ctx, func(f lab.AgentFailure) { fmt.Fprintln(io.Out, f) })
 	<-ctx.Done()
 	return nil
 }

@@ -404,3 +404,22 @@ func TestEveryEventKindRendersInEveryMode(t *testing.T) {
 		}
 	}
 }
+
+// Issue 25 item 4: the roll refuses groups status flags as needing
+// attention, naming them, and terminates nothing.
+func TestRollRefusesGroupsStatusFlags(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newSimWorld(t, 3, nil)
+		if _, err := w.e.AutoScaling().UpdateAutoScalingGroup(w.ctx, &autoscaling.UpdateAutoScalingGroupInput{AutoScalingGroupName: aws.String("demo-node-02"),
+			MinSize: aws.Int32(1), MaxSize: aws.Int32(2), DesiredCapacity: aws.Int32(2)}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3 * time.Minute)
+		w.newVersion()
+		code, out, errOut := w.run("", "roll", "--cluster", "demo")
+		want := "refusing to roll: stateful status flags 1 group as needing attention: demo-node-02 (node 02: capacity 2/1/2 desired/min/max, not 1/1/1)"
+		if code != ExitRefused || !strings.Contains(out+errOut, want) || w.e.CountCalls("TerminateInstanceInAutoScalingGroup") != 0 {
+			t.Fatalf("exit %d, %d terminations:\n%s%s", code, w.e.CountCalls("TerminateInstanceInAutoScalingGroup"), out, errOut)
+		}
+	})
+}

@@ -277,6 +277,12 @@ func runRoll(ctx context.Context, io IO, d deps, o *rollOptions) error {
 	if o.Verify != "" {
 		cfg.Verify = verify(o.Verify, io.Err)
 	}
+	if err := refuseAttention(ctx, inv, o.selector()); err != nil {
+		if ee := (*exitError)(nil); errors.As(err, &ee) {
+			out.write(Event{At: d.clock.Now(), Kind: "failed", Message: err.Error(), ExitCode: exitCode(ee.code)})
+		}
+		return err
+	}
 	if o.DryRun {
 		if _, err = guardMarks(ctx, d, io, o, inv, &cfg); err == nil {
 			_, err = rollout.Run(ctx, cfg)
@@ -376,7 +382,7 @@ func interruption(ctx context.Context, err error, code int, o *rollOptions, out 
 		if fl.resumed {
 			states = append(states, fmt.Sprintf("node %s's old instance %s is gone and its group is launching the replacement, which comes up by itself", id, fl.old))
 		} else {
-			states = append(states, fmt.Sprintf("node %s's old instance %s was terminated while its group's Launch process was suspended; re-running (or stateful status) gives Launch back once the ENI is free", id, fl.old))
+			states = append(states, fmt.Sprintf("node %s's old instance %s was terminated while its group's Launch process was suspended; re-running (or stateful recover %s) gives Launch back once the ENI is free", id, fl.old, id))
 		}
 	}
 	state := strings.Join(states, "; ")

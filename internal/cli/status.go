@@ -35,9 +35,13 @@ columns; --output wide adds the group, health, volume id and last scaling
 activity; --output json gives everything.
 
 A 1000-node cluster takes about 20 API calls (two more per node that is
-not fine, for at most 5 nodes). A node a killed roll left down (its
-group's Launch process suspended, no instance, the ENI free) gets its
-Launch process back, said on stderr.
+not fine, for at most 5 nodes). status only reads: a node a killed roll
+left down (its group's Launch process suspended) is shown with the command
+that repairs it (stateful recover NODE, or the next roll).
+
+Nodes on their first boot (their group has never had an instance in
+service) are "forming", and a cluster whose missing majority is all
+forming says so instead of "QUORUM LOST".
 
 Exit codes:
   0  every node is in service on its target version
@@ -114,15 +118,12 @@ func runStatus(ctx context.Context, io IO, d deps, o *statusOptions) error {
 		return err
 	}
 	o.stderr = io.Err
-	as, _, inv, err := d.inventory(ctx, &o.awsFlags)
+	_, _, inv, err := d.inventory(ctx, &o.awsFlags)
 	if err != nil {
 		return err
 	}
 	snap, err := inv.Observe(ctx, o.selector(), inventory.Full, nil)
 	if err != nil {
-		return err
-	}
-	if err := resumeStranded(ctx, io, as, snap); err != nil {
 		return err
 	}
 	diags, err := diagnoseNodes(ctx, inv, snap)
@@ -133,11 +134,14 @@ func runStatus(ctx context.Context, io IO, d deps, o *statusOptions) error {
 	for i, n := range snap.Nodes {
 		rows[i] = rowOf(n, diags[n.ID])
 	}
-	var out, attention, old int
+	var out, attention, old, forming int
 	for _, r := range rows {
 		switch {
 		case !r.InService:
 			out++
+			if r.Diagnosis.Cause == diagnosis.Forming {
+				forming++
+			}
 		case !r.fine():
 			attention++
 		case !r.Current:
@@ -149,16 +153,13 @@ func runStatus(ctx context.Context, io IO, d deps, o *statusOptions) error {
 	case "json":
 		enc := json.NewEncoder(io.Out)
 		enc.SetIndent("", "  ")
-		doc := map[string]any{"observed_at": snap.At.UTC(), "nodes": rows, "in_service": len(rows) - out, "quorum": quorum, "outdated": old, "needs_attention": attention}
+		doc := map[string]any{"observed_at": snap.At.UTC(), "nodes": rows, "in_service": len(rows) - out, "quorum": quorum, "outdated": old, "needs_attention": attention, "forming": forming}
 		if err := enc.Encode(doc); err != nil {
 			return err
 		}
 	default:
 		writeTable(io.Out, rows, snap.At, o.Output == "wide")
-		verdict := "quorum holds"
-		if len(rows)-out < quorum {
-			verdict = "QUORUM LOST"
-		}
+		verdict := quorumVerdict(rows, quorum)
 		fmt.Fprintf(io.Out, "%d of %d nodes in service (a majority is %d: %s); %d on an old launch-template version", len(rows)-out, len(rows), quorum, verdict, old)
 		if attention > 0 {
 			fmt.Fprintf(io.Out, "; %d need attention", attention)
@@ -172,6 +173,30 @@ func runStatus(ctx context.Context, io IO, d deps, o *statusOptions) error {
 		return &exitError{code: ExitOutdated, err: fmt.Errorf("%d of %d nodes run an old launch-template version; run stateful roll", old, len(rows))}
 	}
 	return nil
+}
+
+// quorumVerdict says whether a majority serves. A cluster short of one only
+// because nodes are on their first boot is forming, not lost: nothing has
+// served yet, and nothing should be abandoned.
+func quorumVerdict(rows []nodeStatus, quorum int) string {
+	in, forming, booting := 0, 0, 0
+	for _, r := range rows {
+		switch c := r.Diagnosis.Cause; {
+		case r.InService:
+			in++
+		case c == diagnosis.Forming:
+			forming++
+		case c == diagnosis.Launching, c == diagnosis.LaunchHook:
+			booting++ // not diagnosed in full (past maxDeepDiagnoses), or a replacement
+		}
+	}
+	switch {
+	case in >= quorum:
+		return "quorum holds"
+	case forming > 0 && in+forming+booting == len(rows):
+		return "forming: first boots under way"
+	}
+	return "QUORUM LOST"
 }
 
 // writeTable prints the rows in at most 120 columns (wide: every column),

@@ -28,6 +28,9 @@ type Instance struct {
 	// Report is the failure summary the node agent left on the instance
 	// (tag TagBootstrapFailure), "" when none or not read.
 	Report string
+	// ReportClass is whether a relaunch can fix that failure (tag
+	// TagBootstrapFailureClass: FailureConfig, FailureVolume, FailureNode).
+	ReportClass string
 }
 
 // Ready reports whether the instance serves: InService and Healthy for

@@ -18,6 +18,24 @@ const (
 // under this key, for the operator's commands to show.
 const TagBootstrapFailure = "stateful:bootstrap-failure"
 
+// TagBootstrapFailureClass is written with TagBootstrapFailure: whether a
+// relaunch can fix the failure. FailureConfig and FailureVolume cannot (a
+// new instance of the same launch-template version fails the same way),
+// so the agent holds such a launch instead of abandoning it, and status
+// says a relaunch will not help.
+const TagBootstrapFailureClass = "stateful:bootstrap-failure-class"
+
+// The values of TagBootstrapFailureClass.
+const (
+	FailureConfig = "config" // the configuration: unknown user, bad node file, script missing a function
+	FailureVolume = "volume" // the data volume is refused (not this node's, not proven blank)
+	FailureNode   = "node"   // anything else: a relaunch may fix it
+)
+
+// Relaunchable reports whether a new instance may succeed where the agent
+// failed with this class ("" when unknown: assume it may).
+func Relaunchable(class string) bool { return class != FailureConfig && class != FailureVolume }
+
 // Names the Terraform module gives a node's resources. They are the
 // original module's (v0.8.0), kept so that a cluster built by it upgrades
 // without replacing a group or launch template: AWS replaces both when

@@ -35,6 +35,7 @@ const (
 	ENIBusy         Cause = "eni-busy"         // launches wait for the old instance to release the ENI
 	LaunchSuspended Cause = "launch-suspended" // the group's Launch process is suspended
 	Launching       Cause = "launching"        // an instance is on its way, nothing wrong yet
+	Forming         Cause = "forming"          // the node's first boot (its group never had an instance in service): nothing wrong yet
 	Terminating     Cause = "terminating"      // the old instance is shutting down
 	Impaired        Cause = "impaired"         // EC2 or the health check says the instance is not fit
 	Standby         Cause = "standby"          // a user put the instance in Standby
@@ -64,10 +65,17 @@ type Input struct {
 	Node cluster.Node
 	// Activities are the group's recent scaling activities, newest first.
 	Activities []cluster.Activity
-	Hooks      []Hook
+	// History: Activities are the group's recent history as read for a
+	// diagnosis, not only its newest activity, so a group without an
+	// earlier launch is on its first boot.
+	History bool
+	Hooks   []Hook
 	// AgentReport is the failure summary the node agent left on the node's
 	// current instance (cluster.TagBootstrapFailure), "" when none.
 	AgentReport string
+	// AgentClass is whether a relaunch can fix that failure
+	// (cluster.TagBootstrapFailureClass), "" when not said.
+	AgentClass string
 	// AbandonedReport is the summary left on the instance of the newest
 	// abandoned launch, "" when none.
 	AbandonedReport string
@@ -119,6 +127,10 @@ func Diagnose(in Input) Diagnosis {
 		return hookWait(in, i, since)
 	case "Pending", "Pending:Proceed":
 		d := Diagnosis{Cause: Launching, Instance: i.ID, Summary: fmt.Sprintf("instance %s is booting (%s)", i.ID, i.Lifecycle)}
+		if firstBoot(in, i) {
+			d.Cause = Forming
+			d.Summary = fmt.Sprintf("instance %s is the node's first boot (%s): its group has never had an instance in service", i.ID, i.Lifecycle)
+		}
 		if since != nil {
 			d.Since = since.Start
 		}
@@ -238,10 +250,19 @@ func hookWait(in Input, i cluster.Instance, launch *cluster.Activity) Diagnosis 
 	if ok && h.DefaultResult != "" {
 		result = h.DefaultResult
 	}
-	if in.AgentReport != "" {
+	permanent := in.AgentReport != "" && !cluster.Relaunchable(in.AgentClass)
+	forming := in.AgentReport == "" && firstBoot(in, i)
+	switch {
+	case permanent:
+		d.Cause = NodeFailed
+		d.Summary = fmt.Sprintf("the node agent on %s failed with %s a relaunch of the same launch-template version cannot fix, and holds the instance so that the group does not relaunch it in a loop: %s", i.ID, classWords(in.AgentClass), oneLine(in.AgentReport))
+	case in.AgentReport != "":
 		d.Cause = NodeFailed
 		d.Summary = fmt.Sprintf("the node agent on %s failed and holds it in Pending:Wait for debugging: %s", i.ID, oneLine(in.AgentReport))
-	} else {
+	case forming:
+		d.Cause = Forming
+		d.Summary = fmt.Sprintf("instance %s is the node's first boot: the node agent is preparing the volume and running the node script (its group has never had an instance in service)", i.ID)
+	default:
 		d.Summary = fmt.Sprintf("instance %s waits on %s: the node agent has not completed it (still bootstrapping, hung, or failed and holding it)", i.ID, name)
 	}
 	if !d.Since.IsZero() {
@@ -249,7 +270,12 @@ func hookWait(in Input, i cluster.Instance, launch *cluster.Activity) Diagnosis 
 	}
 	if !d.TimesOut.IsZero() {
 		if d.TimesOut.After(in.Now) {
-			d.Summary += fmt.Sprintf(", times out at %s (in %s) with %s unless heartbeats restart it", stamp(d.TimesOut), d.TimesOut.Sub(in.Now).Round(time.Second), result)
+			switch {
+			case permanent:
+				d.Summary += fmt.Sprintf(", times out at %s (in %s) with %s: then the group launches again, one launch per hook timeout", stamp(d.TimesOut), d.TimesOut.Sub(in.Now).Round(time.Second), result)
+			default:
+				d.Summary += fmt.Sprintf(", times out at %s (in %s) with %s unless heartbeats restart it", stamp(d.TimesOut), d.TimesOut.Sub(in.Now).Round(time.Second), result)
+			}
 		} else {
 			d.Summary += fmt.Sprintf(", past its first timeout at %s: heartbeats keep it (%s at the latest)", stamp(d.TimesOut), stamp(d.TimesOutLatest))
 		}
@@ -261,8 +287,38 @@ func hookWait(in Input, i cluster.Instance, launch *cluster.Activity) Diagnosis 
 			d.Summary += ": " + oneLine(in.AbandonedReport)
 		}
 	}
-	d.Fix = fmt.Sprintf("read the agent's log on %s (SSM: sudo journalctl -u cloud-final), then stateful recover %s --abandon (a fresh instance) or --continue (serve as it is)", i.ID, n.ID)
+	switch {
+	case permanent && in.AgentClass == cluster.FailureVolume:
+		d.Fix = fmt.Sprintf("the agent never formats or mounts a volume it cannot prove is this node's: look at volume %s by hand (docs/operations.md), then stateful recover %s --abandon launches again", n.Volume.ID, n.ID)
+	case permanent:
+		d.Fix = fmt.Sprintf("fix the configuration (the module's inputs or the node script), terraform apply, then stateful recover %s --abandon launches on the new launch-template version now", n.ID)
+	case forming:
+		// Nothing to do: a first boot takes as long as the node script.
+	default:
+		d.Fix = fmt.Sprintf("read the agent's log on %s (SSM: sudo journalctl -u cloud-final), then stateful recover %s --abandon (a fresh instance) or --continue (serve as it is)", i.ID, n.ID)
+	}
 	return d
+}
+
+// firstBoot reports whether instance i is its group's first launch: the
+// group's history (read in full) holds no other launch.
+func firstBoot(in Input, i cluster.Instance) bool {
+	if !in.History {
+		return false
+	}
+	for _, a := range in.Activities {
+		if isLaunch(a) && !strings.HasPrefix(a.Description, "Launching a new EC2 instance: "+i.ID) {
+			return false
+		}
+	}
+	return true
+}
+
+func classWords(class string) string {
+	if class == cluster.FailureVolume {
+		return "a refusal of the data volume"
+	}
+	return "a configuration error"
 }
 
 func noInstance(in Input, leaving []cluster.Instance) Diagnosis {
@@ -281,7 +337,7 @@ func noInstance(in Input, leaving []cluster.Instance) Diagnosis {
 	if n.LaunchSuspended {
 		return Diagnosis{Cause: LaunchSuspended,
 			Summary: fmt.Sprintf("group %s has its Launch process suspended (an interrupted roll, or by hand), so it launches nothing", n.Group),
-			Fix:     fmt.Sprintf("aws autoscaling resume-processes --auto-scaling-group-name %s --scaling-processes Launch (stateful status does it once the ENI is free)", n.Group)}
+			Fix:     fmt.Sprintf("stateful recover %s gives it back once the ENI is free (or: aws autoscaling resume-processes --auto-scaling-group-name %s --scaling-processes Launch)", n.ID, n.Group)}
 	}
 	if a := realFailure(in.Activities); a != nil {
 		d := Diagnosis{Activity: a, Since: a.End}

@@ -103,6 +103,29 @@ func TestDiagnose(t *testing.T) {
 			in: Input{Node: node(newI), Hooks: hooks, Now: at(2 * time.Minute), Activities: []cluster.Activity{waitingLaunch("i-new", 0)},
 				AgentReport: "stateful node bootstrap FAILED for node 01 at step node-script:\n  exit status 3\nlast lines of the node script:\n  | etcd: bad flag"},
 			cause: NodeFailed, want: []string{"node agent on i-new failed", "step node-script", "etcd: bad flag", "times out at 10:05:00Z"}},
+		{name: "a configuration error: held, one relaunch per hook timeout, fix and abandon",
+			in: Input{Node: node(newI), Hooks: hooks, Now: at(2 * time.Minute), History: true, Activities: []cluster.Activity{waitingLaunch("i-new", 0), launched("i-old", -time.Hour, -time.Hour+time.Minute)},
+				AgentReport: "prepare-volume: the data volume's owner kafka does not exist", AgentClass: cluster.FailureConfig},
+			cause: NodeFailed, want: []string{"a configuration error a relaunch of the same launch-template version cannot fix", "owner kafka does not exist",
+				"times out at 10:05:00Z (in 3m0s) with ABANDON: then the group launches again, one launch per hook timeout", "terraform apply, then stateful recover 01 --abandon"}},
+		{name: "a refused volume: held, fixed by hand",
+			in: Input{Node: node(newI), Hooks: hooks, Now: at(2 * time.Minute), Activities: []cluster.Activity{waitingLaunch("i-new", 0)},
+				AgentReport: "prepare-volume: refused", AgentClass: cluster.FailureVolume},
+			cause: NodeFailed, want: []string{"a refusal of the data volume", "look at volume vol-1 by hand"}},
+		{name: "a first boot is forming: no abandon suggested",
+			in:    Input{Node: node(newI), Hooks: hooks, Now: at(2 * time.Minute), History: true, Activities: []cluster.Activity{waitingLaunch("i-new", 0)}},
+			cause: Forming, want: []string{"i-new is the node's first boot", "times out at 10:05:00Z"},
+			check: func(t *testing.T, d Diagnosis) {
+				if d.Fix != "" {
+					t.Errorf("a first boot suggests %q", d.Fix)
+				}
+			}},
+		{name: "a first boot before its hook: forming",
+			in:    Input{Node: node(cluster.Instance{ID: "i-new", Lifecycle: "Pending"}), Hooks: hooks, Now: at(time.Minute), History: true, Activities: []cluster.Activity{waitingLaunch("i-new", 0)}},
+			cause: Forming, want: []string{"first boot (Pending)"}},
+		{name: "only the newest activity read: not known to be a first boot",
+			in:    Input{Node: node(newI), Hooks: hooks, Now: at(2 * time.Minute), Activities: []cluster.Activity{waitingLaunch("i-new", 0)}},
+			cause: LaunchHook, want: []string{"recover 01 --abandon"}},
 		{name: "no instance: the last launch's hook timed out, newer ENI retries do not hide it",
 			in: Input{Node: node(), Hooks: hooks, Now: at(12 * time.Minute),
 				Activities: []cluster.Activity{eniRetry(11 * time.Minute), eniRetry(10*time.Minute + 30*time.Second), cancelled("i-prev", "Heartbeat Timeout", 5*time.Minute, 10*time.Minute), launched("i-old", -time.Hour, -time.Hour+time.Minute)}},
@@ -248,5 +271,31 @@ func TestENIRetriesNeverHideTheRealCause(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+func TestNeedsAttentionNamesEveryFlaggedGroup(t *testing.T) {
+	ok := node(serving("i-1"))
+	wide := node(serving("i-2"))
+	wide.ID, wide.Group, wide.Desired, wide.MaxSize = "02", "demo-node-02", 2, 2
+	bad := node(serving("i-3"))
+	bad.ID, bad.Group, bad.Volume.AttachedTo = "03", "demo-node-03", ""
+	down := node()
+	down.ID, down.Group = "04", "demo-node-04"
+	nodes := []cluster.Node{ok, wide, bad, down}
+	diags := map[string]Diagnosis{}
+	for _, n := range nodes {
+		diags[n.ID] = Diagnose(Input{Node: n})
+	}
+	flags := NeedsAttention(nodes, diags)
+	if len(flags) != 2 || flags[0].Node != "02" || flags[0].Cause != Capacity || flags[1].Node != "03" || flags[1].Cause != VolumeDetached {
+		t.Fatalf("flags: %+v", flags)
+	}
+	want := "refusing to roll: stateful status flags 2 groups as needing attention: demo-node-02 (node 02: capacity 2/1/2 desired/min/max, not 1/1/1), demo-node-03 (node 03: volume-not-attached); fix them first (stateful status says how for each)"
+	if got := Refusal(flags); got != want {
+		t.Fatalf("refusal:\n got %s\nwant %s", got, want)
+	}
+	if Refusal(nil) != "" {
+		t.Fatal("a refusal without flags")
 	}
 }

@@ -34,6 +34,7 @@ func (v *Inventory) DiagnosisInput(ctx context.Context, n cluster.Node) (diagnos
 	if err != nil {
 		return in, fmt.Errorf("describing the scaling activities of group %s: %w", n.Group, err)
 	}
+	in.History = true
 	for _, a := range acts.Activities {
 		in.Activities = append(in.Activities, cluster.Activity{Group: n.Group, Status: string(a.StatusCode), Description: aws.ToString(a.Description),
 			Message: aws.ToString(a.StatusMessage), Start: aws.ToTime(a.StartTime), End: aws.ToTime(a.EndTime)})
@@ -52,7 +53,7 @@ func (v *Inventory) DiagnosisInput(ctx context.Context, n cluster.Node) (diagnos
 	}
 	for _, i := range n.Instances {
 		if !strings.HasPrefix(i.Lifecycle, "Terminat") && i.Report != "" {
-			in.AgentReport = i.Report
+			in.AgentReport, in.AgentClass = i.Report, i.ReportClass
 		}
 	}
 	// The instance of the newest abandoned launch, gone from the group but

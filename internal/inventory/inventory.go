@@ -561,6 +561,7 @@ func (v *Inventory) EC2States(ctx context.Context, sel Selector, nodes []cluster
 				for _, i := range r.Instances {
 					if p := where[aws.ToString(i.InstanceId)]; p != nil && i.State != nil {
 						p.EC2State, p.Report = string(i.State.Name), tagValue(i.Tags, cluster.TagBootstrapFailure)
+						p.ReportClass = tagValue(i.Tags, cluster.TagBootstrapFailureClass)
 					}
 				}
 			}

@@ -34,7 +34,9 @@ type Report struct {
 	Checked      int            // SEQs the check read back
 	Formats      map[string]int // volume -> formats seen in the agents' events
 	Agents       []AgentRun     // every bootstrap, from the agents' events
-	SameIPs      bool           // every node back on its planned IP
+	// AgentFailures are the failed bootstraps, said as they happened.
+	AgentFailures []AgentFailure
+	SameIPs       bool // every node back on its planned IP
 	// SameIdentity: the probe's identity command printed the same before
 	// the roll and at the end (every member kept its identity: its data).
 	SameIdentity bool
@@ -72,7 +74,10 @@ var DefaultScenario = Scenario{KillAfter: "01", Roll: ByZone}
 func (l *Lab) Demo(ctx context.Context, sc Scenario, progress io.Writer) (*Report, error) {
 	start := l.cfg.Clock.Now()
 	r := &Report{Formats: map[string]int{}}
+	var noteMu sync.Mutex // the roll, the agents' watch and the demo note
 	note := func(format string, args ...any) {
+		noteMu.Lock()
+		defer noteMu.Unlock()
 		e := Event{At: l.cfg.Clock.Now().Sub(start).Round(100 * time.Millisecond), What: fmt.Sprintf(format, args...)}
 		r.Timeline = append(r.Timeline, e)
 		fmt.Fprintf(progress, "[%7s] %s\n", e.At, e.What)
@@ -94,6 +99,10 @@ func (l *Lab) Demo(ctx context.Context, sc Scenario, progress io.Writer) (*Repor
 	}
 	r.Probe = probe
 
+	wctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	l.agents = l.watchAgents(wctx, func(f AgentFailure) { note("%s", f) })
+	defer func() { r.AgentFailures = l.agents.failures() }()
 	note("%d nodes booting through their launch hooks", len(l.cluster.Nodes))
 	if err := l.awaitCluster(ctx, inv, sel, runner, probe, 3*time.Minute); err != nil {
 		return r, err
@@ -243,6 +252,12 @@ func (l *Lab) awaitCluster(ctx context.Context, inv *inventory.Inventory, sel in
 	}
 	var last error
 	for {
+		// A failure no relaunch fixes ends the wait at once: the agent
+		// holds its instance until the hook times out, the cluster forms
+		// only once the configuration is fixed.
+		if f, ok := l.agents.permanent(); ok {
+			return fmt.Errorf("%s; instance logs are in %s", f, l.dir("logs"))
+		}
 		snap, err := inv.Observe(ctx, sel, inventory.Groups, nil)
 		if err == nil && len(snap.NotServing()) == 0 {
 			if ready == "" {
@@ -356,10 +371,22 @@ func (r *Report) Print(w io.Writer) {
 		}
 		return 100 * float64(x[0]) / float64(x[1])
 	}
-	if r.Probe.Write != "" {
+	for _, f := range r.AgentFailures {
+		fmt.Fprintf(w, "agent failure: %s\n", f)
+	}
+	if r.Total == 0 && r.AllProbes[1] == 0 && len(r.Replacements) == 0 {
+		// Stopped before the cluster served: nothing was measured, and
+		// figures of zero would read as results.
+		fmt.Fprintln(w, "the demo stopped before the cluster was in service: no probe ran, nothing was rolled (the error below says why)")
+		return
+	}
+	switch {
+	case r.Probe.Write != "" && r.AllProbes[1] == 0:
+		fmt.Fprintln(w, "probe: none ran: availability not measured")
+	case r.Probe.Write != "":
 		fmt.Fprintf(w, "probe availability during the roll: %.2f%% (%d of %d probes, one every %s or when the last ended; slowest %s)\n", pct(r.RollProbes), r.RollProbes[0], r.RollProbes[1], probeEvery, r.RollSlowest.Round(time.Millisecond))
 		fmt.Fprintf(w, "probe availability overall: %.2f%% (%d of %d)\n", pct(r.AllProbes), r.AllProbes[0], r.AllProbes[1])
-	} else {
+	default:
 		fmt.Fprintln(w, "probe: none (give --probe or a lab.hcl): availability not measured")
 	}
 	if r.Probe.Check != "" {

@@ -85,8 +85,9 @@ type Lab struct {
 	// Endpoint is the simulator's AWS endpoint on the host's loopback, for
 	// operator commands.
 	Endpoint string
-	secret   string   // the host endpoint's SigV4 secret key (secret.go)
-	spec     *Cluster // what the configuration says
+	secret   string      // the host endpoint's SigV4 secret key (secret.go)
+	agents   *agentWatch // the agents' failures as they happen (agentwatch.go), during a demo
+	spec     *Cluster    // what the configuration says
 	cluster  clusterSpec
 	pin      release.Pin // the release the module pins: the nodes' agent
 

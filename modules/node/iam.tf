@@ -51,9 +51,9 @@ locals {
         }
       },
       {
-        # A failed bootstrap leaves its one-line summary on its own instance
-        # (stateful recover and status show it): that tag key only, on the
-        # calling instance only.
+        # A failed bootstrap leaves its one-line summary on its own instance,
+        # and whether a relaunch can fix it (stateful recover and status show
+        # them): those tag keys only, on the calling instance only.
         Sid      = "ReportBootstrapFailure"
         Effect   = "Allow"
         Action   = ["ec2:CreateTags"]
@@ -61,7 +61,7 @@ locals {
         Condition = {
           StringEquals                = local.this_node
           ArnEquals                   = local.calling_instance
-          "ForAllValues:StringEquals" = { "aws:TagKeys" = ["stateful:bootstrap-failure"] }
+          "ForAllValues:StringEquals" = { "aws:TagKeys" = ["stateful:bootstrap-failure", "stateful:bootstrap-failure-class"] }
         }
       },
       {

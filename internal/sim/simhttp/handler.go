@@ -126,6 +126,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := serviceOf(r, form)
+	if api := wrongRegion(r, h.e.Region(), false); api != nil {
+		writeError(w, p, reqID, api)
+		return
+	}
 	if api := h.limits.check(p, form); api != nil {
 		writeError(w, p, reqID, api)
 		return

@@ -22,6 +22,10 @@ const ssmTarget = "AmazonSSM."
 // a JSON body out, errors as {"__type", "message"}.
 func (h *Handler) serveSSM(w http.ResponseWriter, r *http.Request) {
 	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), ssmTarget)
+	if api := wrongRegion(r, h.e.Region(), true); api != nil {
+		writeJSONError(w, api)
+		return
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	if err != nil || len(body) > maxBody {
 		writeJSONError(w, &sim.APIError{Code: "SerializationException", Message: "The request body is unreadable or too large.", Status: 400})
