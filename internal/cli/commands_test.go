@@ -395,7 +395,7 @@ func TestStatusOnlyReadsAndRecoverResumesALaunchAnInterruptedRollLeftSuspended(t
 			t.Fatalf("status repaired node 01: exit %d", code)
 		}
 		// Another command holds the lock: recover leaves the group alone.
-		l, err := lock.Acquire(w.ctx, lock.Config{API: w.e.AutoScaling(), Clock: clock.Real{}, Group: w.nodes[0].Group, Holder: "stateful roll by test"}, false)
+		l, err := lock.Acquire(w.ctx, lock.Config{API: w.e.SSM(), Clock: clock.Real{}, Name: lock.Name("demo"), Holder: "stateful roll by test"}, lock.Wait)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -119,7 +119,7 @@ func runRecover(ctx context.Context, io IO, d deps, o *recoverOptions, nodeID st
 	if err != nil {
 		return fail(err)
 	}
-	if err := repairStranded(ctx, d, io, as, inv, o.selector(), o.lockFlags, o.DryRun, snap); err != nil {
+	if err := repairStranded(ctx, d, io, &o.awsFlags, as, inv, o.selector(), o.lockFlags, o.DryRun, snap); err != nil {
 		return fail(err)
 	}
 	action := recovery.Explain

@@ -18,7 +18,7 @@ import (
 // as a roll does: a roll that holds it is mid-replacement and resumes its
 // own groups, so a held lock leaves them alone (said on stderr). It looks
 // again once it holds the lock. status never repairs: it only reads.
-func repairStranded(ctx context.Context, d deps, io IO, as awsapi.AutoScaling, inv *inventory.Inventory, sel inventory.Selector, lf lockFlags, dryRun bool, snap cluster.Snapshot) error {
+func repairStranded(ctx context.Context, d deps, io IO, af *awsFlags, as awsapi.AutoScaling, inv *inventory.Inventory, sel inventory.Selector, lf lockFlags, dryRun bool, snap cluster.Snapshot) error {
 	stranded := rollout.Stranded(snap)
 	if len(stranded) == 0 {
 		return nil
@@ -30,7 +30,7 @@ func repairStranded(ctx context.Context, d deps, io IO, as awsapi.AutoScaling, i
 		return nil
 	}
 	lf.BreakLock = false // a repair never takes another command's lock
-	err := withClusterLock(ctx, d, io, as, inv, sel, "stateful recover (resume a stranded Launch)", lf, func(ctx context.Context) error {
+	err := withClusterLock(ctx, d, io, af, as, inv, sel, "stateful recover (resume a stranded Launch)", lf, func(ctx context.Context) error {
 		fresh, err := inv.Observe(ctx, sel, inventory.Full, nil)
 		if err != nil {
 			return err
