@@ -44,13 +44,23 @@ func (e *etcd) client(ctx context.Context, nodes []cluster.Node) (*clientv3.Clie
 func (e *etcd) statuses(ctx context.Context, cli *clientv3.Client, nodes []cluster.Node) []etcdStatus {
 	out := make([]etcdStatus, len(nodes))
 	for i, n := range nodes {
-		resp, err := cli.Status(ctx, e.endpoint(n))
+		resp, err := e.status(ctx, cli, n)
 		if err == nil && len(resp.Errors) > 0 {
 			err = fmt.Errorf("%s", strings.Join(resp.Errors, "; "))
 		}
 		out[i] = etcdStatus{node: n, resp: resp, err: err}
 	}
 	return out
+}
+
+// etcdCallTimeout bounds one status call: a member that is down must
+// not use up the whole check's time before the others are asked.
+const etcdCallTimeout = 3 * time.Second
+
+func (e *etcd) status(ctx context.Context, cli *clientv3.Client, n cluster.Node) (*clientv3.StatusResponse, error) {
+	ctx, cancel := context.WithTimeout(ctx, etcdCallTimeout)
+	defer cancel()
+	return cli.Status(ctx, e.endpoint(n))
 }
 
 // health: every node's member answers without errors or alarms, the
@@ -109,7 +119,7 @@ func (e *etcd) caughtUp(ctx context.Context, nodes []cluster.Node, n cluster.Nod
 		return err
 	}
 	defer cli.Close()
-	mine, err := cli.Status(ctx, e.endpoint(n))
+	mine, err := e.status(ctx, cli, n)
 	if err != nil {
 		return fmt.Errorf("member of node %s (%s) does not answer: %w", n.ID, e.endpoint(n), err)
 	}
@@ -119,11 +129,11 @@ func (e *etcd) caughtUp(ctx context.Context, nodes []cluster.Node, n cluster.Nod
 	}
 	// The leader first, then the member: the member has caught up when it
 	// has applied what the leader had committed before.
-	ls, err := cli.Status(ctx, e.endpoint(leader))
+	ls, err := e.status(ctx, cli, leader)
 	if err != nil {
 		return fmt.Errorf("leader on node %s (%s) does not answer: %w", leader.ID, e.endpoint(leader), err)
 	}
-	mine, err = cli.Status(ctx, e.endpoint(n))
+	mine, err = e.status(ctx, cli, n)
 	if err != nil {
 		return fmt.Errorf("member of node %s (%s) does not answer: %w", n.ID, e.endpoint(n), err)
 	}
@@ -165,7 +175,7 @@ func (e *etcd) moveLeader(ctx context.Context, nodes []cluster.Node, from, to cl
 		return err
 	}
 	defer all.Close()
-	target, err := all.Status(ctx, e.endpoint(to))
+	target, err := e.status(ctx, all, to)
 	if err != nil {
 		return fmt.Errorf("member of node %s (%s) does not answer: %w", to.ID, e.endpoint(to), err)
 	}
