@@ -59,10 +59,31 @@ type Config struct {
 	// Endpoint, when set, gives a node's client address (host:port) in
 	// place of its IP and Port (tests run several servers on one host).
 	Endpoint func(cluster.Node) string
+	// Dial, when set, opens the checks' connections (the lab dials from
+	// its own network namespace); nil dials directly.
+	Dial Dialer
+}
+
+// Dialer opens a connection, as net.Dialer.DialContext does.
+type Dialer func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// reach is how a driver reaches the nodes.
+type reach struct {
+	endpoint func(cluster.Node) string
+	dial     Dialer
 }
 
 // Apps are the applications with built-in checks, and their default client ports.
 var Apps = map[string]int{"etcd": 2379, "zookeeper": 2181, "kafka": 9092}
+
+// drivers make the clients this build has: the node build (tag
+// stateful_node), which every node runs as root, leaves out the etcd and
+// Kafka client libraries (etcd.go, kafka.go register themselves only in
+// the full build); ZooKeeper's four-letter words need only the standard
+// library.
+var drivers = map[string]func(reach) driver{
+	"zookeeper": func(r reach) driver { return &zookeeper{r} },
+}
 
 // AppNames lists Apps in order, for messages.
 func AppNames() []string {
@@ -100,15 +121,16 @@ func New(cfg Config) (*Set, error) {
 	if ep == nil {
 		ep = func(n cluster.Node) string { return net.JoinHostPort(n.IP, strconv.Itoa(port)) }
 	}
-	var d driver
-	switch cfg.App {
-	case "etcd":
-		d = &etcd{endpoint: ep}
-	case "zookeeper":
-		d = &zookeeper{endpoint: ep}
-	case "kafka":
-		d = &kafka{endpoint: ep}
+	mk, ok := drivers[cfg.App]
+	if !ok {
+		return nil, fmt.Errorf("--app %s needs the full build of stateful (make build, or go run ./cmd/stateful): this binary is the node build (tag stateful_node), which leaves the etcd and Kafka clients out", cfg.App)
 	}
+	dial := cfg.Dial
+	if dial == nil {
+		var d net.Dialer
+		dial = d.DialContext
+	}
+	d := mk(reach{endpoint: ep, dial: dial})
 	s := &Set{name: cfg.App, d: d, all: d.checks()}
 	var names []string
 	for _, c := range s.all {

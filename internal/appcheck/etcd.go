@@ -1,21 +1,27 @@
+//go:build !stateful_node
+
 package appcheck
 
 import (
 	"context"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
 
 	"github.com/stateful-aws/stateful/internal/cluster"
 )
 
 // etcd asks every node's client endpoint for its status (member id,
 // leader, raft indexes, alarms) with etcd's own Go client.
-type etcd struct {
-	endpoint func(cluster.Node) string
+type etcd struct{ reach }
+
+func init() {
+	drivers["etcd"] = func(r reach) driver { return &etcd{r} }
 }
 
 func (e *etcd) checks() []Check {
@@ -37,7 +43,8 @@ func (e *etcd) client(ctx context.Context, nodes []cluster.Node) (*clientv3.Clie
 	for _, n := range nodes {
 		eps = append(eps, e.endpoint(n))
 	}
-	return clientv3.New(clientv3.Config{Endpoints: eps, Context: ctx, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	dial := grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) { return e.dial(ctx, "tcp", addr) })
+	return clientv3.New(clientv3.Config{Endpoints: eps, Context: ctx, DialTimeout: 5 * time.Second, Logger: zap.NewNop(), DialOptions: []grpc.DialOption{dial}})
 }
 
 // statuses asks each node's endpoint for its own status.

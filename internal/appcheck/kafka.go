@@ -1,3 +1,5 @@
+//go:build !stateful_node
+
 package appcheck
 
 import (
@@ -17,8 +19,10 @@ import (
 // kafka reads the cluster's metadata (brokers, controller, every
 // partition's replicas and in-sync replicas) and the topics'
 // min.insync.replicas with franz-go's admin client.
-type kafka struct {
-	endpoint func(cluster.Node) string
+type kafka struct{ reach }
+
+func init() {
+	drivers["kafka"] = func(r reach) driver { return &kafka{r} }
 }
 
 func (k *kafka) checks() []Check {
@@ -40,7 +44,7 @@ func (k *kafka) view(ctx context.Context, nodes []cluster.Node, configs bool) (k
 	for _, n := range nodes {
 		seeds = append(seeds, k.endpoint(n))
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.Dialer(k.dial))
 	if err != nil {
 		return kafkaView{}, err
 	}

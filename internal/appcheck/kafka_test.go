@@ -1,3 +1,5 @@
+//go:build !stateful_node
+
 package appcheck
 
 import (

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"strconv"
 	"strings"
 
@@ -16,9 +15,7 @@ import (
 // client port: srvr (its mode) and, of the leader, mntr (how many
 // followers are synced). The servers must allow them:
 // 4lw.commands.whitelist=srvr,mntr (or *) in zoo.cfg.
-type zookeeper struct {
-	endpoint func(cluster.Node) string
-}
+type zookeeper struct{ reach }
 
 func (z *zookeeper) checks() []Check {
 	return []Check{
@@ -28,9 +25,8 @@ func (z *zookeeper) checks() []Check {
 }
 
 // fourLetter sends one four-letter word and returns the answer.
-func fourLetter(ctx context.Context, addr, word string) (string, error) {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
+func fourLetter(ctx context.Context, dial Dialer, addr, word string) (string, error) {
+	conn, err := dial(ctx, "tcp", addr)
 	if err != nil {
 		return "", err
 	}
@@ -93,7 +89,7 @@ func (z *zookeeper) servers(ctx context.Context, nodes []cluster.Node) []zkServe
 	out := make([]zkServer, len(nodes))
 	for i, n := range nodes {
 		s := zkServer{node: n}
-		ans, err := fourLetter(ctx, z.endpoint(n), "srvr")
+		ans, err := fourLetter(ctx, z.dial, z.endpoint(n), "srvr")
 		if err == nil {
 			s.mode, err = parseSrvr(ans)
 		}
@@ -144,7 +140,7 @@ func (z *zookeeper) ensemble(ctx context.Context, nodes []cluster.Node) error {
 		if s.err != nil || s.mode != "leader" {
 			continue
 		}
-		ans, err := fourLetter(ctx, z.endpoint(s.node), "mntr")
+		ans, err := fourLetter(ctx, z.dial, z.endpoint(s.node), "mntr")
 		if err != nil {
 			return fmt.Errorf("mntr on the leader, node %s (%s): %w", s.node.ID, z.endpoint(s.node), err)
 		}
@@ -168,7 +164,7 @@ func (z *zookeeper) quorum(ctx context.Context, nodes []cluster.Node, _ cluster.
 // follower: the replaced server follows again (or leads) and the leader
 // counts it synced.
 func (z *zookeeper) follower(ctx context.Context, nodes []cluster.Node, n cluster.Node) error {
-	ans, err := fourLetter(ctx, z.endpoint(n), "srvr")
+	ans, err := fourLetter(ctx, z.dial, z.endpoint(n), "srvr")
 	if err != nil {
 		return fmt.Errorf("node %s (%s): %w", n.ID, z.endpoint(n), err)
 	}

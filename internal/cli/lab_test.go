@@ -55,7 +55,7 @@ func TestLabRollIsTheRollCommand(t *testing.T) {
 				return w.e.AutoScaling(), w.e.EC2(), nil
 			}, clock: clock.Real{}, terminal: func(any) bool { return false }}
 			return d, awsFlags{Cluster: clusterName, Region: "us-east-1", EndpointURL: endpoint, Output: "text"}
-		})
+		}, lab.Probe{}, func() string { return "" })
 		var replaced []string
 		if err := roll(w.ctx, "http://lab", "secret", "demo", lab.ByZone, func(e rollout.Event) {
 			if e.Kind == "replaced" {

@@ -30,6 +30,10 @@ type Report struct {
 	RollProbes   [2]int         // probes acknowledged, run during the roll
 	AllProbes    [2]int         // the same over the whole demo
 	RollSlowest  time.Duration  // the slowest probe run during the roll
+	// RollUp and RollTime: how long the probe succeeded during the roll,
+	// of the roll's wall time (probe.go's byTime); RollGap the longest
+	// stretch of failures.
+	RollUp, RollTime, RollGap time.Duration
 	Lost         []int          // acknowledged SEQs the check did not read back
 	Checked      int            // SEQs the check read back
 	Formats      map[string]int // volume -> formats seen in the agents' events
@@ -146,6 +150,7 @@ func (l *Lab) Demo(ctx context.Context, sc Scenario, progress io.Writer) (*Repor
 	rollEnd := l.cfg.Clock.Now()
 	r.RollErr = rollErr
 	r.RollProbes[0], r.RollProbes[1], r.RollSlowest = p.availability(rollStart, rollEnd)
+	r.RollUp, r.RollTime, r.RollGap = p.availabilityByTime(rollStart, rollEnd)
 	if rollErr != nil {
 		note("roll stopped: %v", rollErr)
 		if err := l.awaitCluster(ctx, inv, sel, runner, probe, 3*time.Minute); err != nil {
@@ -357,7 +362,8 @@ func (r *Report) Print(w io.Writer) {
 		return 100 * float64(x[0]) / float64(x[1])
 	}
 	if r.Probe.Write != "" {
-		fmt.Fprintf(w, "probe availability during the roll: %.2f%% (%d of %d probes, one every %s or when the last ended; slowest %s)\n", pct(r.RollProbes), r.RollProbes[0], r.RollProbes[1], probeEvery, r.RollSlowest.Round(time.Millisecond))
+		fmt.Fprintf(w, "probe availability during the roll, by time: %.2f%% (up %s of %s; longest gap %s)\n", byTimePct(r.RollUp, r.RollTime), r.RollUp.Round(time.Millisecond), r.RollTime.Round(time.Millisecond), r.RollGap.Round(time.Millisecond))
+		fmt.Fprintf(w, "probe availability during the roll, by count: %.2f%% (%d of %d probes, one every %s or when the last ended; slowest %s)\n", pct(r.RollProbes), r.RollProbes[0], r.RollProbes[1], probeEvery, r.RollSlowest.Round(time.Millisecond))
 		fmt.Fprintf(w, "probe availability overall: %.2f%% (%d of %d)\n", pct(r.AllProbes), r.AllProbes[0], r.AllProbes[1])
 	} else {
 		fmt.Fprintln(w, "probe: none (give --probe or a lab.hcl): availability not measured")
