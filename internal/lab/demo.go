@@ -26,19 +26,19 @@ import (
 type Report struct {
 	Timeline     []Event
 	Replacements []rollout.Replacement
-	Probe        Probe          // the application's client the demo ran
-	RollProbes   [2]int         // probes acknowledged, run during the roll
-	AllProbes    [2]int         // the same over the whole demo
-	RollSlowest  time.Duration  // the slowest probe run during the roll
+	Probe        Probe         // the application's client the demo ran
+	RollProbes   [2]int        // probes acknowledged, run during the roll
+	AllProbes    [2]int        // the same over the whole demo
+	RollSlowest  time.Duration // the slowest probe run during the roll
 	// RollUp and RollTime: how long the probe succeeded during the roll,
 	// of the roll's wall time (probe.go's byTime); RollGap the longest
 	// stretch of failures.
 	RollUp, RollTime, RollGap time.Duration
-	Lost         []int          // acknowledged SEQs the check did not read back
-	Checked      int            // SEQs the check read back
-	Formats      map[string]int // volume -> formats seen in the agents' events
-	Agents       []AgentRun     // every bootstrap, from the agents' events
-	SameIPs      bool           // every node back on its planned IP
+	Lost                      []int          // acknowledged SEQs the check did not read back
+	Checked                   int            // SEQs the check read back
+	Formats                   map[string]int // volume -> formats seen in the agents' events
+	Agents                    []AgentRun     // every bootstrap, from the agents' events
+	SameIPs                   bool           // every node back on its planned IP
 	// SameIdentity: the probe's identity command printed the same before
 	// the roll and at the end (every member kept its identity: its data).
 	SameIdentity bool
