@@ -143,7 +143,8 @@ func (l *Lab) Demo(ctx context.Context, sc Scenario, progress io.Writer) (*Repor
 			r.Replacements = append(r.Replacements, rollout.Replacement{Node: e.Node, Old: s.Instance, New: e.Instance, AZ: l.azOf(e.Node),
 				Took: e.Took, Started: s.At, Detected: e.At})
 		}
-		if e.Kind == "terminate" || e.Kind == "resume-launch" || e.Kind == "replaced" || e.Kind == "failed" {
+		switch e.Kind {
+		case "terminate", "resume-launch", "replaced", "failed", "leader", "move-leader", "check", "rollback", "rolled-back":
 			note("roll: %s", e.Message)
 		}
 	})
