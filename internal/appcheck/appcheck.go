@@ -38,8 +38,9 @@ type Check struct {
 	Run   func(ctx context.Context, nodes []cluster.Node, n cluster.Node) error
 }
 
-// ErrNoMove says the application cannot hand leadership over on request.
-var ErrNoMove = errors.New("the application cannot hand leadership over")
+// ErrNoMove says the application cannot hand leadership over on request;
+// it is an errors.ErrUnsupported, which the roll takes as "go on without".
+var ErrNoMove = fmt.Errorf("the application cannot hand leadership over: %w", errors.ErrUnsupported)
 
 // driver is one application's client.
 type driver interface {

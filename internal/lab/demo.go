@@ -144,7 +144,7 @@ func (l *Lab) Demo(ctx context.Context, sc Scenario, progress io.Writer) (*Repor
 				Took: e.Took, Started: s.At, Detected: e.At})
 		}
 		switch e.Kind {
-		case "terminate", "resume-launch", "replaced", "failed", "leader", "move-leader", "check", "rollback", "rolled-back":
+		case "terminate", "resume-launch", "replaced", "failed", "pre-check", "leader", "move-leader", "check", "rollback", "rolled-back":
 			note("roll: %s", e.Message)
 		}
 	})
