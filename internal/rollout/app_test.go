@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand"
 	"slices"
 	"strings"
 	"sync"
@@ -30,8 +31,8 @@ type fakeApp struct {
 	moves      []string
 	// checkErr, when set, fails every Check.
 	checkErr error
-	// behind says whether a serving node's member has not caught up.
-	behind func(m sim.Member, sinceInService time.Duration) bool
+	// behind says whether node id's serving member has not caught up.
+	behind func(id string, m sim.Member, sinceInService time.Duration) bool
 	// onCaughtUp runs (locked) when node id first passes CaughtUp.
 	onCaughtUp func(a *fakeApp, id string)
 	caught     map[string]bool
@@ -86,7 +87,7 @@ func (a *fakeApp) CaughtUp(_ context.Context, _ []cluster.Node, n cluster.Node) 
 	if !ok {
 		return fmt.Errorf("member of node %s is down", n.ID)
 	}
-	if a.behind != nil && a.behind(m, time.Since(m.InServiceAt)) {
+	if a.behind != nil && a.behind(n.ID, m, time.Since(m.InServiceAt)) {
 		return fmt.Errorf("member of node %s is behind the leader", n.ID)
 	}
 	if a.caught == nil {
@@ -208,7 +209,7 @@ func TestTheNextNodeWaitsForTheReplacedOneToCatchUp(t *testing.T) {
 		w.newVersion()
 		const lag = 2 * time.Minute
 		cfg := w.config(w.e.AutoScaling(), w.e.EC2())
-		cfg.App = &fakeApp{w: w, leader: "02", behind: func(_ sim.Member, since time.Duration) bool { return since < lag }}
+		cfg.App = &fakeApp{w: w, leader: "02", behind: func(_ string, _ sim.Member, since time.Duration) bool { return since < lag }}
 		var events []Event
 		cfg.Events = func(e Event) { events = append(events, e) }
 		if _, err := Run(w.ctx, cfg); err != nil {
@@ -256,11 +257,11 @@ func TestRollbackPutsTheFailedNodeAloneBack(t *testing.T) {
 		sim.ContinueAfter(bootTime)(e, inst)
 	}
 	// Version 2 boots, but its member never catches up.
-	behindOnV2 := func(m sim.Member, _ time.Duration) bool { return m.Version == 2 }
+	behindOnV2 := func(_ string, m sim.Member, _ time.Duration) bool { return m.Version == 2 }
 	for _, c := range []struct {
 		name         string
 		boot         sim.BootFunc
-		behind       func(sim.Member, time.Duration) bool
+		behind       func(string, sim.Member, time.Duration) bool
 		terminations string
 		cause        string
 	}{
@@ -324,5 +325,81 @@ func TestRollbackNodes(t *testing.T) {
 		if got := rollbackNodes(&Failure{Kind: c.kind, Node: "02"}, res); !slices.Equal(got, c.want) {
 			t.Errorf("%s: %v, want %v", c.kind, got, c.want)
 		}
+	}
+}
+
+// TestRollbackUnderRandomFaults: whichever node's new version fails (its
+// launch abandoned, or its member never catching up) and whatever the
+// throttling, the roll puts that node alone back on version 1 and stops:
+// the nodes before it are on version 2, the nodes after it untouched,
+// only its group pins version 1, and never more than one node is out of
+// service. PROPERTY_SEEDS=N runs N seeds (default 6).
+func TestRollbackUnderRandomFaults(t *testing.T) {
+	for seed := int64(1); seed <= int64(propertySeeds()); seed++ {
+		rng := rand.New(rand.NewSource(seed))
+		bad, abandon := rng.Intn(3), rng.Intn(2) == 0
+		throttleAt, throttleFor := time.Duration(rng.Intn(120))*time.Second, time.Duration(20+rng.Intn(100))*time.Second
+		p := float64(200+rng.Intn(400)) / 1000
+		name := fmt.Sprintf("seed=%d", seed)
+		t.Run(name, func(t *testing.T) {
+			t.Logf("node %02d fails (abandoned: %v); throttling %.0f%% from %s for %s; replay: go test ./internal/rollout -run 'TestRollbackUnderRandomFaults/%s$' -v", bad, abandon, 100*p, throttleAt, throttleFor, name)
+			synctest.Test(t, func(t *testing.T) {
+				var badGroup string
+				boot := func(e *sim.Engine, inst sim.Instance) {
+					if abandon && inst.LaunchTemplateVersion == 2 && inst.Group == badGroup {
+						sim.AbandonAfter(10*time.Second)(e, inst)
+						return
+					}
+					sim.ContinueAfter(bootTime)(e, inst)
+				}
+				w := newWorld(t, 3, boot)
+				badGroup = w.nodes[bad].Group
+				badID := w.nodes[bad].ID
+				w.newVersion()
+				lowest := w.monitor()
+				go func() {
+					time.Sleep(throttleAt)
+					w.e.AddFaults(sim.Throttle(p)...)
+					time.Sleep(throttleFor)
+					w.e.ClearFaults()
+				}()
+				cfg := w.config(w.e.AutoScaling(), w.e.EC2())
+				cfg.App = &fakeApp{w: w, leader: "02", behind: func(id string, m sim.Member, _ time.Duration) bool {
+					return !abandon && id == badID && m.Version == 2
+				}}
+				cfg.OnFailure = Rollback
+				cfg.Timeout = 4 * time.Minute
+				_, err := Run(w.ctx, cfg)
+				f, ok := IsFailure(err)
+				if !ok || f.Kind != RolledBack || f.Node != badID {
+					t.Fatalf("err %v; want node %s rolled back", err, badID)
+				}
+				time.Sleep(throttleAt + throttleFor) // the faults are over
+				for k, n := range w.nodes {
+					want, wantGroup := int64(1), "$Latest"
+					switch {
+					case k == bad:
+						wantGroup = "1"
+					case k < bad:
+						want = 2
+					}
+					if m := w.e.Members(n.Group); len(m) != 1 || m[0].Lifecycle != "InService" || m[0].Version != want {
+						t.Errorf("node %s: %+v, want in service on version %d", n.ID, m, want)
+					}
+					if v := groupVersion(t, w, n.Group); v != wantGroup {
+						t.Errorf("node %s's group launches %s, want %s", n.ID, v, wantGroup)
+					}
+				}
+				for _, id := range w.terminations() {
+					if id > badID {
+						t.Errorf("node %s, after the failed one, was terminated (%v)", id, w.terminations())
+					}
+				}
+				if low := lowest(); low < 2 {
+					t.Errorf("only %d of 3 nodes in service at one point", low)
+				}
+				time.Sleep(30 * time.Minute)
+			})
+		})
 	}
 }
