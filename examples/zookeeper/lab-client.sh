@@ -8,13 +8,16 @@ read -ra ips <<<"$STATEFUL_NODE_IPS"
 cli=/usr/lib/zookeeper/bin/cli_mt
 root=/stateful-lab
 
-# serving: the servers that accept a connection now. A server whose
-# instance is gone does not even refuse: cli_mt would wait seconds on it.
+# serving: the servers that serve now (srvr answers a Mode), as a client
+# fails over past a server that is down or still joining the quorum. A
+# server whose instance is gone does not even refuse: cli_mt would wait
+# seconds on it.
 serving() {
-  local ip
+  local ip out
   for ip in "${ips[@]}"; do
     # shellcheck disable=SC2016 # $1 is the inner bash's
-    timeout 0.3 bash -c 'exec 3<>"/dev/tcp/$1/2181"' _ "$ip" 2>/dev/null && printf '%s:2181,' "$ip"
+    out=$(timeout 0.3 bash -c 'exec 3<>"/dev/tcp/$1/2181" && printf srvr >&3 && cat <&3' _ "$ip" 2>/dev/null) || true
+    if grep -qE '^Mode: (leader|follower|standalone)' <<<"$out"; then printf '%s:2181,' "$ip"; fi
   done
 }
 
