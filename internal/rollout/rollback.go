@@ -86,6 +86,15 @@ func (r *roller) rollback(ctx context.Context, res *Result, err error) error {
 	sub := r.cfg
 	sub.Options = Options{Only: done, MaxUnavailable: 1}
 	sub.App, sub.PreCheck, sub.Verify, sub.Canary, sub.Soak, sub.PauseAfter, sub.OnFailure = nil, nil, nil, 0, 0, 0, Stop
+	if events := r.cfg.Events; events != nil {
+		// The rollback's own roll says what it does, not "plan" or "done":
+		// the roll as a whole has stopped.
+		sub.Events = func(e Event) {
+			if e.Kind != "plan" && e.Kind != "done" {
+				events(e)
+			}
+		}
+	}
 	if _, serr := Run(ctx, sub); serr != nil {
 		return fmt.Errorf("%w; rolling node(s) %s back did not finish: %v", err, strings.Join(done, ", "), serr)
 	}
