@@ -149,17 +149,6 @@ func New(cfg Config) (*Set, error) {
 // Name is the application's name.
 func (s *Set) Name() string { return s.name }
 
-// Names lists the checks that run, by phase, for the roll's plan message.
-func (s *Set) Names() []string {
-	var out []string
-	for _, c := range s.all {
-		if !slices.Contains(s.skip, c.Name) {
-			out = append(out, c.Name)
-		}
-	}
-	return out
-}
-
 func (s *Set) run(ctx context.Context, p Phase, nodes []cluster.Node, n cluster.Node) error {
 	for _, c := range s.all {
 		if c.Phase != p || slices.Contains(s.skip, c.Name) {
