@@ -5,3 +5,10 @@
 ready = "./lab-client.sh ready"
 probe = "./lab-client.sh write"
 check = "./lab-client.sh check"
+
+# The roll's built-in check (stateful roll --app zookeeper), asked from the lab
+# network: the cluster healthy before each node goes, the replaced member
+# caught up before the next, the leader last. Set on_failure = "rollback"
+# to put a node whose replacement fails back on its last good version.
+# Terraform's roll takes the same from the module block's roll input.
+app = "zookeeper"

@@ -23,7 +23,7 @@ locals {
     "syncLimit=5",
     "dataDir=${local.data_dir}",
     "clientPort=2181",
-    "4lw.commands.whitelist=srvr,ruok",
+    "4lw.commands.whitelist=srvr,ruok,mntr",
     "admin.enableServer=false",
     ], [for n in local.nodes : format("server.%d=%s:2888:3888", tonumber(n.node_id) + 1, n.node_ip)],
   [""]))

@@ -3,6 +3,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/stateful-aws/stateful/internal/lab"
+	"github.com/stateful-aws/stateful/internal/rollout"
 )
 
 type labOptions struct {
@@ -25,6 +27,9 @@ type labOptions struct {
 	WorkDir  string
 	Verbose  bool
 	KeepLogs bool
+	// labID is the lab's id once it is up: the roll's built-in check
+	// dials from its network.
+	labID string
 }
 
 func newLabCmd(io IO) *cobra.Command {
@@ -140,7 +145,14 @@ func (o *labOptions) config(io IO) (lab.Config, error) {
 	for _, m := range c.Mapped {
 		fmt.Fprintf(io.Out, "  %s\n", m)
 	}
-	return lab.Config{Source: src, Release: o.Release, WorkDir: o.WorkDir, Probe: probe.Override(o.Probe), Roll: labRoll,
+	probe = probe.Override(o.Probe)
+	if probe.App != "" {
+		// The checks are the roll command's: refuse a wrong one before the lab boots.
+		if err := (&appFlags{App: probe.App, OnFailure: cmp.Or(probe.OnFailure, string(rollout.Stop))}).checkApp(); err != nil {
+			return lab.Config{}, usageError("%s: %v", filepath.Join(src.Dir, lab.ProbeFile), err)
+		}
+	}
+	return lab.Config{Source: src, Release: o.Release, WorkDir: o.WorkDir, Probe: probe, Roll: labRoll(probe, func() string { return o.labID }),
 		Logger: slog.New(slog.NewTextHandler(io.Err, &slog.HandlerOptions{Level: level}))}, nil
 }
 
@@ -157,6 +169,7 @@ func runLabDemo(ctx context.Context, io IO, o *labOptions) error {
 	if err != nil {
 		return err
 	}
+	o.labID = l.ID()
 	fmt.Fprintf(io.Out, "lab up: simulated AWS at %s\n", l.Endpoint)
 	r, err := l.Demo(ctx, lab.DefaultScenario, io.Out)
 	if r != nil {

@@ -57,7 +57,7 @@ func TestLabRollIsTheRollCommand(t *testing.T) {
 			}, params: func(context.Context, *awsFlags) (lock.API, error) { return w.e.SSM(), nil },
 				clock: clock.Real{}, terminal: func(any) bool { return false }}
 			return d, awsFlags{Cluster: clusterName, Region: "us-east-1", EndpointURL: endpoint, Output: "text"}
-		})
+		}, lab.Probe{}, func() string { return "" })
 		var replaced []string
 		if err := roll(w.ctx, "http://lab", "secret", "demo", lab.ByZone, func(e rollout.Event) {
 			if e.Kind == "replaced" {

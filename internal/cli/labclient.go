@@ -58,8 +58,17 @@ func labDepsAt(endpoint, secret, clusterName string) (deps, awsFlags) {
 // labRollOptions are `stateful lab roll`'s and the demo's roll: the lab
 // puts each subnet in its own zone, so zone by zone is one node at a time
 // for three nodes in three subnets, as a three-member quorum requires.
-func labRollOptions(f awsFlags, opts rollout.Options) *rollOptions {
+// The built-in check (lab.hcl's app and on_failure) dials from the lab's
+// network, where the nodes are.
+func labRollOptions(f awsFlags, opts rollout.Options, probe lab.Probe, labID string) *rollOptions {
 	o := &rollOptions{awsFlags: f, Timeout: 5 * time.Minute, CheckTimeout: time.Minute, Fast: 250 * time.Millisecond, MaxUnavailable: "1"}
+	o.App, o.OnFailure = probe.App, probe.OnFailure
+	if o.OnFailure == "" {
+		o.OnFailure = string(rollout.Stop)
+	}
+	if o.App != "" {
+		o.dial = lab.DialIn(labID)
+	}
 	switch {
 	case opts.ByZone && opts.WholeZone:
 		o.ByZone, o.MaxUnavailable = true, "zone"
@@ -71,12 +80,15 @@ func labRollOptions(f awsFlags, opts rollout.Options) *rollOptions {
 
 // labRoll is the demo's roll: `stateful roll`'s own code against the
 // lab's endpoint, its events also going to the lab's report.
-var labRoll = labRollWith(labDepsAt)
+// labID gives the lab's id once it is up.
+func labRoll(probe lab.Probe, labID func() string) lab.RollFunc {
+	return labRollWith(labDepsAt, probe, labID)
+}
 
-func labRollWith(depsAt func(endpoint, secret, clusterName string) (deps, awsFlags)) lab.RollFunc {
+func labRollWith(depsAt func(endpoint, secret, clusterName string) (deps, awsFlags), probe lab.Probe, labID func() string) lab.RollFunc {
 	return func(ctx context.Context, endpoint, secret, clusterName string, opts rollout.Options, events func(rollout.Event)) error {
 		d, f := depsAt(endpoint, secret, clusterName)
-		o := labRollOptions(f, opts)
+		o := labRollOptions(f, opts, probe, labID())
 		o.observe = events
 		return runRoll(ctx, IO{In: strings.NewReader(""), Out: io.Discard, Err: io.Discard}, d, o)
 	}
@@ -114,10 +126,18 @@ func newLabClientCmds(io IO, o *labOptions) []*cobra.Command {
 			if err != nil {
 				return err
 			}
+			st, err := lab.LoadState(o.WorkDir)
+			if err != nil {
+				return usageError("%v", err)
+			}
+			var probe lab.Probe
 			if o.Config != "" {
 				src, err := o.source()
 				if err != nil {
 					return err
+				}
+				if probe, err = lab.LoadProbe(src.Dir); err != nil {
+					return usageError("%v", err)
 				}
 				templates := map[string]string{}
 				for _, n := range snap.Nodes {
@@ -136,9 +156,11 @@ func newLabClientCmds(io IO, o *labOptions) []*cobra.Command {
 				}
 			}
 			fmt.Fprintf(io.Out, "new launch-template version for %d nodes\n", len(snap.Nodes))
-			return runRoll(cmd.Context(), io, d, labRollOptions(f, lab.ByZone))
+			return runRoll(cmd.Context(), io, d, labRollOptions(f, lab.ByZone, probe.Override(o.Probe), st.ID))
 		},
 	}
+	roll.Flags().StringVar(&o.Probe.App, "app", "", "the roll's built-in check, asked from the lab's network (default: --config's lab.hcl app)")
+	roll.Flags().StringVar(&o.Probe.OnFailure, "on-failure", "", `"stop" or "rollback" (default: --config's lab.hcl on_failure, else stop)`)
 	kill := &cobra.Command{
 		Use: "kill NODE", Short: "Kill a node's instance, as a host failure would; its group replaces it", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

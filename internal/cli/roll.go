@@ -25,6 +25,7 @@ type rollOptions struct {
 	awsFlags
 	lockFlags
 	markFlags
+	appFlags
 	Last            []string
 	PreCheck        string
 	CheckTimeout    time.Duration
@@ -93,6 +94,27 @@ node-id order, as a StatefulSet's partition) limits the roll.
 --dry-run looks once and never waits: it prints the plan and, when a node
 is out of service, why the roll would wait (exit 3); it changes nothing.
 
+Built-in checks: --app etcd|zookeeper|kafka asks the application itself,
+on --app-port of every node's IP, before each termination (etcd-health:
+every member healthy, one leader; zookeeper-quorum: one leader, every
+follower synced; kafka-controller, kafka-min-isr: no partition already
+under, or taken under by this broker's restart, its min.insync.replicas)
+and after each replacement (etcd-caught-up: its raft index caught up with
+the leader's; zookeeper-follower: following again and synced;
+kafka-caught-up: back in every partition's in-sync replicas), each attempt
+bounded by --check-timeout and retried until --timeout; --skip-check NAME
+leaves one out. The leader (etcd leader, ZooKeeper leader, Kafka
+controller), asked again before each node, goes last; etcd's leadership is
+handed to a replaced member before the leader's node goes. ZooKeeper needs
+4lw.commands.whitelist=srvr,mntr.
+
+--on-failure rollback: a node whose replacement failed (launch abandoned,
+built-in check or --verify failing) goes back to the launch-template
+version it ran when the roll began (its group set to that version, the
+node replaced again with its own volume and IP); the roll then stops
+(exit 4), touches no other node and says what Terraform's next apply
+will do.
+
 --pre-check runs in bash with STATEFUL_NODE_ID, STATEFUL_NODE_IP,
 STATEFUL_INSTANCE_ID and STATEFUL_ASG_NAME set; exit 0 means go.
 
@@ -145,6 +167,7 @@ Exit codes:
 	f.IntVar(&o.PauseAfter, "pause-after", 0, "stop after this many replacements (exit 5) and print the command that resumes")
 	f.StringSliceVar(&o.Only, "only", nil, "replace only this node (repeatable)")
 	f.StringVar(&o.Partition, "partition", "", "replace only this node and the nodes after it in node-id order")
+	o.registerApp(f)
 	return cmd
 }
 
@@ -185,8 +208,10 @@ func (o *rollOptions) check() error {
 	if err := o.checkLock(); err != nil {
 		return err
 	}
-	_, _, err := o.budget()
-	return err
+	if _, _, err := o.budget(); err != nil {
+		return err
+	}
+	return o.checkApp()
 }
 
 // resumeCommand is the roll to run after a pause: the same flags without
@@ -227,6 +252,7 @@ func (o *rollOptions) resumeCommand(canaryDone bool) string {
 	if o.Timeout != 10*time.Minute {
 		fmt.Fprintf(&b, " --timeout %s", o.Timeout)
 	}
+	b.WriteString(o.appAgain())
 	return b.String()
 }
 
@@ -273,6 +299,9 @@ func runRoll(ctx context.Context, io IO, d deps, o *rollOptions) error {
 	}
 	if o.PreCheck != "" {
 		cfg.PreCheck = preCheck(o.PreCheck, io.Err)
+	}
+	if err := o.appFlags.apply(&cfg); err != nil {
+		return err
 	}
 	if o.Verify != "" {
 		cfg.Verify = verify(o.Verify, io.Err)

@@ -36,6 +36,9 @@ type Cluster struct {
 	ModuleDir string // the module the block calls: its release.tf pins the agent
 	Nodes     []Node
 	Subnets   []Subnet
+	// VPC is the lab VPC's range: the smallest /16 (or narrower) holding
+	// every subnet.
+	VPC netip.Prefix
 	// Mapped lists, once, what has no meaning on one machine and what the
 	// lab gives instead.
 	Mapped []string
@@ -71,8 +74,8 @@ const (
 	nodeCallName = "cluster_nodes" // the module's per-node call: module.cluster_nodes["<node_id>"]
 )
 
-// labNetwork holds every node: the lab's bridge network, without the
-// control plane's /20 (it holds the simulator's address).
+// labNetwork is where the lab puts subnets the configuration leaves
+// open (read by id, no node address fixing them), a /20 each.
 var labNetwork = netip.MustParsePrefix("10.0.0.0/16")
 
 // ownArguments are the module's inputs the lab replaces with its own and
@@ -151,6 +154,9 @@ func Evaluate(src Source, baseURL string) (*Cluster, error) {
 	for _, s := range net.order {
 		c.Subnets = append(c.Subnets, *s)
 		c.Mapped = append(c.Mapped, fmt.Sprintf("subnet %s: the lab's %s in %s", s.ID, s.CIDR, s.AZ))
+	}
+	if c.VPC, err = vpcRange(c.Subnets); err != nil {
+		return nil, err
 	}
 	c.Mapped = append(c.Mapped, "region: "+labRegion, "data volumes: loop devices (their size in GiB stays what the simulator reports)")
 	return c, nil
@@ -337,7 +343,7 @@ func (s *subnets) overlaps(p netip.Prefix) bool {
 
 // place maps the subnets the module's nodes name and the configuration did
 // not read: to the /24 holding the first of their nodes' addresses. Every
-// node address must lie in the lab's network.
+// node address must be private and none of the lab's own (checkNodeIP).
 func (s *subnets) place(m *tfeval.Scope) error {
 	nodes, _ := m.Var("nodes")
 	if nodes.IsNull() || !nodes.CanIterateElements() {
@@ -356,8 +362,8 @@ func (s *subnets) place(m *tfeval.Scope) error {
 		if err != nil {
 			continue // the module's validation says so
 		}
-		if !labNetwork.Contains(ip) || netip.MustParsePrefix("10.0.240.0/20").Contains(ip) {
-			return fmt.Errorf("node_ip %s is outside the lab's network: the lab places nodes in 10.0.0.0/16 below 10.0.240.0; give the lab other addresses (with -var)", ip)
+		if err := checkNodeIP(ip); err != nil {
+			return err
 		}
 		if _, ok := s.byID[subv.AsString()]; !ok {
 			p, _ := ip.Prefix(24)

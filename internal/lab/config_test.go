@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -96,9 +97,17 @@ func TestConfigurationTheLabCannotEvaluate(t *testing.T) {
 			tf:   block(t, "", `[{ node_id = "00", node_ip = "10.0.1.10", node_subnet_id = "subnet-1" }, { node_id = "00", node_ip = "10.0.1.11", node_subnet_id = "subnet-1" }]`),
 			want: []string{"variables.tf:", "invalid value for variable nodes: Two nodes share a node_id: every node_id must be unique."},
 		},
-		"an address outside the lab's network": {
-			tf:   block(t, "", `[{ node_id = "00", node_ip = "172.31.0.10", node_subnet_id = "subnet-1" }]`),
-			want: []string{"node_ip 172.31.0.10 is outside the lab's network: the lab places nodes in 10.0.0.0/16 below 10.0.240.0; give the lab other addresses (with -var)"},
+		"an address of the lab's own": {
+			tf:   block(t, "", `[{ node_id = "00", node_ip = "10.0.250.10", node_subnet_id = "subnet-1" }]`),
+			want: []string{"node_ip 10.0.250.10 overlaps the lab's own addresses 10.0.240.0/20 (its control plane and the simulator's endpoint): give the nodes other addresses (with -var)"},
+		},
+		"a public address": {
+			tf:   block(t, "", `[{ node_id = "00", node_ip = "8.8.8.8", node_subnet_id = "subnet-1" }]`),
+			want: []string{"node_ip 8.8.8.8 is not a private IPv4 address: the lab runs nodes on private addresses only (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16)"},
+		},
+		"subnets no VPC holds": {
+			tf:   block(t, "", `[{ node_id = "00", node_ip = "172.31.0.10", node_subnet_id = "subnet-1" }, { node_id = "01", node_ip = "192.168.1.10", node_subnet_id = "subnet-2" }]`),
+			want: []string{"the configuration's subnets (subnet-1 172.31.0.0/24, subnet-2 192.168.1.0/24) lie in no one /16, so no VPC holds them all"},
 		},
 		"-var of an undeclared variable": {
 			tf:   block(t, "", `[{ node_id = "00", node_ip = "10.0.1.10", node_subnet_id = "subnet-1" }]`),
@@ -166,6 +175,31 @@ variable "volume" {
 	}
 	if len(c.Mapped) == 0 || !strings.Contains(strings.Join(c.Mapped, "\n"), "security_groups: one bridge") {
 		t.Errorf("mapped: %v", c.Mapped)
+	}
+}
+
+// TestTheConfigurationsOwnAddresses: nodes at 172.31.x.x (the default
+// VPC's range) run in the lab unchanged, in a VPC holding their subnets.
+func TestTheConfigurationsOwnAddresses(t *testing.T) {
+	t.Parallel()
+	dir := configDir(t, block(t, "", `[for i in range(3) : { node_id = format("%02d", i), node_ip = "172.31.${16 * i}.10", node_subnet_id = "subnet-${i}" }]`))
+	c, err := Evaluate(Source{Dir: dir, ModuleDir: "../.."}, BaseURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range c.Nodes {
+		if want := fmt.Sprintf("172.31.%d.10", 16*i); n.IP != want {
+			t.Errorf("node %s at %s, want %s", n.ID, n.IP, want)
+		}
+		if nodeAddr(n.IP) != n.IP+"/32" {
+			t.Errorf("node %s's address %s, want %s/32 on the bridge", n.ID, nodeAddr(n.IP), n.IP)
+		}
+	}
+	if c.VPC.String() != "172.31.0.0/16" || len(c.Subnets) != 3 || c.Subnets[1].CIDR.String() != "172.31.16.0/24" {
+		t.Errorf("VPC %s, subnets %v; want 172.31.0.0/16 holding the nodes' /24s", c.VPC, c.Subnets)
+	}
+	if nodeAddr("10.0.1.10") != "10.0.1.10/16" {
+		t.Errorf("an address in the lab's own network keeps its netmask: %s", nodeAddr("10.0.1.10"))
 	}
 }
 

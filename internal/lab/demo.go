@@ -26,14 +26,18 @@ import (
 type Report struct {
 	Timeline     []Event
 	Replacements []rollout.Replacement
-	Probe        Probe          // the application's client the demo ran
-	RollProbes   [2]int         // probes acknowledged, run during the roll
-	AllProbes    [2]int         // the same over the whole demo
-	RollSlowest  time.Duration  // the slowest probe run during the roll
-	Lost         []int          // acknowledged SEQs the check did not read back
-	Checked      int            // SEQs the check read back
-	Formats      map[string]int // volume -> formats seen in the agents' events
-	Agents       []AgentRun     // every bootstrap, from the agents' events
+	Probe        Probe         // the application's client the demo ran
+	RollProbes   [2]int        // probes acknowledged, run during the roll
+	AllProbes    [2]int        // the same over the whole demo
+	RollSlowest  time.Duration // the slowest probe run during the roll
+	// RollUp and RollTime: how long the probe succeeded during the roll,
+	// of the roll's wall time (probe.go's byTime); RollGap the longest
+	// stretch of failures.
+	RollUp, RollTime, RollGap time.Duration
+	Lost                      []int          // acknowledged SEQs the check did not read back
+	Checked                   int            // SEQs the check read back
+	Formats                   map[string]int // volume -> formats seen in the agents' events
+	Agents                    []AgentRun     // every bootstrap, from the agents' events
 	// AgentFailures are the failed bootstraps, said as they happened.
 	AgentFailures []AgentFailure
 	SameIPs       bool // every node back on its planned IP
@@ -148,13 +152,15 @@ func (l *Lab) Demo(ctx context.Context, sc Scenario, progress io.Writer) (*Repor
 			r.Replacements = append(r.Replacements, rollout.Replacement{Node: e.Node, Old: s.Instance, New: e.Instance, AZ: l.azOf(e.Node),
 				Took: e.Took, Started: s.At, Detected: e.At})
 		}
-		if e.Kind == "terminate" || e.Kind == "resume-launch" || e.Kind == "replaced" || e.Kind == "failed" {
+		switch e.Kind {
+		case "terminate", "resume-launch", "replaced", "failed", "pre-check", "leader", "move-leader", "check", "rollback", "rolled-back":
 			note("roll: %s", e.Message)
 		}
 	})
 	rollEnd := l.cfg.Clock.Now()
 	r.RollErr = rollErr
 	r.RollProbes[0], r.RollProbes[1], r.RollSlowest = p.availability(rollStart, rollEnd)
+	r.RollUp, r.RollTime, r.RollGap = p.availabilityByTime(rollStart, rollEnd)
 	if rollErr != nil {
 		note("roll stopped: %v", rollErr)
 		if err := l.awaitCluster(ctx, inv, sel, runner, probe, 3*time.Minute); err != nil {
@@ -384,7 +390,8 @@ func (r *Report) Print(w io.Writer) {
 	case r.Probe.Write != "" && r.AllProbes[1] == 0:
 		fmt.Fprintln(w, "probe: none ran: availability not measured")
 	case r.Probe.Write != "":
-		fmt.Fprintf(w, "probe availability during the roll: %.2f%% (%d of %d probes, one every %s or when the last ended; slowest %s)\n", pct(r.RollProbes), r.RollProbes[0], r.RollProbes[1], probeEvery, r.RollSlowest.Round(time.Millisecond))
+		fmt.Fprintf(w, "probe availability during the roll, by time: %.2f%% (up %s of %s; longest gap %s)\n", byTimePct(r.RollUp, r.RollTime), r.RollUp.Round(time.Millisecond), r.RollTime.Round(time.Millisecond), r.RollGap.Round(time.Millisecond))
+		fmt.Fprintf(w, "probe availability during the roll, by count: %.2f%% (%d of %d probes, one every %s or when the last ended; slowest %s)\n", pct(r.RollProbes), r.RollProbes[0], r.RollProbes[1], probeEvery, r.RollSlowest.Round(time.Millisecond))
 		fmt.Fprintf(w, "probe availability overall: %.2f%% (%d of %d)\n", pct(r.AllProbes), r.AllProbes[0], r.AllProbes[1])
 	default:
 		fmt.Fprintln(w, "probe: none (give --probe or a lab.hcl): availability not measured")

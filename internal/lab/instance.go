@@ -84,11 +84,15 @@ func (l *Lab) start(si sim.Instance) error {
 		{"ip", "-n", i.netns, "link", "set", "lo", "up"},
 		{"ip", "-n", l.cpNetns(), "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", i.netns},
 		{"ip", "-n", l.cpNetns(), "link", "set", veth, "master", "br0", "up"},
-		{"ip", "-n", i.netns, "addr", "add", fmt.Sprintf("%s/%d", i.ip, labNetmask), "dev", "eth0"},
+		{"ip", "-n", i.netns, "addr", "add", nodeAddr(i.ip), "dev", "eth0"},
 		{"ip", "-n", i.netns, "link", "set", "eth0", "up"},
 		// IMDS's link-local address is reached on the lab's bridge, inside
 		// this namespace only.
 		{"ip", "-n", i.netns, "route", "add", imdsIP + "/32", "dev", "eth0"},
+	}
+	// Every private range is on the lab's one bridge (addresses.go).
+	for _, r := range privateRanges {
+		steps = append(steps, []string{"ip", "-n", i.netns, "route", "add", r, "dev", "eth0"})
 	}
 	for _, s := range steps {
 		if err := run(ctx, s[0], s[1:]...); err != nil {

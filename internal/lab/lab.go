@@ -269,6 +269,9 @@ func (l *Lab) network(ctx context.Context) error {
 		{"ip", "-n", ns, "addr", "add", imdsIP + "/32", "dev", "br0"},
 		{"ip", "-n", ns, "link", "set", "br0", "up"},
 	}
+	for _, r := range privateRanges {
+		steps = append(steps, []string{"ip", "-n", ns, "route", "add", r, "dev", "br0"})
+	}
 	for _, s := range steps {
 		if err := run(ctx, s[0], s[1:]...); err != nil {
 			return fmt.Errorf("setting up the lab network: %w", err)

@@ -168,6 +168,9 @@ func TestDemoRollsWithoutDowntimeAndHealsANodeLoss(t *testing.T) {
 	if ok, total := r.RollProbes[0], r.RollProbes[1]; total < 50 || float64(ok) < 0.99*float64(total) {
 		t.Errorf("during the roll %d of %d probes (a write read back at once) passed; want at least 99%%", ok, total)
 	}
+	if float64(r.RollUp) < 0.99*float64(r.RollTime) || r.RollGap > time.Second {
+		t.Errorf("during the roll the probe succeeded %s of %s, longest gap %s; want at least 99%% by time and no gap over 1s", r.RollUp, r.RollTime, r.RollGap)
+	}
 	if len(r.Lost) > 0 || r.Checked < r.AllProbes[0] {
 		t.Errorf("%d acknowledged writes lost (%v); the check read back %d of %d", len(r.Lost), r.Lost, r.Checked, r.AllProbes[0])
 	}

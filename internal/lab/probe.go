@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,10 +40,14 @@ type Probe struct {
 	// Identity runs before the roll and at the end: the same output means
 	// every member kept its identity, hence its data.
 	Identity string
+	// App names the roll's built-in check (stateful roll --app), asked
+	// from the lab network; OnFailure is its --on-failure.
+	App, OnFailure string
 }
 
 // ProbeFile is the file of a configuration's directory that gives its
-// probe: HCL attributes ready, probe, check and identity.
+// probe: HCL attributes ready, probe, check and identity, and the roll's
+// built-in check: app and on_failure.
 const ProbeFile = "lab.hcl"
 
 // probeEvery is the probe's period.
@@ -68,15 +73,15 @@ func LoadProbe(dir string) (Probe, error) {
 	if diags.HasErrors() {
 		return p, fmt.Errorf("reading %s: %s", path, diags.Error())
 	}
-	fields := map[string]*string{"ready": &p.Ready, "probe": &p.Write, "check": &p.Check, "identity": &p.Identity}
+	fields := map[string]*string{"ready": &p.Ready, "probe": &p.Write, "check": &p.Check, "identity": &p.Identity, "app": &p.App, "on_failure": &p.OnFailure}
 	for name, a := range attrs {
 		to, ok := fields[name]
 		if !ok {
-			return p, fmt.Errorf("%s:%d: %s is not a probe setting: %s allows ready, probe, check and identity", path, a.Range.Start.Line, name, ProbeFile)
+			return p, fmt.Errorf("%s:%d: %s is not a probe setting: %s allows ready, probe, check, identity, app and on_failure", path, a.Range.Start.Line, name, ProbeFile)
 		}
 		v, diags := a.Expr.Value(&hcl.EvalContext{})
 		if diags.HasErrors() || v.Type() != cty.String || v.IsNull() {
-			return p, fmt.Errorf("%s:%d: %s must be a literal string (a bash command)", path, a.Range.Start.Line, name)
+			return p, fmt.Errorf("%s:%d: %s must be a literal string", path, a.Range.Start.Line, name)
 		}
 		*to = v.AsString()
 	}
@@ -85,7 +90,7 @@ func LoadProbe(dir string) (Probe, error) {
 
 // Override sets the commands given (flags win over the file).
 func (p Probe) Override(o Probe) Probe {
-	for _, f := range []struct{ to, from *string }{{&p.Ready, &o.Ready}, {&p.Write, &o.Write}, {&p.Check, &o.Check}, {&p.Identity, &o.Identity}} {
+	for _, f := range []struct{ to, from *string }{{&p.Ready, &o.Ready}, {&p.Write, &o.Write}, {&p.Check, &o.Check}, {&p.Identity, &o.Identity}, {&p.App, &o.App}, {&p.OnFailure, &o.OnFailure}} {
 		if *f.from != "" {
 			*f.to = *f.from
 		}
@@ -183,6 +188,77 @@ func (p *prober) availability(from, to time.Time) (ok, total int, slowest time.D
 	return ok, total, slowest
 }
 
+// byTime measures availability by time between from and to: each run
+// stands for the time from its start to the next run's start (the last
+// one's until to; the time before the first run in the window takes the
+// state of the run before it), so a fast failure, run again and again,
+// weighs no more than the time it covers. It returns the time the probe
+// succeeded, the window's length and the longest stretch of consecutive
+// failures. Pure: tries are in start order.
+func byTime(tries []attempt, from, to time.Time) (up, total, longestGap time.Duration) {
+	if !to.After(from) {
+		return 0, 0, 0
+	}
+	total = to.Sub(from)
+	var gap time.Duration
+	for k, a := range tries {
+		start := a.at
+		end := to
+		if k+1 < len(tries) {
+			end = tries[k+1].at
+		}
+		if start.Before(from) {
+			start = from
+		}
+		if end.After(to) {
+			end = to
+		}
+		if !end.After(start) {
+			continue
+		}
+		if a.ok {
+			up += end.Sub(start)
+			gap = 0
+			continue
+		}
+		gap += end.Sub(start)
+		longestGap = max(longestGap, gap)
+	}
+	return up, total, longestGap
+}
+
+// availabilityByTime is byTime over the runs so far.
+func (p *prober) availabilityByTime(from, to time.Time) (up, total, longestGap time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return byTime(p.tries, from, to)
+}
+
+// DialIn dials from the lab network of the lab whose id is given
+// (State.ID), as the probe runs: the roll's built-in checks reach the
+// nodes' client ports through it.
+func DialIn(labID string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	path := netnsPath((&Lab{id: labID}).cpNetns())
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var c net.Conn
+		err := inNetns(path, func() error {
+			var d net.Dialer
+			var err error
+			c, err = d.DialContext(ctx, network, addr)
+			return err
+		})
+		return c, err
+	}
+}
+
+// ID is the lab's id (State.ID).
+func (l *Lab) ID() string { return l.id }
+
+// Dial dials from the lab's network (DialIn).
+func (l *Lab) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	return DialIn(l.id)(ctx, network, addr)
+}
+
 // lost are the acknowledged SEQs that the check's output lacks.
 func (p *prober) lost(checked string) []int {
 	seen := map[string]bool{}
@@ -198,4 +274,12 @@ func (p *prober) lost(checked string) []int {
 		}
 	}
 	return out
+}
+
+// byTimePct is up as a percentage of total (100 for an empty window).
+func byTimePct(up, total time.Duration) float64 {
+	if total <= 0 {
+		return 100
+	}
+	return 100 * float64(up) / float64(total)
 }

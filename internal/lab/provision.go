@@ -29,7 +29,7 @@ type clusterSpec struct {
 func (l *Lab) provision(ctx context.Context) error {
 	c := l.spec
 	as, ec := l.Engine.AutoScaling(), l.Engine.EC2()
-	vpc, err := ec.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String(labNetwork.String()), TagSpecifications: tags("vpc", c.Name, "")})
+	vpc, err := ec.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String(c.VPC.String()), TagSpecifications: tags("vpc", c.Name, "")})
 	if err != nil {
 		return fmt.Errorf("creating the lab's VPC: %w", err)
 	}

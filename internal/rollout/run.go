@@ -69,6 +69,12 @@ type Config struct {
 	// ResumeCommand renders the command that resumes a paused roll, for
 	// messages; canaryDone says whether the canary has passed.
 	ResumeCommand func(canaryDone bool) string
+	// App, when set, is the application's own check (app.go): before each
+	// termination, after each replacement, and its leader last.
+	App App
+	// OnFailure: Rollback puts a node whose replacement failed back on
+	// its last good version (rollback.go); "" or Stop leaves it.
+	OnFailure OnFailure
 }
 
 // Poll sets how often the roll looks. It polls every Fast while it has no
@@ -234,7 +240,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		cfg.RecoverCommand = func(id string) string { return "stateful recover " + id }
 	}
 	r := &roller{cfg: cfg, log: cfg.Logger.With("component", "rollout"), flights: map[string]*flight{}, quiet: map[string]time.Time{}}
-	return r.run(ctx)
+	r.withApp()
+	res, err := r.run(ctx)
+	return res, r.rollback(ctx, res, err)
 }
 
 type roller struct {
@@ -264,6 +272,7 @@ type roller struct {
 	// node whose group vanishes or loses the cluster tag mid-roll must stop
 	// the roll, not silently leave the count.
 	pinned map[string]string
+	app    appState
 }
 
 // flight is one replacement under way.
@@ -398,6 +407,9 @@ func (r *roller) loop(ctx context.Context, res *Result) error {
 				}
 				continue
 			}
+			if r.leaderLast(ctx) {
+				continue // the leader moved: decide again with it last
+			}
 			n, err := r.startAll(ctx, d.Start)
 			if err != nil {
 				return err
@@ -508,6 +520,7 @@ func (r *roller) checkNodeSet() error {
 	}
 	if r.pinned == nil {
 		r.pinned = map[string]string{}
+		r.app.first = r.snap
 		for _, n := range r.snap.Nodes {
 			r.pinned[n.ID] = n.Group
 		}
@@ -1037,6 +1050,9 @@ func (r *roller) advance(ctx context.Context, res *Result) error {
 			if i.Version != cur.Target {
 				return &Failure{Kind: WrongVersion, Node: id, Instance: i.ID, Lifecycle: i.Lifecycle,
 					Detail: fmt.Sprintf("the replacement runs launch-template version %d, the group wants %d", i.Version, cur.Target)}
+			}
+			if err := r.caughtUp(ctx, cur, i); err != nil {
+				return err
 			}
 			if r.expected == 0 || elapsed < r.expected {
 				r.expected = elapsed

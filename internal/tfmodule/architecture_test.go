@@ -18,6 +18,7 @@ func TestImportRules(t *testing.T) {
 		"inventory":   {"awsapi", "clock", "cluster", "diagnosis"},
 		"diagnosis":   {"cluster"},
 		"rollout":     {"awsapi", "clock", "cluster", "inventory"},
+		"appcheck":    {"cluster"},
 		"recovery":    {"cluster"},
 		"lock":        {"awsapi", "clock"},
 		"plancheck":   {},
