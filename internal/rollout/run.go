@@ -233,7 +233,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.RecoverCommand == nil {
 		cfg.RecoverCommand = func(id string) string { return "stateful recover " + id }
 	}
-	r := &roller{cfg: cfg, log: cfg.Logger.With("component", "rollout"), flights: map[string]*flight{}, quiet: map[string]time.Time{}}
+	r := &roller{cfg: cfg, log: cfg.Logger.With("component", "rollout"), flights: map[string]*flight{}}
 	return r.run(ctx)
 }
 
@@ -242,14 +242,8 @@ type roller struct {
 	// notReady are the nodes a dry run found out of service.
 	notReady []cluster.Node
 	log      *slog.Logger
-	snap     cluster.Snapshot // latest observation
-	swept    time.Time        // when the whole cluster was last known: read, or proven unchanged
-	full     time.Time        // when every group was last read
-	// quiet holds, per group the roll replaced since the last full read,
-	// when the roll saw it back: its activities started before then are
-	// the roll's own.
-	quiet   map[string]time.Time
-	started time.Time // when the current step began, for activity lookups
+	snap     cluster.Snapshot // the view: every fact with its read time
+	started  time.Time        // when the current step began, for activity lookups
 	backoff time.Duration
 
 	flights  map[string]*flight // nodes taken out by this roll, not yet back
@@ -288,7 +282,17 @@ func (r *roller) emit(ev Event) {
 }
 
 func (r *roller) run(ctx context.Context) (*Result, error) {
+	// Groups named alone stand for their whole cluster: the roll counts
+	// every node and replaces only the named groups' (Options.Within).
+	sel, err := r.cfg.Inventory.Resolve(ctx, r.cfg.Selector)
+	if err != nil {
+		return nil, err
+	}
+	r.cfg.Selector = sel
 	if err := r.preflight(ctx); err != nil {
+		return nil, err
+	}
+	if r.cfg.Options, err = r.cfg.Options.Within(r.snap.Named); err != nil {
 		return nil, err
 	}
 	if err := CheckScope(r.snap, r.cfg.Options); err != nil {
@@ -311,7 +315,7 @@ func (r *roller) run(ctx context.Context) (*Result, error) {
 		return res, nil
 	}
 	r.replaced = map[string]bool{}
-	err := r.loop(ctx, res)
+	err = r.loop(ctx, res)
 	if err != nil && ctx.Err() == nil {
 		// Whatever stopped the roll, the groups it suspended get their
 		// Launch back once their old instance is gone, so no node stays
@@ -360,7 +364,7 @@ func (r *roller) loop(ctx context.Context, res *Result) error {
 				if err := r.retry(ctx, r.now().Add(r.cfg.Timeout), func() error {
 					s, err := r.observeAll(ctx, inventory.Full)
 					if err == nil {
-						r.snap, r.swept, r.full = s, s.At, s.At
+						r.snap = s
 					}
 					return err
 				}); err != nil {
@@ -392,9 +396,16 @@ func (r *roller) loop(ctx context.Context, res *Result) error {
 			}
 		case Replace:
 			if !r.fresh() {
-				// Start nothing on a partial or old look: know the whole cluster first.
+				// Start nothing on a partial or old look: know the whole
+				// cluster first (and if even a new look is old by the
+				// time it is read, calls are slow: back off).
 				if err := r.refresh(ctx, r.now().Add(r.cfg.Timeout)); err != nil {
 					return err
+				}
+				if !r.fresh() {
+					if err := r.sleepBackoff(ctx); err != nil {
+						return err
+					}
 				}
 				continue
 			}
@@ -488,8 +499,7 @@ func (r *roller) sweep(ctx context.Context, deadline time.Time) error {
 	if err := r.retry(ctx, deadline, func() error {
 		s, err := r.observeAll(ctx, inventory.Groups)
 		if err == nil {
-			r.snap, r.swept, r.full = s, s.At, s.At
-			clear(r.quiet)
+			r.snap = s
 		}
 		return err
 	}); err != nil {
@@ -522,62 +532,19 @@ func (r *roller) checkNodeSet() error {
 	return nil
 }
 
-// observeAll reads every group, and EC2's own view of their instances (a
-// Full read includes it): Auto Scaling notices an instance stopped or
-// terminated through EC2 only at its next health check.
+// observeAll reads the one view: every group of the cluster joined with
+// EC2's view of its instances and volumes (inventory.Observe).
 func (r *roller) observeAll(ctx context.Context, depth inventory.Depth) (cluster.Snapshot, error) {
 	prev := r.snap
-	s, err := r.cfg.Inventory.Observe(ctx, r.cfg.Selector, depth, &prev)
-	if err == nil && depth != inventory.Full {
-		err = r.cfg.Inventory.EC2States(ctx, r.cfg.Selector, s.Nodes)
-	}
-	return s, err
+	return r.cfg.Inventory.Observe(ctx, r.cfg.Selector, depth, &prev)
 }
 
-// refresh brings the roll's knowledge of the whole cluster up to now:
-// with one call reading the newest scaling activities when that proves
-// nothing changed outside the roll's own replacements since the last full
-// read, else by reading every group.
+// refresh brings the roll's view of the whole cluster up to now by reading
+// all of it. There is no cheaper proof that nothing changed: the account's
+// scaling activities carry AWS's timestamps, which cannot be compared with
+// the runner's clock, and lag like every other read.
 func (r *roller) refresh(ctx context.Context, deadline time.Time) error {
-	if r.full.IsZero() || r.now().Sub(r.full) >= r.cfg.Poll.Sweep {
-		return r.sweep(ctx, deadline)
-	}
-	at := r.now()
-	var acts []cluster.Activity
-	var overflow bool
-	if err := r.retry(ctx, deadline, func() (err error) {
-		acts, overflow, err = r.cfg.Inventory.RecentActivities(ctx)
-		return err
-	}); err != nil {
-		return err
-	}
-	groups := map[string]bool{}
-	for _, n := range r.snap.Nodes {
-		groups[n.Group] = true
-	}
-	for _, f := range r.flights {
-		groups[f.node.Group] = false // in flight: its activities are the roll's
-	}
-	for _, a := range acts {
-		q, replaced := r.quiet[a.Group]
-		if a.Start.Before(r.full) || !groups[a.Group] || (replaced && a.Start.Before(q)) {
-			continue
-		}
-		return r.sweep(ctx, deadline) // something else happened: read it
-	}
-	if overflow && !acts[len(acts)-1].Start.Before(r.full) {
-		return r.sweep(ctx, deadline) // more happened than one page shows
-	}
-	// Auto Scaling's activities miss an instance stopped or terminated
-	// through EC2 until its next health check: ask EC2 too.
-	if err := r.retry(ctx, deadline, func() error { return r.cfg.Inventory.EC2States(ctx, r.cfg.Selector, r.snap.Nodes) }); err != nil {
-		return err
-	}
-	if len(r.snap.NotServing()) > len(r.flights) {
-		return r.sweep(ctx, deadline) // EC2 says something the groups do not yet
-	}
-	r.swept = at
-	return nil
+	return r.sweep(ctx, deadline)
 }
 
 // retry runs f until it succeeds, a non-transient error, or the deadline,
@@ -626,14 +593,15 @@ func (r *roller) look(ctx context.Context) error {
 		}); err != nil {
 			return err
 		}
+		at := r.now()
 		for i := range r.snap.Nodes {
 			if st, ok := status[r.snap.Nodes[i].ENI]; ok {
-				r.snap.Nodes[i].ENIStatus = st
+				r.snap.Nodes[i].ENIStatus, r.snap.Nodes[i].ENISeen = st, at
 			}
 		}
 	}
 	pages := (len(r.snap.Nodes) + 99) / 100
-	if pages == 1 || (len(groups)+49)/50 >= pages || len(groups) == 0 && len(enis) == 0 {
+	if pages == 1 || (len(groups)+49)/50 >= pages || len(groups) == 0 && len(enis) == 0 || r.now().Sub(r.snap.ReadAt()) >= r.cfg.Poll.Check {
 		// Reading every group costs one call (up to 100 nodes) or no more
 		// than reading those in flight, or nothing is in flight (waiting
 		// for nodes the roll did not take out): read them all, and notice
@@ -651,9 +619,6 @@ func (r *roller) look(ctx context.Context) error {
 			return err
 		}
 	}
-	if r.now().Sub(r.swept) >= r.cfg.Poll.Check {
-		return r.refresh(ctx, deadline)
-	}
 	return nil
 }
 
@@ -669,7 +634,7 @@ func (r *roller) preflight(ctx context.Context) error {
 		if err := r.retry(ctx, deadline, func() error {
 			s, err := r.observeAll(ctx, depth)
 			if err == nil {
-				r.snap, r.swept, r.full = s, s.At, s.At
+				r.snap = s
 			}
 			return err
 		}); err != nil {
@@ -778,10 +743,12 @@ func (r *roller) resumeLaunch(ctx context.Context, n cluster.Node, deadline time
 	})
 }
 
-// fresh reports whether the latest look read every group less than a
-// poll interval ago: the only look a termination may be decided on.
+// fresh reports whether every fact of the view was read less than a poll
+// interval ago, on the runner's own clock: the only view a termination may
+// be decided on.
 func (r *roller) fresh() bool {
-	return !r.swept.IsZero() && !r.swept.Before(r.snap.At) && r.now().Sub(r.swept) < r.cfg.Poll.Fast
+	at := r.snap.ReadAt()
+	return !at.IsZero() && r.now().Sub(at) < r.cfg.Poll.Fast
 }
 
 // errNotNow says a replacement was not started because the look it was
@@ -1044,7 +1011,6 @@ func (r *roller) advance(ctx context.Context, res *Result) error {
 			r.emit(Event{Kind: "replaced", Node: id, Instance: i.ID, Took: elapsed, Message: fmt.Sprintf("node %s is back in service on %s (v%d) after %s", id, i.ID, i.Version, elapsed.Round(time.Millisecond))})
 			res.Replaced = append(res.Replaced, Replacement{Node: id, Old: f.old, New: i.ID, AZ: cur.AZ, Took: elapsed, Released: f.release, Started: f.start, Detected: r.now()})
 			r.replaced[id] = true
-			r.quiet[cur.Group] = r.now()
 			delete(r.flights, id)
 			r.inFlight = slices.DeleteFunc(r.inFlight, func(s string) bool { return s == id })
 			continue

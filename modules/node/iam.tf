@@ -52,8 +52,9 @@ locals {
       },
       {
         # A failed bootstrap leaves its one-line summary on its own instance
-        # (stateful recover and status show it): that tag key only, on the
-        # calling instance only.
+        # (stateful recover and status show it), a good one its ready mark
+        # (the roll counts the node back only with it): those tag keys
+        # only, on the calling instance only.
         Sid      = "ReportBootstrapFailure"
         Effect   = "Allow"
         Action   = ["ec2:CreateTags"]
@@ -61,7 +62,7 @@ locals {
         Condition = {
           StringEquals                = local.this_node
           ArnEquals                   = local.calling_instance
-          "ForAllValues:StringEquals" = { "aws:TagKeys" = ["stateful:bootstrap-failure"] }
+          "ForAllValues:StringEquals" = { "aws:TagKeys" = ["stateful:bootstrap-failure", "stateful:ready"] }
         }
       },
       {
