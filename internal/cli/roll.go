@@ -410,6 +410,10 @@ func ids(nodes []cluster.Node) []string {
 func resumeStranded(ctx context.Context, io IO, as awsapi.AutoScaling, snap cluster.Snapshot) error {
 	done, err := rollout.ResumeStranded(ctx, as, snap)
 	for _, id := range done {
+		if n, _ := snap.Node(id); len(n.Instances) > 0 {
+			fmt.Fprintf(io.Err, "node %s: resumed its group's Launch process, left suspended by an interrupted roll while the node served; the group can replace its instance again\n", id)
+			continue
+		}
 		fmt.Fprintf(io.Err, "node %s: resumed its group's Launch process, left suspended by an interrupted roll; its replacement launches now\n", id)
 	}
 	return err

@@ -135,8 +135,8 @@ func (n Node) ReadAt() time.Time {
 // Volume is a node's data volume as observed.
 type Volume struct {
 	ID         string
-	State      string // available | in-use | creating
-	AttachedTo string // instance ID
+	State      string    // available | in-use | creating
+	AttachedTo string    // instance ID
 	Attachment string    // attaching | attached | detaching
 	Seen       time.Time // when read, on the runner's clock
 }

@@ -243,8 +243,10 @@ type roller struct {
 	notReady []cluster.Node
 	log      *slog.Logger
 	snap     cluster.Snapshot // the view: every fact with its read time
-	started  time.Time        // when the current step began, for activity lookups
-	backoff time.Duration
+	// sweepTook is how long the last whole-cluster read took.
+	sweepTook time.Duration
+	started   time.Time // when the current step began, for activity lookups
+	backoff   time.Duration
 
 	flights  map[string]*flight // nodes taken out by this roll, not yet back
 	inFlight []string           // their ids, in the order started
@@ -497,7 +499,9 @@ func (r *roller) planMessage(plan []string) string {
 // with backoff until the deadline.
 func (r *roller) sweep(ctx context.Context, deadline time.Time) error {
 	if err := r.retry(ctx, deadline, func() error {
+		start := r.now()
 		s, err := r.observeAll(ctx, inventory.Groups)
+		r.sweepTook = r.now().Sub(start)
 		if err == nil {
 			r.snap = s
 		}
@@ -746,9 +750,14 @@ func (r *roller) resumeLaunch(ctx context.Context, n cluster.Node, deadline time
 // fresh reports whether every fact of the view was read less than a poll
 // interval ago, on the runner's own clock: the only view a termination may
 // be decided on.
+//
+// A whole-cluster read is several calls (groups, instances, volumes) that
+// may take longer than a poll on a slow link: the window is a poll plus
+// what the last whole read took, so a slow read cannot keep every view
+// "old" for ever.
 func (r *roller) fresh() bool {
 	at := r.snap.ReadAt()
-	return !at.IsZero() && r.now().Sub(at) < r.cfg.Poll.Fast
+	return !at.IsZero() && r.now().Sub(at) < r.cfg.Poll.Fast+r.sweepTook
 }
 
 // errNotNow says a replacement was not started because the look it was

@@ -16,18 +16,26 @@ import (
 // hook with CONTINUE. Without the attach and the mark every simulated node
 // would serve without its data, which `stateful status` rightly reports
 // (ContinueAfter is that: a hook completed by someone else).
+//
+// As the agent does, it waits (looking every second) while the volume is
+// still held by a predecessor, and completes the hook only once it holds
+// the volume; the hook's timeout ends a wait that never does.
 func AgentAfter(d time.Duration) BootFunc {
 	return func(e *Engine, inst Instance) {
-		e.At(inst.Booted.Add(d), func() {
+		var try func()
+		try = func() {
 			i := e.w.instances[inst.ID]
 			if i == nil || i.Action == nil || i.Action.Hook != inst.LaunchHook {
 				return
 			}
-			if e.attachNodeVolume(i) {
-				i.Tags[cluster.TagReady] = i.ID
+			if !e.attachNodeVolume(i) {
+				e.after(time.Second, try)
+				return
 			}
+			i.Tags[cluster.TagReady] = i.ID
 			e.finishAction(i, "CONTINUE", "")
-		})
+		}
+		e.At(inst.Booted.Add(d), try)
 	}
 }
 
@@ -103,6 +111,24 @@ func FailAfter(d time.Duration, report string) BootFunc {
 			}
 			i.Tags[cluster.TagBootstrapFailure] = report
 			e.finishAction(i, "ABANDON", "")
+		})
+	}
+}
+
+// ContinueWithVolumeAfter attaches the node's data volume and completes the
+// launch hook with CONTINUE after d, but leaves no ready mark: a hook
+// completed by someone other than the agent (a person, a script, an agent
+// that failed after the attach), which the roll and status must not count
+// as a node back in service.
+func ContinueWithVolumeAfter(d time.Duration) BootFunc {
+	return func(e *Engine, inst Instance) {
+		e.At(inst.Booted.Add(d), func() {
+			i := e.w.instances[inst.ID]
+			if i == nil || i.Action == nil || i.Action.Hook != inst.LaunchHook {
+				return
+			}
+			e.attachNodeVolume(i)
+			e.finishAction(i, "CONTINUE", "")
 		})
 	}
 }
