@@ -11,10 +11,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/smithy-go"
 
 	"github.com/stateful-aws/stateful/internal/awsapi"
 	"github.com/stateful-aws/stateful/internal/clock"
+	"github.com/stateful-aws/stateful/internal/diagnosis"
 	"github.com/stateful-aws/stateful/internal/inventory"
 	"github.com/stateful-aws/stateful/internal/sim"
 )
@@ -176,4 +178,80 @@ func TestAHookCompletedBySomeoneElseIsNotInService(t *testing.T) {
 			})
 		})
 	}
+}
+
+// Issue 20, item 1: groups named alone stand for their whole cluster.
+// With node 02's instance stopped in EC2 (still InService in its group), a
+// roll of node 01's group alone counts node 02 and terminates nothing.
+func TestGroupsNamedAloneCountTheWholeCluster(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, 3, nil)
+		w.newVersion()
+		m := w.e.Members(w.nodes[2].Group)
+		if _, err := w.e.EC2().StopInstances(w.ctx, &ec2.StopInstancesInput{InstanceIds: []string{m[0].ID}}); err != nil {
+			t.Fatal(err)
+		}
+		cfg := w.config(w.e.AutoScaling(), w.e.EC2())
+		cfg.Selector, cfg.Timeout = inventory.Selector{Groups: []string{w.nodes[1].Group}}, time.Minute
+		_, err := Run(w.ctx, cfg)
+		if got := w.terminations(); len(got) > 0 {
+			t.Fatalf("terminated %v while node 02 was stopped", got)
+		}
+		if f, ok := IsFailure(err); !ok || f.Kind != Refused || f.Node != "02" {
+			t.Fatalf("got %v, want a refusal naming node 02", err)
+		}
+	})
+}
+
+// Issue 20, item 1: the named groups' nodes are the only ones replaced.
+func TestGroupsNamedAloneReplaceOnlyTheirNodes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, 3, nil)
+		w.newVersion()
+		cfg := w.config(w.e.AutoScaling(), w.e.EC2())
+		cfg.Selector = inventory.Selector{Groups: []string{w.nodes[1].Group}}
+		if _, err := Run(w.ctx, cfg); err != nil {
+			t.Fatal(err)
+		}
+		if got := w.terminations(); strings.Join(got, " ") != "01" {
+			t.Fatalf("terminated %v, want node 01 only", got)
+		}
+	})
+}
+
+// Blind spot 4: a node that serves while its group's Launch process is
+// suspended (a roll stopped between suspend and terminate) is not "in
+// service, nothing to do": the diagnosis says so and recover's repair
+// resumes it.
+func TestServingWithLaunchSuspendedIsSeenAndRepaired(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, 3, nil)
+		if _, err := w.e.AutoScaling().SuspendProcesses(w.ctx, &autoscaling.SuspendProcessesInput{AutoScalingGroupName: aws.String(w.nodes[0].Group), ScalingProcesses: []string{"Launch"}}); err != nil {
+			t.Fatal(err)
+		}
+		cfg := w.config(w.e.AutoScaling(), w.e.EC2())
+		snap, err := cfg.Inventory.Observe(w.ctx, cfg.Selector, inventory.Full, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := snap.Node("00")
+		in, err := cfg.Inventory.DiagnosisInput(w.ctx, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := diagnosis.Diagnose(in); d.Cause != diagnosis.LaunchSuspended || !strings.Contains(d.Summary, "nothing launches its replacement") {
+			t.Fatalf("diagnosis %s: %s", d.Cause, d.Summary)
+		}
+		done, err := ResumeStranded(w.ctx, w.e.AutoScaling(), snap)
+		if err != nil || strings.Join(done, " ") != "00" {
+			t.Fatalf("resumed %v, %v; want node 00", done, err)
+		}
+		again, err := cfg.Inventory.Observe(w.ctx, cfg.Selector, inventory.Full, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := again.Node("00"); n.LaunchSuspended {
+			t.Fatal("Launch is still suspended")
+		}
+	})
 }
