@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -271,11 +272,12 @@ func runRoll(ctx context.Context, io IO, d deps, o *rollOptions) error {
 	if o.Verify != "" {
 		cfg.Verify = verify(o.Verify, io.Err)
 	}
+	var res *rollout.Result
 	if o.DryRun {
 		_, err = rollout.Run(ctx, cfg)
 	} else {
-		err = withClusterLock(ctx, d, io, as, inv, cfg.Selector, "stateful roll", o.lockFlags, func(ctx context.Context) error {
-			_, err := rollout.Run(ctx, cfg)
+		err = withClusterLock(ctx, d, io, as, inv, cfg.Selector, "stateful roll", o.lockFlags, func(ctx context.Context) (err error) {
+			res, err = rollout.Run(ctx, cfg)
 			return err
 		})
 	}
@@ -305,7 +307,7 @@ func runRoll(ctx context.Context, io IO, d deps, o *rollOptions) error {
 		}
 	}
 	if code == ExitInterrupted || code == ExitUnreachable {
-		err = interruption(ctx, err, code, o, out, &ev)
+		err = interruption(ctx, err, code, o, res, out, &ev)
 	}
 	var paused *rollout.Paused
 	if errors.As(err, &paused) {
@@ -351,28 +353,42 @@ func rollExitCode(ctx context.Context, err error) int {
 // interruption says, in one sentence, where an interrupted roll stopped:
 // the node it was replacing, the state it left, and the command that
 // resumes; ev becomes the "interrupted" event.
-func interruption(ctx context.Context, err error, code int, o *rollOptions, out *eventWriter, ev *Event) error {
+//
+// The nodes in flight come from the roll's Result, not from its events.
+func interruption(ctx context.Context, err error, code int, o *rollOptions, res *rollout.Result, out *eventWriter, ev *Event) error {
 	why := "interrupted by a signal"
 	if code == ExitUnreachable {
 		why = "lost AWS (" + firstSentence(translate(err, &o.awsFlags)) + ")"
 	}
 	resume := o.resumeCommand(false)
-	nodes := out.replacing()
-	var states []string
-	for _, id := range nodes {
-		fl := out.flightOf(id)
-		if fl.resumed {
-			states = append(states, fmt.Sprintf("node %s's old instance %s is gone and its group is launching the replacement, which comes up by itself", id, fl.old))
+	var flights []rollout.InFlight
+	if res != nil {
+		flights = slices.Clone(res.InFlight)
+	}
+	slices.SortStableFunc(flights, func(a, b rollout.InFlight) int {
+		switch {
+		case cluster.Less(a.Node, b.Node):
+			return -1
+		case cluster.Less(b.Node, a.Node):
+			return 1
+		}
+		return 0
+	})
+	var states, nodes []string
+	for _, fl := range flights {
+		nodes = append(nodes, fl.Node)
+		if fl.Resumed {
+			states = append(states, fmt.Sprintf("node %s's old instance %s is gone and its group is launching the replacement, which comes up by itself", fl.Node, fl.Old))
 		} else {
-			states = append(states, fmt.Sprintf("node %s's old instance %s was terminated while its group's Launch process was suspended; re-running (or stateful status) gives Launch back once the ENI is free", id, fl.old))
+			states = append(states, fmt.Sprintf("node %s's old instance %s was terminated while its group's Launch process was suspended; re-running (or stateful recover) gives Launch back once the ENI is free", fl.Node, fl.Old))
 		}
 	}
 	state := strings.Join(states, "; ")
 	node, old := "", ""
-	if len(nodes) == 0 {
+	if len(flights) == 0 {
 		state = "no node was being replaced, so nothing is half-done"
 	} else {
-		node, old = nodes[0], out.flightOf(nodes[0]).old
+		node, old = flights[0].Node, flights[0].Old
 		ev.Nodes = nodes
 	}
 	var left *lockLeft

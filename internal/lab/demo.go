@@ -132,14 +132,14 @@ func (l *Lab) Demo(ctx context.Context, sc Scenario, progress io.Writer) (*Repor
 		mu.Lock()
 		defer mu.Unlock()
 		switch e.Kind {
-		case "terminate":
+		case rollout.EventTerminate:
 			started[e.Node] = e
-		case "replaced":
+		case rollout.EventReplaced:
 			s := started[e.Node]
 			r.Replacements = append(r.Replacements, rollout.Replacement{Node: e.Node, Old: s.Instance, New: e.Instance, AZ: l.azOf(e.Node),
 				Took: e.Took, Started: s.At, Detected: e.At})
 		}
-		if e.Kind == "terminate" || e.Kind == "resume-launch" || e.Kind == "replaced" || e.Kind == "failed" {
+		if e.Kind == rollout.EventTerminate || e.Kind == rollout.EventResumeLaunch || e.Kind == rollout.EventReplaced || e.Kind == rollout.EventFailed {
 			note("roll: %s", e.Message)
 		}
 	})

@@ -100,10 +100,32 @@ func DefaultPoll() Poll {
 	return Poll{Fast: time.Second, Slow: 15 * time.Second, Check: time.Minute, Sweep: 10 * time.Minute}
 }
 
+// EventKind names a step of a roll; the values are the event schema's
+// ("event" in JSON).
+type EventKind = string
+
+// The kinds of Event.
+const (
+	EventWaiting      EventKind = "waiting"
+	EventReady        EventKind = "ready"
+	EventRepaired     EventKind = "repaired"
+	EventPlan         EventKind = "plan"
+	EventPreCheck     EventKind = "pre-check"
+	EventTerminate    EventKind = "terminate"
+	EventResumeLaunch EventKind = "resume-launch"
+	EventProgress     EventKind = "progress"
+	EventReplaced     EventKind = "replaced"
+	EventVerify       EventKind = "verify"
+	EventSoak         EventKind = "soak"
+	EventPaused       EventKind = "paused"
+	EventDone         EventKind = "done"
+	EventFailed       EventKind = "failed"
+)
+
 // Event is one step of a roll.
 type Event struct {
 	At       time.Time `json:"at"`
-	Kind     string    `json:"event"` // waiting, ready, repaired, plan, pre-check, terminate, resume-launch, progress, replaced, verify, soak, paused, done, failed
+	Kind     EventKind `json:"event"`
 	Node     string    `json:"node,omitempty"`
 	Instance string    `json:"instance,omitempty"`
 	Message  string    `json:"message"`
@@ -113,10 +135,22 @@ type Event struct {
 	Took time.Duration `json:"took_ns,omitempty"`
 }
 
-// Result summarises a finished roll.
+// Result summarises a roll, finished or stopped: what it replaced, and the
+// nodes it had taken out and not yet seen back when it returned (in the
+// order started), for the caller's account of an interruption.
 type Result struct {
 	Replaced []Replacement
 	Plan     []string
+	InFlight []InFlight
+}
+
+// InFlight is a node the roll terminated and had not yet seen back.
+type InFlight struct {
+	Node, Old string
+	// Resumed: its group's Launch was given back (the old instance had
+	// released the ENI), so the replacement comes up by itself.
+	Resumed bool
+	Started time.Time
 }
 
 // Replacement is one node replaced.
@@ -275,7 +309,7 @@ func (r *roller) now() time.Time { return r.cfg.Clock.Now() }
 
 func (r *roller) emit(ev Event) {
 	ev.At = r.now()
-	if ev.Kind != "progress" {
+	if ev.Kind != EventProgress {
 		r.log.Info(ev.Message, "event", ev.Kind, "node_id", ev.Node, "instance_id", ev.Instance)
 	}
 	if r.cfg.Events != nil {
@@ -307,7 +341,7 @@ func (r *roller) run(ctx context.Context) (*Result, error) {
 	for _, n := range Order(r.snap, r.cfg.Options) {
 		res.Plan = append(res.Plan, n.ID)
 	}
-	r.emit(Event{Kind: "plan", Nodes: res.Plan, Message: r.planMessage(res.Plan)})
+	r.emit(Event{Kind: EventPlan, Nodes: res.Plan, Message: r.planMessage(res.Plan)})
 	if r.cfg.DryRun {
 		if out := r.notReady; len(out) > 0 {
 			return res, &Failure{Kind: Refused, Node: out[0].ID, Nodes: out, Recover: r.cfg.RecoverCommand(out[0].ID),
@@ -319,10 +353,14 @@ func (r *roller) run(ctx context.Context) (*Result, error) {
 	r.replaced = map[string]bool{}
 	err = r.loop(ctx, res)
 	if err != nil && ctx.Err() == nil {
-		// Whatever stopped the roll, the groups it suspended get their
+		// A roll stopped by a failure gives the groups it suspended their
 		// Launch back once their old instance is gone, so no node stays
 		// down for want of a launch.
 		r.settle(ctx)
+	}
+	for _, id := range r.inFlight {
+		f := r.flights[id]
+		res.InFlight = append(res.InFlight, InFlight{Node: id, Old: f.old, Resumed: f.resumed, Started: f.start})
 	}
 	return res, err
 }
@@ -379,7 +417,7 @@ func (r *roller) loop(ctx context.Context, res *Result) error {
 					return err
 				}
 			}
-			r.emit(Event{Kind: "done", Message: fmt.Sprintf("every node in scope is in service on its target version; replaced %d", len(res.Replaced))})
+			r.emit(Event{Kind: EventDone, Message: fmt.Sprintf("every node in scope is in service on its target version; replaced %d", len(res.Replaced))})
 			return nil
 		case Hold:
 			if d.Out > d.Budget {
@@ -391,7 +429,7 @@ func (r *roller) loop(ctx context.Context, res *Result) error {
 			}
 			if holdSince.IsZero() {
 				holdSince = r.now()
-				r.emit(Event{Kind: "waiting", Nodes: ids(d.Nodes), Message: fmt.Sprintf("starting nothing while %d node(s) the roll did not take out are out of service (waiting up to %s): %s", len(d.Nodes), r.cfg.Timeout, strings.Join(ids(d.Nodes), ", "))})
+				r.emit(Event{Kind: EventWaiting, Nodes: ids(d.Nodes), Message: fmt.Sprintf("starting nothing while %d node(s) the roll did not take out are out of service (waiting up to %s): %s", len(d.Nodes), r.cfg.Timeout, strings.Join(ids(d.Nodes), ", "))})
 			}
 			if r.now().Sub(holdSince) >= r.cfg.Timeout {
 				return r.lost(ctx, d.Nodes[0], fmt.Sprintf("stayed out of service for %s during the roll", r.cfg.Timeout))
@@ -435,7 +473,7 @@ func (r *roller) loop(ctx context.Context, res *Result) error {
 				for _, n := range Order(r.snap, r.cfg.Options) {
 					p.Remaining = append(p.Remaining, n.ID)
 				}
-				r.emit(Event{Kind: "paused", Nodes: p.Remaining, Message: p.Error()})
+				r.emit(Event{Kind: EventPaused, Nodes: p.Remaining, Message: p.Error()})
 				return p
 			}
 		}
@@ -665,7 +703,7 @@ func (r *roller) preflight(ctx context.Context) error {
 		out := r.snap.NotServing()
 		if len(out) == 0 {
 			if waited {
-				r.emit(Event{Kind: "ready", Message: "every node is in service"})
+				r.emit(Event{Kind: EventReady, Message: "every node is in service"})
 			}
 			return nil
 		}
@@ -674,7 +712,7 @@ func (r *roller) preflight(ctx context.Context) error {
 				Recover: r.cfg.RecoverCommand(out[0].ID), Nodes: out}
 		}
 		if !waited {
-			r.emit(Event{Kind: "waiting", Nodes: ids(out), Message: fmt.Sprintf("waiting up to %s for %d node(s) to be in service before starting: %s", r.cfg.Timeout, len(out), strings.Join(ids(out), ", "))})
+			r.emit(Event{Kind: EventWaiting, Nodes: ids(out), Message: fmt.Sprintf("waiting up to %s for %d node(s) to be in service before starting: %s", r.cfg.Timeout, len(out), strings.Join(ids(out), ", "))})
 			waited = true
 		}
 		if err := clock.Sleep(ctx, r.cfg.Clock, r.cfg.Poll.Fast); err != nil {
@@ -716,7 +754,7 @@ func (r *roller) repair(ctx context.Context, deadline time.Time) error {
 		if err := r.resumeLaunch(ctx, n, deadline); err != nil {
 			return err
 		}
-		r.emit(Event{Kind: "repaired", Node: n.ID, Message: fmt.Sprintf("resumed the Launch process of node %s's group %s, left suspended by an interrupted roll", n.ID, n.Group)})
+		r.emit(Event{Kind: EventRepaired, Node: n.ID, Message: fmt.Sprintf("resumed the Launch process of node %s's group %s, left suspended by an interrupted roll", n.ID, n.Group)})
 	}
 	return nil
 }
@@ -838,7 +876,7 @@ func (r *roller) start(ctx context.Context, n cluster.Node, old cluster.Instance
 	r.flights[n.ID] = f
 	r.inFlight = append(r.inFlight, n.ID)
 	r.started = f.start
-	r.emit(Event{Kind: "terminate", Node: n.ID, Instance: old.ID, Message: fmt.Sprintf("replacing node %s (%s): terminating %s (v%d), keeping desired capacity", n.ID, n.AZ, old.ID, old.Version)})
+	r.emit(Event{Kind: EventTerminate, Node: n.ID, Instance: old.ID, Message: fmt.Sprintf("replacing node %s (%s): terminating %s (v%d), keeping desired capacity", n.ID, n.AZ, old.ID, old.Version)})
 	return r.terminate(ctx, n, old.ID, deadline)
 }
 
@@ -852,7 +890,7 @@ func (r *roller) preCheck(ctx context.Context, n cluster.Node) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		r.emit(Event{Kind: "pre-check", Node: n.ID, Message: fmt.Sprintf("pre-check for node %s failed: %v", n.ID, err)})
+		r.emit(Event{Kind: EventPreCheck, Node: n.ID, Message: fmt.Sprintf("pre-check for node %s failed: %v", n.ID, err)})
 		if !r.now().Before(deadline) {
 			return &Failure{Kind: PreCheck, Node: n.ID, Detail: fmt.Sprintf("the pre-check did not pass within %s: %v; nothing was terminated", r.cfg.Timeout, err)}
 		}
@@ -900,7 +938,7 @@ func (r *roller) canary(ctx context.Context, res *Result) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			r.emit(Event{Kind: "verify", Nodes: nodes, Message: fmt.Sprintf("verify after the canary (%s) failed: %v", strings.Join(nodes, ", "), err)})
+			r.emit(Event{Kind: EventVerify, Nodes: nodes, Message: fmt.Sprintf("verify after the canary (%s) failed: %v", strings.Join(nodes, ", "), err)})
 			if !r.now().Before(deadline) {
 				return &Failure{Kind: Verify, Node: nodes[0], Detail: fmt.Sprintf("the verify command did not pass within %s after the canary node(s) %s were replaced: %v; no other node was touched", r.cfg.Timeout, strings.Join(nodes, ", "), err)}
 			}
@@ -908,10 +946,10 @@ func (r *roller) canary(ctx context.Context, res *Result) error {
 				return err
 			}
 		}
-		r.emit(Event{Kind: "verify", Nodes: nodes, Message: fmt.Sprintf("verify passed after the canary (%s)", strings.Join(nodes, ", "))})
+		r.emit(Event{Kind: EventVerify, Nodes: nodes, Message: fmt.Sprintf("verify passed after the canary (%s)", strings.Join(nodes, ", "))})
 	}
 	if r.cfg.Soak > 0 {
-		r.emit(Event{Kind: "soak", Nodes: nodes, Message: fmt.Sprintf("soaking the canary for %s", r.cfg.Soak)})
+		r.emit(Event{Kind: EventSoak, Nodes: nodes, Message: fmt.Sprintf("soaking the canary for %s", r.cfg.Soak)})
 		if err := clock.Sleep(ctx, r.cfg.Clock, r.cfg.Soak); err != nil {
 			return err
 		}
@@ -1005,10 +1043,10 @@ func (r *roller) advance(ctx context.Context, res *Result) error {
 				if r.expectedRelease == 0 || elapsed < r.expectedRelease {
 					r.expectedRelease = elapsed
 				}
-				r.emit(Event{Kind: "resume-launch", Node: id, Message: fmt.Sprintf("node %s: the old instance released the ENI after %s; launching its replacement", id, elapsed.Round(time.Millisecond))})
+				r.emit(Event{Kind: EventResumeLaunch, Node: id, Message: fmt.Sprintf("node %s: the old instance released the ENI after %s; launching its replacement", id, elapsed.Round(time.Millisecond))})
 			}
 		}
-		r.emit(Event{Kind: "progress", Node: id, Message: progress(cur, f.old, elapsed)})
+		r.emit(Event{Kind: EventProgress, Node: id, Message: progress(cur, f.old, elapsed)})
 		if i, ok := cur.Serving(); ok && i.ID != f.old {
 			if i.Version != cur.Target {
 				return &Failure{Kind: WrongVersion, Node: id, Instance: i.ID, Lifecycle: i.Lifecycle,
@@ -1017,7 +1055,7 @@ func (r *roller) advance(ctx context.Context, res *Result) error {
 			if r.expected == 0 || elapsed < r.expected {
 				r.expected = elapsed
 			}
-			r.emit(Event{Kind: "replaced", Node: id, Instance: i.ID, Took: elapsed, Message: fmt.Sprintf("node %s is back in service on %s (v%d) after %s", id, i.ID, i.Version, elapsed.Round(time.Millisecond))})
+			r.emit(Event{Kind: EventReplaced, Node: id, Instance: i.ID, Took: elapsed, Message: fmt.Sprintf("node %s is back in service on %s (v%d) after %s", id, i.ID, i.Version, elapsed.Round(time.Millisecond))})
 			res.Replaced = append(res.Replaced, Replacement{Node: id, Old: f.old, New: i.ID, AZ: cur.AZ, Took: elapsed, Released: f.release, Started: f.start, Detected: r.now()})
 			r.replaced[id] = true
 			delete(r.flights, id)
@@ -1137,7 +1175,7 @@ func (r *roller) failNode(ctx context.Context, kind FailureKind, n cluster.Node,
 	} else if a, err := r.cfg.Inventory.LastActivity(ctx, n.Group, r.started); err == nil && a != nil {
 		f.Activity = a.Summary()
 	}
-	r.emit(Event{Kind: "failed", Node: n.ID, Instance: i.ID, Message: f.Error()})
+	r.emit(Event{Kind: EventFailed, Node: n.ID, Instance: i.ID, Message: f.Error()})
 	return f
 }
 
