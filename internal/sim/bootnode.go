@@ -25,7 +25,9 @@ func AgentAfter(d time.Duration) BootFunc {
 		var try func()
 		try = func() {
 			i := e.w.instances[inst.ID]
-			if i == nil || i.Action == nil || i.Action.Hook != inst.LaunchHook {
+			// A lost instance (shutting down, still Pending:Wait in its
+			// group) runs no agent: EC2 would refuse the attach.
+			if i == nil || i.Action == nil || i.Action.Hook != inst.LaunchHook || i.State != ec2Running {
 				return
 			}
 			if !e.attachNodeVolume(i) {
@@ -124,7 +126,7 @@ func ContinueWithVolumeAfter(d time.Duration) BootFunc {
 	return func(e *Engine, inst Instance) {
 		e.At(inst.Booted.Add(d), func() {
 			i := e.w.instances[inst.ID]
-			if i == nil || i.Action == nil || i.Action.Hook != inst.LaunchHook {
+			if i == nil || i.Action == nil || i.Action.Hook != inst.LaunchHook || i.State != ec2Running {
 				return
 			}
 			e.attachNodeVolume(i)
