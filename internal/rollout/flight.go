@@ -1,0 +1,140 @@
+package rollout
+
+// Nodes in flight: a replacement under way, moved along on each look,
+// and given its Launch back when the roll stops.
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/stateful-aws/stateful/internal/clock"
+	"github.com/stateful-aws/stateful/internal/cluster"
+)
+
+// flight is one replacement under way.
+type flight struct {
+	node    cluster.Node // as when started
+	old     string       // the terminated instance
+	start   time.Time
+	resumed bool // Launch resumed (or never suspended)
+	release time.Duration
+}
+
+// advance moves every replacement under way on the latest look: resume
+// Launch once the old instance released the ENI, record a node back in
+// service on its target version, and fail at once when a replacement's
+// launch is abandoned, comes up on another version, or runs past the
+// timeout.
+func (r *roller) advance(ctx context.Context, res *Result) error {
+	for _, id := range slices.Clone(r.inFlight) {
+		f := r.flights[id]
+		cur, _ := r.snap.Node(id)
+		elapsed := r.now().Sub(f.start)
+		if !f.resumed {
+			// The ENI free means the old instance is gone. Without an ENI
+			// on record (groups not tagged with a cluster), the old
+			// instance leaving the group is the best sign there is.
+			free := cur.ENIStatus == "available" || (f.node.ENI == "" && !slices.ContainsFunc(cur.Instances, func(i cluster.Instance) bool { return i.ID == f.old }))
+			if free {
+				if err := r.resumeLaunch(ctx, cur, r.now().Add(r.cfg.Timeout)); err != nil {
+					return err
+				}
+				f.resumed, f.release = true, elapsed
+				if r.expectedRelease == 0 || elapsed < r.expectedRelease {
+					r.expectedRelease = elapsed
+				}
+				r.emit(Event{Kind: EventResumeLaunch, Node: id, Message: fmt.Sprintf("node %s: the old instance released the ENI after %s; launching its replacement", id, elapsed.Round(time.Millisecond))})
+			}
+		}
+		r.emit(Event{Kind: EventProgress, Node: id, Message: progress(cur, f.old, elapsed)})
+		if i, ok := cur.Serving(); ok && i.ID != f.old {
+			if i.Version != cur.Target {
+				return &Failure{Kind: WrongVersion, Node: id, Instance: i.ID, Lifecycle: i.Lifecycle,
+					Detail: fmt.Sprintf("the replacement runs launch-template version %d, the group wants %d", i.Version, cur.Target)}
+			}
+			if r.expected == 0 || elapsed < r.expected {
+				r.expected = elapsed
+			}
+			r.emit(Event{Kind: EventReplaced, Node: id, Instance: i.ID, Took: elapsed, Message: fmt.Sprintf("node %s is back in service on %s (v%d) after %s", id, i.ID, i.Version, elapsed.Round(time.Millisecond))})
+			res.Replaced = append(res.Replaced, Replacement{Node: id, Old: f.old, New: i.ID, AZ: cur.AZ, Took: elapsed, Released: f.release, Started: f.start, Detected: r.now()})
+			r.replaced[id] = true
+			delete(r.flights, id)
+			r.inFlight = slices.DeleteFunc(r.inFlight, func(s string) bool { return s == id })
+			continue
+		}
+		for _, i := range cur.Instances {
+			if i.ID != f.old && (strings.HasPrefix(i.Lifecycle, "Terminating") || i.Lifecycle == "Terminated") {
+				return r.failNode(ctx, Abandoned, cur, i, "the replacement instance was abandoned before it came into service")
+			}
+		}
+		if elapsed >= r.cfg.Timeout {
+			var i cluster.Instance
+			for _, c := range cur.Instances {
+				if c.ID != f.old {
+					i = c
+				}
+			}
+			detail := fmt.Sprintf("no new instance came into service within %s", r.cfg.Timeout)
+			if i.ID == "" {
+				detail = fmt.Sprintf("no replacement instance was launched within %s", r.cfg.Timeout)
+			}
+			return r.failNode(ctx, Timeout, cur, i, detail)
+		}
+	}
+	return nil
+}
+
+// settle gives every group the roll suspended its Launch back, waiting (up
+// to the timeout) for old instances to release their ENIs. A roll killed
+// before this is repaired by the next roll, status or recover.
+func (r *roller) settle(ctx context.Context) {
+	deadline := r.now().Add(r.cfg.Timeout)
+	for {
+		pending := 0
+		for _, id := range r.inFlight {
+			f := r.flights[id]
+			if f.resumed {
+				continue
+			}
+			cur, _ := r.snap.Node(id)
+			gone := !slices.ContainsFunc(cur.Instances, func(i cluster.Instance) bool { return i.ID == f.old })
+			if cur.ENIStatus == "available" || (f.node.ENI == "" && gone) || stillServing(cur, f.old) {
+				if err := r.resumeLaunch(ctx, cur, deadline); err != nil {
+					r.log.Warn("could not resume launch", "node_id", id, "asg_name", cur.Group, "error", err)
+					continue
+				}
+				f.resumed = true
+				continue
+			}
+			pending++
+		}
+		if pending == 0 || !r.now().Before(deadline) {
+			return
+		}
+		if clock.Sleep(ctx, r.cfg.Clock, r.cfg.Poll.Fast) != nil || r.look(ctx) != nil {
+			return
+		}
+	}
+}
+
+// progress says where a replacement stands, for a live view.
+func progress(n cluster.Node, old string, elapsed time.Duration) string {
+	var parts []string
+	for _, i := range n.Instances {
+		who := "new " + i.ID
+		if i.ID == old {
+			who = "old " + i.ID
+		}
+		parts = append(parts, who+" "+i.Lifecycle)
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "no instance yet")
+	}
+	if n.ENIStatus != "" {
+		parts = append(parts, "ENI "+n.ENIStatus)
+	}
+	return fmt.Sprintf("node %s: %s (%s)", n.ID, strings.Join(parts, ", "), elapsed.Round(time.Second))
+}
