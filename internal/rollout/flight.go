@@ -33,28 +33,24 @@ func (r *roller) advance(ctx context.Context, res *Result) error {
 		f := r.flights[id]
 		cur, _ := r.snap.Node(id)
 		elapsed := r.now().Sub(f.start)
-		if !f.resumed {
-			// The ENI free means the old instance is gone. Without an ENI
-			// on record (groups not tagged with a cluster), the old
-			// instance leaving the group is the best sign there is.
-			free := cur.ENIStatus == "available" || (f.node.ENI == "" && !slices.ContainsFunc(cur.Instances, func(i cluster.Instance) bool { return i.ID == f.old }))
-			if free {
-				if err := r.resumeLaunch(ctx, cur, r.now().Add(r.cfg.Timeout)); err != nil {
-					return err
-				}
-				f.resumed, f.release = true, elapsed
-				if r.expectedRelease == 0 || elapsed < r.expectedRelease {
-					r.expectedRelease = elapsed
-				}
-				r.emit(Event{Kind: EventResumeLaunch, Node: id, Message: fmt.Sprintf("node %s: the old instance released the ENI after %s; launching its replacement", id, elapsed.Round(time.Millisecond))})
+		t := Next(cur, FlightState{Old: f.old, Resumed: f.resumed, KnowsENI: f.node.ENI != ""}, elapsed, r.cfg.Timeout)
+		if t.Resume {
+			if err := r.resumeLaunch(ctx, cur, r.now().Add(r.cfg.Timeout)); err != nil {
+				return err
 			}
+			f.resumed, f.release = true, elapsed
+			if r.expectedRelease == 0 || elapsed < r.expectedRelease {
+				r.expectedRelease = elapsed
+			}
+			r.emit(Event{Kind: EventResumeLaunch, Node: id, Message: fmt.Sprintf("node %s: the old instance released the ENI after %s; launching its replacement", id, elapsed.Round(time.Millisecond))})
 		}
 		r.emit(Event{Kind: EventProgress, Node: id, Message: progress(cur, f.old, elapsed)})
-		if i, ok := cur.Serving(); ok && i.ID != f.old {
-			if i.Version != cur.Target {
-				return &Failure{Kind: WrongVersion, Node: id, Instance: i.ID, Lifecycle: i.Lifecycle,
-					Detail: fmt.Sprintf("the replacement runs launch-template version %d, the group wants %d", i.Version, cur.Target)}
-			}
+		i := t.Instance
+		switch t.Outcome {
+		case WrongVersionBack:
+			return &Failure{Kind: WrongVersion, Node: id, Instance: i.ID, Lifecycle: i.Lifecycle,
+				Detail: fmt.Sprintf("the replacement runs launch-template version %d, the group wants %d", i.Version, cur.Target)}
+		case Back:
 			if r.expected == 0 || elapsed < r.expected {
 				r.expected = elapsed
 			}
@@ -63,20 +59,9 @@ func (r *roller) advance(ctx context.Context, res *Result) error {
 			r.replaced[id] = true
 			delete(r.flights, id)
 			r.inFlight = slices.DeleteFunc(r.inFlight, func(s string) bool { return s == id })
-			continue
-		}
-		for _, i := range cur.Instances {
-			if i.ID != f.old && (strings.HasPrefix(i.Lifecycle, "Terminating") || i.Lifecycle == "Terminated") {
-				return r.failNode(ctx, Abandoned, cur, i, "the replacement instance was abandoned before it came into service")
-			}
-		}
-		if elapsed >= r.cfg.Timeout {
-			var i cluster.Instance
-			for _, c := range cur.Instances {
-				if c.ID != f.old {
-					i = c
-				}
-			}
+		case AbandonedLaunch:
+			return r.failNode(ctx, Abandoned, cur, i, "the replacement instance was abandoned before it came into service")
+		case TimedOut:
 			detail := fmt.Sprintf("no new instance came into service within %s", r.cfg.Timeout)
 			if i.ID == "" {
 				detail = fmt.Sprintf("no replacement instance was launched within %s", r.cfg.Timeout)
@@ -85,6 +70,70 @@ func (r *roller) advance(ctx context.Context, res *Result) error {
 		}
 	}
 	return nil
+}
+
+// FlightState is what the roll knows of a replacement it started.
+type FlightState struct {
+	Old      string // the terminated instance
+	Resumed  bool   // its group's Launch was given back
+	KnowsENI bool   // the node's ENI was on record when it started
+}
+
+// Outcome is where a replacement stands after a look.
+type Outcome int
+
+const (
+	Pending          Outcome = iota // still on its way
+	Back                            // a new instance serves with its data on the target version
+	WrongVersionBack                // a new instance serves on another version
+	AbandonedLaunch                 // the new instance left before it served
+	TimedOut                        // nothing served within the timeout
+)
+
+// Transition is what a look at a node in flight calls for.
+type Transition struct {
+	// Resume: give the group its Launch back now (the old instance has
+	// released the ENI).
+	Resume  bool
+	Outcome Outcome
+	// Instance is the new instance the outcome is about (empty when none
+	// was launched).
+	Instance cluster.Instance
+}
+
+// Next is the in-flight transition, pure: from the node as the latest view
+// shows it, what the roll knew of the replacement, and how long it has
+// run. The ENI free means the old instance is gone; without an ENI on
+// record (groups not tagged with a cluster) the old instance leaving the
+// group is the best sign there is.
+func Next(n cluster.Node, f FlightState, elapsed, timeout time.Duration) Transition {
+	var t Transition
+	if !f.Resumed {
+		gone := !slices.ContainsFunc(n.Instances, func(i cluster.Instance) bool { return i.ID == f.Old })
+		t.Resume = n.ENIStatus == "available" || (!f.KnowsENI && gone)
+	}
+	if i, ok := n.Serving(); ok && i.ID != f.Old {
+		t.Instance, t.Outcome = i, Back
+		if i.Version != n.Target {
+			t.Outcome = WrongVersionBack
+		}
+		return t
+	}
+	for _, i := range n.Instances {
+		if i.ID != f.Old && (strings.HasPrefix(i.Lifecycle, "Terminating") || i.Lifecycle == "Terminated") {
+			t.Instance, t.Outcome = i, AbandonedLaunch
+			return t
+		}
+	}
+	if elapsed >= timeout {
+		for _, c := range n.Instances {
+			if c.ID != f.Old {
+				t.Instance = c
+			}
+		}
+		t.Outcome = TimedOut
+	}
+	return t
 }
 
 // settle gives every group the roll suspended its Launch back, waiting (up
