@@ -18,14 +18,11 @@ import (
 // throttling it backs off from Fast up to Slow.
 //
 // Between looks at the whole cluster it reads only the nodes it is
-// replacing. It looks at the whole cluster right before it starts a
-// replacement and at least every Check: one call reads the account's
-// newest scaling activities, and only when one of them is not the roll's
-// own (a node leaving service always starts one), or the page overflowed,
-// or the last read of every group is older than Sweep, does it read every
-// group.
+// replacing. It reads the whole cluster (every group, joined with EC2's
+// instances and volumes) right before it starts a replacement and at least
+// every Check.
 type Poll struct {
-	Fast, Slow, Check, Sweep time.Duration
+	Fast, Slow, Check time.Duration
 }
 
 // DefaultPace lets the roll write to Auto Scaling in bursts of 100, then
@@ -37,7 +34,7 @@ func DefaultPace(c clock.Clock) *awsapi.Bucket {
 
 // DefaultPoll detects a replacement within a second.
 func DefaultPoll() Poll {
-	return Poll{Fast: time.Second, Slow: 15 * time.Second, Check: time.Minute, Sweep: 10 * time.Minute}
+	return Poll{Fast: time.Second, Slow: 15 * time.Second, Check: time.Minute}
 }
 
 func (r *roller) sleepBackoff(ctx context.Context) error {

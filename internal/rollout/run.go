@@ -221,9 +221,6 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Poll.Check <= 0 {
 		cfg.Poll.Check = max(cfg.Poll.Slow, def.Check)
 	}
-	if cfg.Poll.Sweep <= 0 {
-		cfg.Poll.Sweep = max(cfg.Poll.Check, def.Sweep)
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -508,7 +508,7 @@ func TestTheRollPinsItsNodeSet(t *testing.T) {
 				return nil
 			})
 			cfg := w.config(untag, w.e.EC2())
-			cfg.Poll = Poll{Sweep: 5 * time.Second}
+			cfg.Poll = Poll{Check: 5 * time.Second}
 			_, err := Run(w.ctx, cfg)
 			f, ok := IsFailure(err)
 			if !ok || f.Kind != NodeLost || f.Node != "02" || !strings.Contains(f.Detail, "left the cluster") {

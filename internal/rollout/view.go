@@ -92,8 +92,8 @@ func (r *roller) retry(ctx context.Context, deadline time.Time, f func() error) 
 
 // look reads what the roll is waiting for as cheaply as it can: the ENIs
 // of nodes whose old instance may still hold them, the groups of nodes
-// coming back, and every group when the last full read is older than
-// Poll.Sweep (or costs no more than the partial one).
+// coming back, and the whole cluster when the view's oldest fact is older
+// than Poll.Check (or that costs no more than the partial read).
 func (r *roller) look(ctx context.Context) error {
 	deadline := r.now().Add(r.cfg.Timeout)
 	var enis, groups []string
