@@ -119,9 +119,9 @@ run "instance_policy" {
     condition = jsondecode(module.cluster_nodes["01"].iam_policy).Statement[3].Action == ["ec2:CreateTags"] && jsondecode(module.cluster_nodes["01"].iam_policy).Statement[3].Condition == {
       StringEquals                = { "aws:ResourceTag/stateful:cluster" = "kafka", "aws:ResourceTag/stateful:node-id" = "01" }
       ArnEquals                   = { "ec2:SourceInstanceARN" = "arn:aws:ec2:eu-west-1:123456789012:instance/$${ec2:InstanceID}" }
-      "ForAllValues:StringEquals" = { "aws:TagKeys" = ["stateful:bootstrap-failure"] }
+      "ForAllValues:StringEquals" = { "aws:TagKeys" = ["stateful:bootstrap-failure", "stateful:bootstrap-failure-class", "stateful:ready"] }
     }
-    error_message = "The agent may tag only its own instance, and only with its failure summary."
+    error_message = "The agent may tag only its own instance, and only with its failure summary or its ready mark."
   }
   assert {
     condition     = alltrue(flatten([for id, m in module.cluster_nodes : [for s in jsondecode(m.iam_policy).Statement : s.Resource != "*" || alltrue([for a in s.Action : can(regex("^(ec2|autoscaling):Describe", a))])]]))

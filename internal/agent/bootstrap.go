@@ -62,6 +62,7 @@ func (a *Agent) Bootstrap(ctx context.Context) error {
 		})},
 		{"write-files", a.bounded(time.Duration(a.cfg.Timeouts.Volume)*time.Second, a.writeFiles)},
 		{"node-script", a.runScript},
+		{"mark-ready", a.markReady},
 	}
 	for _, s := range steps {
 		if err := a.step(ctx, s.name, s.run); err != nil {

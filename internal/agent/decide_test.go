@@ -2,6 +2,7 @@ package agent
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stateful-aws/stateful/internal/blockdev"
 )
@@ -36,6 +37,27 @@ func TestDecideVolume(t *testing.T) {
 	} {
 		if got, why := DecideVolume(c.insp, want); got != c.want || why == "" {
 			t.Errorf("%s: %s (%s), want %s", name, got, why, c.want)
+		}
+	}
+}
+
+// The volume wait doubles to the poll interval and stays there: over the
+// whole 900 s deadline it never sleeps less than minVolumeWait (the
+// doubling used to overflow after about 40 s into a loop with no sleep)
+// and the looks stay bounded by one per poll plus the ramp.
+func TestVolumeWaitIsCappedAndBounded(t *testing.T) {
+	for _, poll := range []time.Duration{0, 50 * time.Millisecond, time.Second, 15 * time.Second} {
+		wait, slept, looks := minVolumeWait, time.Duration(0), 0
+		for slept < 900*time.Second {
+			if wait < minVolumeWait || wait > max(poll, minVolumeWait) {
+				t.Fatalf("poll %s: a wait of %s after %s, want within [%s, %s]", poll, wait, slept, minVolumeWait, max(poll, minVolumeWait))
+			}
+			slept += wait
+			looks++
+			wait = nextVolumeWait(wait, poll)
+		}
+		if limit := int(900*time.Second/max(poll, minVolumeWait)) + 10; looks > limit {
+			t.Fatalf("poll %s: %d looks in 900 s, want at most %d", poll, looks, limit)
 		}
 	}
 }

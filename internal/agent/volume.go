@@ -54,7 +54,7 @@ func (a *Agent) claimVolume(ctx context.Context) (string, error) {
 	waitingFor := ""
 	// Look again soon after a change (an attach takes seconds), then back
 	// off to the poll interval.
-	wait := 100 * time.Millisecond
+	wait := minVolumeWait
 	for {
 		vol, err := a.findVolume(ctx)
 		if err != nil && !awsapi.Transient(err) {
@@ -76,17 +76,32 @@ func (a *Agent) claimVolume(ctx context.Context) (string, error) {
 			if why != waitingFor {
 				a.log.Info("waiting for the volume", "volume_id", id, "reason", why)
 				waitingFor = why
-				wait = 100 * time.Millisecond
+				wait = minVolumeWait
 			}
 		}
 		if !a.d.Clock.Now().Before(deadline) {
 			return "", fmt.Errorf("the volume was not attached within %ds: %s", a.cfg.Timeouts.Volume, waitingFor)
 		}
-		if err := clock.Sleep(ctx, a.d.Clock, min(wait, a.d.Poll)); err != nil {
+		if err := clock.Sleep(ctx, a.d.Clock, wait); err != nil {
 			return "", err
 		}
-		wait *= 2
+		wait = nextVolumeWait(wait, a.d.Poll)
 	}
+}
+
+// minVolumeWait is the first (and shortest) pause between looks at the
+// volume: an attach takes seconds.
+const minVolumeWait = 100 * time.Millisecond
+
+// nextVolumeWait doubles the pause up to the poll interval (never below
+// minVolumeWait): the doubling is capped before it can overflow, so a
+// hand-off that takes minutes costs one look per poll, not a busy loop.
+func nextVolumeWait(wait, poll time.Duration) time.Duration {
+	ceiling := max(poll, minVolumeWait)
+	if wait >= ceiling/2 {
+		return ceiling
+	}
+	return max(2*wait, minVolumeWait)
 }
 
 // claimStep looks at the volume once and acts: it reports done when the

@@ -4,12 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/stateful-aws/stateful/internal/cluster"
 	"github.com/stateful-aws/stateful/internal/diagnosis"
 	"github.com/stateful-aws/stateful/internal/rollout"
 )
@@ -72,8 +70,7 @@ func fromRollout(ev rollout.Event) Event {
 
 // eventWriter prints events: human lines on a terminal, with a live line
 // showing the replacement under way; key=value lines otherwise; JSON lines
-// for machines. Progress events feed only the live line. It remembers
-// which node a roll is replacing, for the message of an interruption.
+// for machines. Progress events feed only the live line.
 type eventWriter struct {
 	mu     sync.Mutex
 	w      io.Writer
@@ -81,14 +78,6 @@ type eventWriter struct {
 	start  time.Time
 	live   bool // a live line is on screen
 	failed bool // a failed or interrupted event was written
-	// inFlight are the nodes terminated and not yet back, with the old
-	// instance and whether the group was launching again.
-	inFlight map[string]flight
-}
-
-type flight struct {
-	old     string
-	resumed bool
 }
 
 func newEventWriter(w io.Writer, output string, tty bool, start time.Time) *eventWriter {
@@ -99,7 +88,7 @@ func newEventWriter(w io.Writer, output string, tty bool, start time.Time) *even
 	case tty:
 		mode = "human"
 	}
-	return &eventWriter{w: w, mode: mode, start: start, inFlight: map[string]flight{}}
+	return &eventWriter{w: w, mode: mode, start: start}
 }
 
 // rollEvent is the roll's event sink. The roll's own "failed" event is
@@ -115,16 +104,7 @@ func (e *eventWriter) rollEvent(ev rollout.Event) {
 func (e *eventWriter) write(ev Event) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	switch ev.Kind {
-	case "terminate":
-		e.inFlight[ev.Node] = flight{old: ev.Instance}
-	case "resume-launch":
-		f := e.inFlight[ev.Node]
-		f.resumed = true
-		e.inFlight[ev.Node] = f
-	case "replaced":
-		delete(e.inFlight, ev.Node)
-	case "failed", "interrupted":
+	if ev.Kind == "failed" || ev.Kind == "interrupted" {
 		e.failed = true
 	}
 	if ev.Kind == "progress" {
@@ -173,34 +153,6 @@ func (e *eventWriter) write(ev Event) {
 		}
 		fmt.Fprintln(e.w)
 	}
-}
-
-// replacing lists the nodes a roll was replacing when it stopped, in
-// node-id order (several under a budget above 1).
-func (e *eventWriter) replacing() []string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	ids := make([]string, 0, len(e.inFlight))
-	for id := range e.inFlight {
-		ids = append(ids, id)
-	}
-	slices.SortFunc(ids, func(a, b string) int {
-		switch {
-		case cluster.Less(a, b):
-			return -1
-		case cluster.Less(b, a):
-			return 1
-		}
-		return 0
-	})
-	return ids
-}
-
-// flightOf is what the roll did to a node it was replacing.
-func (e *eventWriter) flightOf(id string) flight {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.inFlight[id]
 }
 
 func exitCode(c int) *int { return &c }

@@ -338,11 +338,13 @@ func TestOutputModesAreComplete(t *testing.T) {
 		}
 		w.newVersion()
 		code, out, _ = w.run("", "roll", "--cluster", "demo", "--timeout", "1m")
-		if code != ExitRefused || !strings.Contains(out, "event=failed node_id=02") || !strings.Contains(out, "exit_code=3") || !strings.Contains(out, "cause=launch-hook") {
+		// The roll agrees with status: node 01, InService without its
+		// volume, is out of service too, and named first.
+		if code != ExitRefused || !strings.Contains(out, "event=failed node_id=01") || !strings.Contains(out, "exit_code=3") || !strings.Contains(out, "cause=volume-not-attached") {
 			t.Fatalf("refusal in key=value: exit %d\n%s", code, out)
 		}
 		code, out, _ = w.run("", "roll", "--cluster", "demo", "--timeout", "1m", "-o", "json")
-		if ev := lastEvent(t, out); code != ExitRefused || ev.Kind != "failed" || ev.Node != "02" || !strings.Contains(out, `"node_id":"02"`) || strings.Contains(out, `"node":`) {
+		if ev := lastEvent(t, out); code != ExitRefused || ev.Kind != "failed" || ev.Node != "01" || !strings.Contains(out, `"node_id":"01"`) || strings.Contains(out, `"node":`) {
 			t.Fatalf("refusal in JSON: exit %d\n%s", code, out)
 		}
 		if code, _, errOut := w.run("", "roll", "--cluster", "demo", "--last", "07"); code != ExitUsage || !strings.Contains(errOut, "--last names node(s) 07 that the cluster does not have") {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -312,6 +313,7 @@ func runRoll(ctx context.Context, io IO, d deps, o *rollOptions) error {
 		}
 		return err
 	}
+	var res *rollout.Result
 	if o.DryRun {
 		if _, err = guardMarks(ctx, d, io, o, inv, &cfg); err == nil {
 			_, err = rollout.Run(ctx, cfg)
@@ -322,7 +324,7 @@ func runRoll(ctx context.Context, io IO, d deps, o *rollOptions) error {
 			if err != nil {
 				return err
 			}
-			_, err = rollout.Run(ctx, cfg)
+			res, err = rollout.Run(ctx, cfg)
 			return marks.after(ctx, io, err)
 		})
 	}
@@ -352,7 +354,7 @@ func runRoll(ctx context.Context, io IO, d deps, o *rollOptions) error {
 		}
 	}
 	if code == ExitInterrupted || code == ExitUnreachable {
-		err = interruption(ctx, err, code, o, out, &ev)
+		err = interruption(ctx, err, code, o, res, out, &ev)
 	}
 	var paused *rollout.Paused
 	if errors.As(err, &paused) {
@@ -398,28 +400,42 @@ func rollExitCode(ctx context.Context, err error) int {
 // interruption says, in one sentence, where an interrupted roll stopped:
 // the node it was replacing, the state it left, and the command that
 // resumes; ev becomes the "interrupted" event.
-func interruption(ctx context.Context, err error, code int, o *rollOptions, out *eventWriter, ev *Event) error {
+//
+// The nodes in flight come from the roll's Result, not from its events.
+func interruption(ctx context.Context, err error, code int, o *rollOptions, res *rollout.Result, out *eventWriter, ev *Event) error {
 	why := "interrupted by a signal"
 	if code == ExitUnreachable {
 		why = "lost AWS (" + firstSentence(translate(err, &o.awsFlags)) + ")"
 	}
 	resume := o.resumeCommand(false)
-	nodes := out.replacing()
-	var states []string
-	for _, id := range nodes {
-		fl := out.flightOf(id)
-		if fl.resumed {
-			states = append(states, fmt.Sprintf("node %s's old instance %s is gone and its group is launching the replacement, which comes up by itself", id, fl.old))
+	var flights []rollout.InFlight
+	if res != nil {
+		flights = slices.Clone(res.InFlight)
+	}
+	slices.SortStableFunc(flights, func(a, b rollout.InFlight) int {
+		switch {
+		case cluster.Less(a.Node, b.Node):
+			return -1
+		case cluster.Less(b.Node, a.Node):
+			return 1
+		}
+		return 0
+	})
+	var states, nodes []string
+	for _, fl := range flights {
+		nodes = append(nodes, fl.Node)
+		if fl.Resumed {
+			states = append(states, fmt.Sprintf("node %s's old instance %s is gone and its group is launching the replacement, which comes up by itself", fl.Node, fl.Old))
 		} else {
-			states = append(states, fmt.Sprintf("node %s's old instance %s was terminated while its group's Launch process was suspended; re-running (or stateful recover %s) gives Launch back once the ENI is free", id, fl.old, id))
+			states = append(states, fmt.Sprintf("node %s's old instance %s was terminated while its group's Launch process was suspended; re-running (or stateful recover %s) gives Launch back once the ENI is free", fl.Node, fl.Old, fl.Node))
 		}
 	}
 	state := strings.Join(states, "; ")
 	node, old := "", ""
-	if len(nodes) == 0 {
+	if len(flights) == 0 {
 		state = "no node was being replaced, so nothing is half-done"
 	} else {
-		node, old = nodes[0], out.flightOf(nodes[0]).old
+		node, old = flights[0].Node, flights[0].Old
 		ev.Nodes = nodes
 	}
 	var left *lockLeft
@@ -457,6 +473,10 @@ func ids(nodes []cluster.Node) []string {
 func resumeStranded(ctx context.Context, io IO, as awsapi.AutoScaling, snap cluster.Snapshot) error {
 	done, err := rollout.ResumeStranded(ctx, as, snap)
 	for _, id := range done {
+		if n, _ := snap.Node(id); len(n.Instances) > 0 {
+			fmt.Fprintf(io.Err, "node %s: resumed its group's Launch process, left suspended by an interrupted roll while the node served; the group can replace its instance again\n", id)
+			continue
+		}
 		fmt.Fprintf(io.Err, "node %s: resumed its group's Launch process, left suspended by an interrupted roll; its replacement launches now\n", id)
 	}
 	return err

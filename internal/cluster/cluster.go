@@ -31,13 +31,31 @@ type Instance struct {
 	// ReportClass is whether a relaunch can fix that failure (tag
 	// TagBootstrapFailureClass: FailureConfig, FailureVolume, FailureNode).
 	ReportClass string
+	// Seen is when EC2's view of the instance was read, on the runner's
+	// clock (zero: never). An instance EC2 did not list in that read (just
+	// launched, or a read that lags) has Seen set and no EC2State: it is
+	// not known to run, so it does not serve.
+	Seen time.Time
+	// Tagged: EC2 lists the module's cluster tag on the instance, so the
+	// module's launch template launched it and its agent marks it ready
+	// (TagReady). An instance without it predates the module (launched
+	// by the original v0.8.0 before the upgrade) and cannot carry a mark.
+	Tagged bool
+	// Mark is the value of the instance's TagReady ("" when none).
+	Mark string
 }
 
-// Ready reports whether the instance serves: InService and Healthy for
-// Auto Scaling, and running for EC2 when EC2's view was read.
+// Ready reports whether Auto Scaling and EC2 both count the instance in
+// service: InService and Healthy in its group, and running in EC2 when
+// EC2's view was read (an instance the read did not list is not).
 func (i Instance) Ready() bool {
-	return i.Lifecycle == InService && strings.EqualFold(i.Health, Healthy) && (i.EC2State == "" || i.EC2State == "running")
+	ec2 := i.EC2State == "running" || (i.EC2State == "" && i.Seen.IsZero())
+	return i.Lifecycle == InService && strings.EqualFold(i.Health, Healthy) && ec2
 }
+
+// Marked reports whether the instance's own agent marked it ready: always
+// true of an instance that cannot carry the mark (not Tagged).
+func (i Instance) Marked() bool { return !i.Tagged || i.Mark == i.ID }
 
 // Activity is a scaling activity of a node's group.
 type Activity struct {
@@ -89,23 +107,61 @@ type Node struct {
 	// Since is when the node's instance entered its lifecycle state, when
 	// known (the simulator and status track it across polls).
 	Since time.Time
+	// Seen is when the group was read, on the runner's clock; the ENI's,
+	// the volume's and each instance's EC2 view carry their own (ENISeen,
+	// Volume.Seen, Instance.Seen). A fact's age is measured against the
+	// runner's own clock, never against a time AWS reported.
+	Seen    time.Time
+	ENISeen time.Time
+}
+
+// ReadAt is when the oldest fact the view holds about whether the node
+// serves was read: its group, its instances in EC2, its volume (zero when
+// one was never read). The ENI's status matters only while the node is
+// replaced, and carries its own time (ENISeen).
+func (n Node) ReadAt() time.Time {
+	at := n.Seen
+	older := func(t time.Time) {
+		if at.IsZero() || t.IsZero() || t.Before(at) {
+			at = t
+		}
+	}
+	if n.Volume.ID != "" {
+		older(n.Volume.Seen)
+	}
+	for _, i := range n.Instances {
+		older(i.Seen)
+	}
+	return at
 }
 
 // Volume is a node's data volume as observed.
 type Volume struct {
 	ID         string
-	State      string // available | in-use | creating
-	AttachedTo string // instance ID
-	Attachment string // attaching | attached | detaching
+	State      string    // available | in-use | creating
+	AttachedTo string    // instance ID
+	Attachment string    // attaching | attached | detaching
+	Seen       time.Time // when read, on the runner's clock
 }
 
-// Serving is the node's single ready instance, if it has exactly one
-// instance and that instance is InService and Healthy.
+// Serving is the node's single instance when it serves with its data: it
+// is the only instance, Ready, and WithData.
 func (n Node) Serving() (Instance, bool) {
-	if len(n.Instances) == 1 && n.Instances[0].Ready() {
+	if len(n.Instances) == 1 && n.Instances[0].Ready() && n.WithData(n.Instances[0]) {
 		return n.Instances[0], true
 	}
 	return Instance{}, false
+}
+
+// WithData reports whether instance i holds the node's data as far as the
+// view knows: the node's volume (when read) attached to i, and i marked
+// ready by its own agent (Instance.Marked). A launch hook completed by
+// anyone but the agent makes an instance InService without either.
+func (n Node) WithData(i Instance) bool {
+	if n.Volume.ID != "" && n.Volume.State != "" && (n.Volume.AttachedTo != i.ID || n.Volume.Attachment != "attached") {
+		return false
+	}
+	return i.Marked()
 }
 
 // Current reports whether the node serves on its group's target version.
@@ -135,14 +191,40 @@ func (n Node) Problem() string {
 	case i.EC2State != "" && i.EC2State != "running":
 		// Auto Scaling has not noticed yet (its health check is periodic).
 		return "instance " + i.ID + " is " + i.EC2State + " in EC2, still InService in its group"
+	case !i.Ready():
+		return "instance " + i.ID + " is not listed by EC2 yet"
+	case n.Volume.ID != "" && n.Volume.State != "" && (n.Volume.AttachedTo != i.ID || n.Volume.Attachment != "attached"):
+		return "instance " + i.ID + " is InService without its data volume " + n.Volume.ID
+	case !i.Marked():
+		return "instance " + i.ID + " is InService but its agent has not marked it ready (" + TagReady + ")"
 	}
 	return ""
+}
+
+// ReadAt is when the oldest fact of the view was read (zero: some fact
+// never was): a decision on the view is as old as this.
+func (s Snapshot) ReadAt() time.Time {
+	var at time.Time
+	for k, n := range s.Nodes {
+		t := n.ReadAt()
+		if t.IsZero() {
+			return time.Time{}
+		}
+		if k == 0 || t.Before(at) {
+			at = t
+		}
+	}
+	return at
 }
 
 // Snapshot is the whole cluster at one moment, nodes in node-id order.
 type Snapshot struct {
 	At    time.Time
 	Nodes []Node
+	// Named are the nodes of the groups a selection by name named (empty:
+	// the cluster was selected by its tag): the commands act on these
+	// and count every node.
+	Named []string
 }
 
 // Node finds a node by id.

@@ -36,6 +36,15 @@ const (
 // failed with this class ("" when unknown: assume it may).
 func Relaunchable(class string) bool { return class != FailureConfig && class != FailureVolume }
 
+// TagReady is written by the node agent, not the module: once its
+// bootstrap succeeded (volume attached and prepared, node files written,
+// node script passed) and before it completes the launch hook, it tags its
+// own instance with this key and the instance's own ID as the value. The
+// node policy lets an instance tag only itself, so a launch hook completed
+// by anyone else (a person, a script) leaves no mark, and a mark copied
+// from elsewhere names another instance.
+const TagReady = "stateful:ready"
+
 // Names the Terraform module gives a node's resources. They are the
 // original module's (v0.8.0), kept so that a cluster built by it upgrades
 // without replacing a group or launch template: AWS replaces both when

@@ -172,6 +172,18 @@ func Diagnose(in Input) Diagnosis {
 		inService.Summary = fmt.Sprintf("instance %s is InService but the node's data volume %s is %s: the node serves without its data", i.ID, n.Volume.ID, where)
 		inService.Fix = fmt.Sprintf("look at the agent's log on %s, or replace the instance: stateful recover %s --replace", i.ID, n.ID)
 		return inService
+	case !i.Marked():
+		inService.Cause = VolumeDetached
+		inService.Summary = fmt.Sprintf("instance %s is InService but its node agent never marked it ready (tag %s): its launch hook was completed by someone else, so the node may serve without its data", i.ID, cluster.TagReady)
+		inService.Fix = fmt.Sprintf("look at the agent's log on %s, or replace the instance: stateful recover %s --replace", i.ID, n.ID)
+		return inService
+	case n.LaunchSuspended:
+		// Serving now, but the group could not replace a lost instance:
+		// a roll stopped between its suspend and its terminate.
+		inService.Cause = LaunchSuspended
+		inService.Summary = fmt.Sprintf("instance %s is in service, but group %s has its Launch process suspended (a roll stopped between suspend and terminate, or by hand): if the instance is lost nothing launches its replacement", i.ID, n.Group)
+		inService.Fix = fmt.Sprintf("stateful recover %s resumes it", n.ID)
+		return inService
 	}
 	inService.Cause = Serving
 	inService.Summary = fmt.Sprintf("instance %s is in service", i.ID)

@@ -161,6 +161,16 @@ func TestDiagnose(t *testing.T) {
 		{name: "no instance, nothing failed: launching",
 			in:    Input{Node: node()},
 			cause: Launching, want: []string{"no instance yet and no failed launch"}},
+		{name: "serving while its group's Launch is suspended (a roll stopped between suspend and terminate)",
+			in: Input{Node: func() cluster.Node {
+				n := node(cluster.Instance{ID: "i-ok", Lifecycle: cluster.InService, Health: "Healthy", Version: 1, EC2State: "running"})
+				n.LaunchSuspended = true
+				return n
+			}()},
+			cause: LaunchSuspended, want: []string{"i-ok is in service", "nothing launches its replacement"}},
+		{name: "InService without the agent's ready mark: a hook completed by someone else",
+			in:    Input{Node: node(cluster.Instance{ID: "i-new", Lifecycle: cluster.InService, Health: "Healthy", Version: 1, EC2State: "running", Tagged: true})},
+			cause: VolumeDetached, want: []string{"never marked it ready", "stateful:ready"}},
 		{name: "launch suspended",
 			in:    Input{Node: func() cluster.Node { n := node(); n.LaunchSuspended = true; return n }(), Activities: []cluster.Activity{eniRetry(0)}},
 			cause: LaunchSuspended, want: []string{"Launch process suspended"}},

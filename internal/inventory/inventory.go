@@ -4,8 +4,11 @@
 package inventory
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,14 +26,19 @@ import (
 )
 
 // Selector picks the cluster: by the module's cluster tag, or by group
-// names (the original module's style).
+// names (the original module's style). Groups named alone resolve to their
+// cluster (Resolve): every command sees, counts and protects the whole
+// cluster, and acts only on the named groups' nodes (Snapshot.Named).
 type Selector struct {
 	Cluster string
 	Groups  []string
 }
 
 func (s Selector) String() string {
-	if s.Cluster != "" {
+	switch {
+	case s.Cluster != "" && len(s.Groups) > 0:
+		return "groups " + strings.Join(s.Groups, ", ") + " of cluster " + s.Cluster
+	case s.Cluster != "":
 		return "cluster " + s.Cluster
 	}
 	return "groups " + strings.Join(s.Groups, ", ")
@@ -80,9 +88,65 @@ func New(cfg Config) (*Inventory, error) {
 
 func (v *Inventory) wait(ctx context.Context) error { return v.cfg.Limiter.Wait(ctx) }
 
-// Observe reads the cluster. A Groups read keeps the targets of prev (the
-// last Full read) for nodes it knew.
+// Resolve turns groups named alone into their cluster: the selector comes
+// back with Cluster set (from the groups' cluster tag) and Groups kept as
+// the named part. Groups that carry no cluster tag, or the tags of two
+// clusters, are refused, naming them: acting on them would count only the
+// named groups and miss the rest of the cluster. A selector with Cluster
+// set comes back as it is.
+func (v *Inventory) Resolve(ctx context.Context, sel Selector) (Selector, error) {
+	if sel.Cluster != "" || len(sel.Groups) == 0 {
+		return sel, nil
+	}
+	groups, err := v.describeGroups(ctx, sel)
+	if err != nil {
+		return Selector{}, err
+	}
+	names := map[string][]string{}
+	var untagged []string
+	for _, g := range groups {
+		name := groupTag(g, cluster.TagCluster)
+		if name == "" {
+			untagged = append(untagged, aws.ToString(g.AutoScalingGroupName))
+			continue
+		}
+		names[name] = append(names[name], aws.ToString(g.AutoScalingGroupName))
+	}
+	if len(untagged) > 0 {
+		return Selector{}, &UnresolvedError{Groups: untagged}
+	}
+	if len(names) > 1 {
+		var parts []string
+		for _, name := range slices.Sorted(maps.Keys(names)) {
+			parts = append(parts, fmt.Sprintf("%s (cluster %s)", strings.Join(names[name], ", "), name))
+		}
+		return Selector{}, fmt.Errorf("the groups named belong to %d clusters: %s; name the groups of one cluster, or the cluster with --cluster", len(names), strings.Join(parts, "; "))
+	}
+	for name := range names {
+		sel.Cluster = name
+	}
+	return sel, nil
+}
+
+// UnresolvedError refuses groups whose cluster cannot be seen.
+type UnresolvedError struct{ Groups []string }
+
+func (e *UnresolvedError) Error() string {
+	return fmt.Sprintf("group(s) %s carry no %s tag, so the rest of their cluster cannot be seen or counted; nothing was changed: apply the module (it tags every group) or name the cluster with --cluster",
+		strings.Join(e.Groups, ", "), cluster.TagCluster)
+}
+
+// Observe reads the whole cluster (groups named alone are resolved to
+// theirs first, see Resolve) joined with EC2's view of every instance and
+// volume: the one view every decision is made on. A Groups read skips
+// what never changes or changes only through the module (targets, while
+// the group's version spec is unchanged; the ENI's id and IP) and keeps it
+// from prev. Every fact carries when it was read on the runner's clock.
 func (v *Inventory) Observe(ctx context.Context, sel Selector, depth Depth, prev *cluster.Snapshot) (cluster.Snapshot, error) {
+	sel, err := v.Resolve(ctx, sel)
+	if err != nil {
+		return cluster.Snapshot{}, err
+	}
 	now := v.cfg.Clock.Now()
 	groups, err := v.describeGroups(ctx, sel)
 	if err != nil {
@@ -90,42 +154,34 @@ func (v *Inventory) Observe(ctx context.Context, sel Selector, depth Depth, prev
 	}
 	snap := cluster.Snapshot{At: now}
 	for _, g := range groups {
-		snap.Nodes = append(snap.Nodes, nodeOf(g))
+		n := nodeOf(g)
+		n.Seen = now
+		snap.Nodes = append(snap.Nodes, n)
+		if slices.Contains(sel.Groups, n.Group) {
+			snap.Named = append(snap.Named, n.ID)
+		}
 	}
 	cluster.SortNodes(snap.Nodes)
-	if depth == Groups {
-		// Keep what a Groups read does not see from the last Full read:
-		// targets (while the group's version spec is unchanged) and the
-		// node's ENI, IP and volume, which never move.
-		if prev != nil {
-			for i := range snap.Nodes {
-				n := &snap.Nodes[i]
-				p, ok := prev.Node(n.ID)
-				if !ok {
-					continue
-				}
-				if p.VersionSpec == n.VersionSpec && n.Target == 0 {
-					n.Target = p.Target
-				}
-				n.IP, n.ENI, n.Volume.ID, n.ENIStatus = p.IP, p.ENI, p.Volume.ID, p.ENIStatus
+	if depth == Groups && prev != nil {
+		for i := range snap.Nodes {
+			n := &snap.Nodes[i]
+			if p, ok := prev.Node(n.ID); ok {
+				carry(n, p)
 			}
 		}
-		return snap, nil
 	}
-	if err := v.resolveTargets(ctx, sel, snap.Nodes); err != nil {
-		return cluster.Snapshot{}, err
-	}
-	// Groups named with --asg still carry the module's cluster tag: it
-	// finds their ENIs and volumes.
-	if name := clusterName(sel, groups); name != "" {
-		if err := v.readENIs(ctx, name, snap.Nodes); err != nil {
+	if depth == Full {
+		if err := v.resolveTargets(ctx, sel, snap.Nodes); err != nil {
 			return cluster.Snapshot{}, err
 		}
-		if err := v.readVolumes(ctx, name, snap.Nodes); err != nil {
+		if err := v.readENIs(ctx, sel.Cluster, snap.Nodes); err != nil {
+			return cluster.Snapshot{}, err
+		}
+		if err := v.readActivities(ctx, snap.Nodes); err != nil {
 			return cluster.Snapshot{}, err
 		}
 	}
-	if err := v.readActivities(ctx, snap.Nodes); err != nil {
+	if err := v.readVolumes(ctx, sel.Cluster, nil, snap.Nodes); err != nil {
 		return cluster.Snapshot{}, err
 	}
 	if err := v.EC2States(ctx, sel, snap.Nodes); err != nil {
@@ -134,10 +190,33 @@ func (v *Inventory) Observe(ctx context.Context, sel Selector, depth Depth, prev
 	return snap, nil
 }
 
-// ObserveGroups reads only the named groups (50 a call) and returns prev
-// with those nodes replaced: how the roll watches the nodes it is
-// replacing without paging through a large cluster. What a group read does
-// not see (targets, ENI, IP, volume) carries over from prev.
+// carry keeps from p what a group read does not see: the target while
+// the group's version spec is unchanged, and the node's ENI (id, IP, and
+// its last status with the time it was read).
+func carry(n *cluster.Node, p cluster.Node) {
+	if p.VersionSpec == n.VersionSpec && n.Target == 0 {
+		n.Target = p.Target
+	}
+	n.IP, n.ENI, n.ENIStatus, n.ENISeen = p.IP, p.ENI, p.ENIStatus, p.ENISeen
+	if n.Volume.ID == "" {
+		n.Volume.ID = p.Volume.ID
+	}
+}
+
+func groupTag(g astypes.AutoScalingGroup, key string) string {
+	for _, t := range g.Tags {
+		if aws.ToString(t.Key) == key {
+			return aws.ToString(t.Value)
+		}
+	}
+	return ""
+}
+
+// ObserveGroups reads only the named groups (50 a call), joined with EC2's
+// view of their instances and volumes, and returns prev with those nodes
+// replaced: how the roll watches the nodes it is replacing without paging
+// through a large cluster. The other nodes keep their read times, so the
+// view's age (Snapshot.ReadAt) stays that of its oldest fact.
 func (v *Inventory) ObserveGroups(ctx context.Context, names []string, prev cluster.Snapshot) (cluster.Snapshot, error) {
 	now := v.cfg.Clock.Now()
 	groups, err := v.describeGroups(ctx, Selector{Groups: names})
@@ -147,26 +226,45 @@ func (v *Inventory) ObserveGroups(ctx context.Context, names []string, prev clus
 	fresh := map[string]cluster.Node{}
 	for _, g := range groups {
 		n := nodeOf(g)
+		n.Seen = now
 		fresh[n.Group] = n
 	}
-	out := cluster.Snapshot{At: now, Nodes: make([]cluster.Node, len(prev.Nodes))}
+	out := cluster.Snapshot{At: prev.At, Named: prev.Named, Nodes: make([]cluster.Node, len(prev.Nodes))}
+	var read []cluster.Node
 	for i, p := range prev.Nodes {
 		n, ok := fresh[p.Group]
 		if !ok {
 			out.Nodes[i] = p
 			continue
 		}
-		if p.VersionSpec == n.VersionSpec && n.Target == 0 {
-			n.Target = p.Target
-		}
-		n.IP, n.ENI, n.Volume.ID, n.ENIStatus = p.IP, p.ENI, p.Volume.ID, p.ENIStatus
+		carry(&n, p)
 		out.Nodes[i] = n
+		read = append(read, n)
+	}
+	var vols []string
+	for _, n := range read {
+		if n.Volume.ID != "" {
+			vols = append(vols, n.Volume.ID)
+		}
+	}
+	if err := v.readVolumes(ctx, "", vols, read); err != nil {
+		return cluster.Snapshot{}, err
+	}
+	if err := v.EC2States(ctx, Selector{}, read); err != nil {
+		return cluster.Snapshot{}, err
+	}
+	for _, n := range read {
+		for i := range out.Nodes {
+			if out.Nodes[i].Group == n.Group {
+				out.Nodes[i] = n
+			}
+		}
 	}
 	return out, nil
 }
 
 // ENIStatus reads the status (available, in-use, ...) of the given ENIs,
-// 200 IDs a call.
+// 200 IDs a call. SetENIStatus puts the answer into a view.
 func (v *Inventory) ENIStatus(ctx context.Context, ids []string) (map[string]string, error) {
 	out := map[string]string{}
 	for start := 0; start < len(ids); start += 200 {
@@ -185,28 +283,6 @@ func (v *Inventory) ENIStatus(ctx context.Context, ids []string) (map[string]str
 	return out, nil
 }
 
-// clusterName is the selected cluster, or the cluster tag the selected
-// groups share ("" when they have none).
-func clusterName(sel Selector, groups []astypes.AutoScalingGroup) string {
-	if sel.Cluster != "" {
-		return sel.Cluster
-	}
-	name := ""
-	for _, g := range groups {
-		v := ""
-		for _, t := range g.Tags {
-			if aws.ToString(t.Key) == cluster.TagCluster {
-				v = aws.ToString(t.Value)
-			}
-		}
-		if v == "" || (name != "" && v != name) {
-			return ""
-		}
-		name = v
-	}
-	return name
-}
-
 // describeGroups is the one batched, paged read of every group.
 func (v *Inventory) describeGroups(ctx context.Context, sel Selector) ([]astypes.AutoScalingGroup, error) {
 	var batches []*autoscaling.DescribeAutoScalingGroupsInput
@@ -214,7 +290,7 @@ func (v *Inventory) describeGroups(ctx context.Context, sel Selector) ([]astypes
 		batches = append(batches, &autoscaling.DescribeAutoScalingGroupsInput{MaxRecords: aws.Int32(100),
 			Filters: []astypes.Filter{{Name: aws.String("tag:" + cluster.TagCluster), Values: []string{sel.Cluster}}}})
 	}
-	for start := 0; start < len(sel.Groups); start += 50 {
+	for start := 0; sel.Cluster == "" && start < len(sel.Groups); start += 50 {
 		batches = append(batches, &autoscaling.DescribeAutoScalingGroupsInput{MaxRecords: aws.Int32(100),
 			AutoScalingGroupNames: sel.Groups[start:min(start+50, len(sel.Groups))]})
 	}
@@ -235,7 +311,7 @@ func (v *Inventory) describeGroups(ctx context.Context, sel Selector) ([]astypes
 			in.NextToken = page.NextToken
 		}
 	}
-	if len(sel.Groups) > 0 && len(out) != len(sel.Groups) {
+	if len(sel.Groups) > 0 {
 		found := map[string]bool{}
 		for _, g := range out {
 			found[aws.ToString(g.AutoScalingGroupName)] = true
@@ -246,7 +322,13 @@ func (v *Inventory) describeGroups(ctx context.Context, sel Selector) ([]astypes
 				missing = append(missing, n)
 			}
 		}
-		return nil, &NotFoundError{What: "Auto Scaling group named " + strings.Join(missing, ", "), Names: missing}
+		if len(missing) > 0 {
+			what := "Auto Scaling group named " + strings.Join(missing, ", ")
+			if sel.Cluster != "" {
+				what += " in cluster " + sel.Cluster + " (its " + cluster.TagCluster + " tag changed)"
+			}
+			return nil, &NotFoundError{What: what, Names: missing}
+		}
 	}
 	if len(out) == 0 {
 		return nil, &NotFoundError{What: "Auto Scaling group tagged " + cluster.TagCluster + "=" + sel.Cluster}
@@ -377,7 +459,11 @@ func byID(nodes []cluster.Node) map[string]*cluster.Node {
 }
 
 func (v *Inventory) readENIs(ctx context.Context, name string, nodes []cluster.Node) error {
+	if name == "" {
+		return nil
+	}
 	m := byID(nodes)
+	at := v.cfg.Clock.Now()
 	in := &ec2.DescribeNetworkInterfacesInput{MaxResults: aws.Int32(1000),
 		Filters: []ec2types.Filter{{Name: aws.String("tag:" + cluster.TagCluster), Values: []string{name}}}}
 	for {
@@ -390,7 +476,7 @@ func (v *Inventory) readENIs(ctx context.Context, name string, nodes []cluster.N
 		}
 		for _, e := range out.NetworkInterfaces {
 			if n := m[nodeTag(e.TagSet)]; n != nil {
-				n.ENI, n.IP, n.ENIStatus = aws.ToString(e.NetworkInterfaceId), aws.ToString(e.PrivateIpAddress), string(e.Status)
+				n.ENI, n.IP, n.ENIStatus, n.ENISeen = aws.ToString(e.NetworkInterfaceId), aws.ToString(e.PrivateIpAddress), string(e.Status), at
 			}
 		}
 		if out.NextToken == nil {
@@ -400,21 +486,38 @@ func (v *Inventory) readENIs(ctx context.Context, name string, nodes []cluster.N
 	}
 }
 
-func (v *Inventory) readVolumes(ctx context.Context, name string, nodes []cluster.Node) error {
+// readVolumes reads the nodes' data volumes: by the cluster tag (500 a
+// page), or by id when the cluster is not known. A node whose volume the
+// read does not list keeps none (Volume.Seen set, no state).
+func (v *Inventory) readVolumes(ctx context.Context, name string, ids []string, nodes []cluster.Node) error {
 	m := byID(nodes)
-	in := &ec2.DescribeVolumesInput{MaxResults: aws.Int32(500),
-		Filters: []ec2types.Filter{{Name: aws.String("tag:" + cluster.TagCluster), Values: []string{name}}}}
+	at := v.cfg.Clock.Now()
+	var in *ec2.DescribeVolumesInput
+	switch {
+	case name != "":
+		in = &ec2.DescribeVolumesInput{MaxResults: aws.Int32(500),
+			Filters: []ec2types.Filter{{Name: aws.String("tag:" + cluster.TagCluster), Values: []string{name}}}}
+	case len(ids) > 0:
+		in = &ec2.DescribeVolumesInput{Filters: []ec2types.Filter{{Name: aws.String("volume-id"), Values: ids}}}
+	default:
+		return nil
+	}
+	for _, n := range m {
+		if name != "" || n.Volume.ID != "" {
+			n.Volume = cluster.Volume{ID: n.Volume.ID, Seen: at}
+		}
+	}
 	for {
 		if err := v.wait(ctx); err != nil {
 			return err
 		}
 		out, err := v.cfg.EC2.DescribeVolumes(ctx, in)
 		if err != nil {
-			return fmt.Errorf("describing the volumes of cluster %s: %w", name, err)
+			return fmt.Errorf("describing the data volumes of cluster %s: %w", cmp.Or(name, strings.Join(ids, ", ")), err)
 		}
 		for _, vol := range out.Volumes {
 			if n := m[nodeTag(vol.Tags)]; n != nil {
-				n.Volume = cluster.Volume{ID: aws.ToString(vol.VolumeId), State: string(vol.State)}
+				n.Volume = cluster.Volume{ID: aws.ToString(vol.VolumeId), State: string(vol.State), Seen: at}
 				if len(vol.Attachments) > 0 {
 					n.Volume.AttachedTo, n.Volume.Attachment = aws.ToString(vol.Attachments[0].InstanceId), string(vol.Attachments[0].State)
 				}
@@ -530,17 +633,21 @@ func (v *Inventory) LastActivity(ctx context.Context, group string, since time.T
 		Start: aws.ToTime(pick.StartTime), End: aws.ToTime(pick.EndTime)}, nil
 }
 
-// EC2States reads EC2's own state of every instance of the nodes (one call
-// per 1000 instances of a cluster selected by its tag, per 200 otherwise),
-// so that an instance stopped or terminated through EC2 is out of service
-// before Auto Scaling's next health check says so. An instance EC2 does
-// not list (just launched, not yet visible) keeps an empty state.
+// EC2States reads EC2's own view of every instance of the nodes (one call
+// per 1000 instances of a cluster selected by its tag, per 200 otherwise):
+// its state, so that an instance stopped or terminated through EC2 is out
+// of service before Auto Scaling's next health check says so; its cluster
+// tag and its agent's ready mark and failure report. An instance EC2 does
+// not list (just launched, not yet visible) keeps an empty state and is
+// not Ready.
 func (v *Inventory) EC2States(ctx context.Context, sel Selector, nodes []cluster.Node) error {
 	where := map[string]*cluster.Instance{}
 	var ids []string
+	at := v.cfg.Clock.Now()
 	for n := range nodes {
 		for i := range nodes[n].Instances {
 			in := &nodes[n].Instances[i]
+			in.EC2State, in.Seen, in.Tagged, in.Mark, in.Report = "", at, false, "", ""
 			where[in.ID] = in
 			ids = append(ids, in.ID)
 		}
@@ -562,6 +669,7 @@ func (v *Inventory) EC2States(ctx context.Context, sel Selector, nodes []cluster
 					if p := where[aws.ToString(i.InstanceId)]; p != nil && i.State != nil {
 						p.EC2State, p.Report = string(i.State.Name), tagValue(i.Tags, cluster.TagBootstrapFailure)
 						p.ReportClass = tagValue(i.Tags, cluster.TagBootstrapFailureClass)
+						p.Tagged, p.Mark = tagValue(i.Tags, cluster.TagCluster) != "", tagValue(i.Tags, cluster.TagReady)
 					}
 				}
 			}

@@ -21,7 +21,7 @@ import (
 func world(t *testing.T, n int) (*sim.Engine, []sim.NodeSpec, *Inventory) {
 	t.Helper()
 	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	e, err := sim.New(sim.Config{Clock: clk, Timings: sim.DefaultTimings(), Boot: sim.ContinueAfter(time.Second)})
+	e, err := sim.New(sim.Config{Clock: clk, Timings: sim.DefaultTimings(), Boot: sim.AgentAfter(time.Second)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -145,15 +145,16 @@ func (l *Lab) Demo(ctx context.Context, sc Scenario, progress io.Writer) (*Repor
 		mu.Lock()
 		defer mu.Unlock()
 		switch e.Kind {
-		case "terminate":
+		case rollout.EventTerminate:
 			started[e.Node] = e
-		case "replaced":
+		case rollout.EventReplaced:
 			s := started[e.Node]
 			r.Replacements = append(r.Replacements, rollout.Replacement{Node: e.Node, Old: s.Instance, New: e.Instance, AZ: l.azOf(e.Node),
 				Took: e.Took, Started: s.At, Detected: e.At})
 		}
 		switch e.Kind {
-		case "terminate", "resume-launch", "replaced", "failed", "pre-check", "leader", "move-leader", "check", "rollback", "rolled-back":
+		case rollout.EventTerminate, rollout.EventResumeLaunch, rollout.EventReplaced, rollout.EventFailed, rollout.EventPreCheck,
+			rollout.EventLeader, rollout.EventMoveLeader, rollout.EventCheck, rollout.EventRollback, rollout.EventRolledBack:
 			note("roll: %s", e.Message)
 		}
 	})

@@ -82,7 +82,7 @@ func (r *roller) appCheck(ctx context.Context, n cluster.Node) error {
 	} else if err != nil {
 		return fmt.Errorf("%s: %w", app.Name(), err)
 	}
-	r.emit(Event{Kind: "move-leader", Node: n.ID, Nodes: []string{to.ID}, Message: fmt.Sprintf("%s: handed the leadership from node %s to node %s before replacing %s", app.Name(), n.ID, to.ID, n.ID)})
+	r.emit(Event{Kind: EventMoveLeader, Node: n.ID, Nodes: []string{to.ID}, Message: fmt.Sprintf("%s: handed the leadership from node %s to node %s before replacing %s", app.Name(), n.ID, to.ID, n.ID)})
 	if err := app.Check(ctx, nodes, n); err != nil {
 		return fmt.Errorf("%s, after handing the leadership to node %s: %w", app.Name(), to.ID, err)
 	}
@@ -110,10 +110,10 @@ func moveTarget(s cluster.Snapshot, from string) (cluster.Node, bool) {
 // moves it after the --last nodes; it reports whether the order changed,
 // so the roll decides again.
 func (r *roller) leaderLast(ctx context.Context) bool {
-	if r.cfg.App == nil || r.app.askedAt.Equal(r.swept) {
+	if r.cfg.App == nil || r.app.askedAt.Equal(r.snap.At) {
 		return false
 	}
-	r.app.askedAt = r.swept
+	r.app.askedAt = r.snap.At
 	var leader string
 	err := r.bounded(ctx, func(ctx context.Context) (err error) {
 		leader, err = r.cfg.App.Leader(ctx, r.snap.Nodes)
@@ -130,7 +130,7 @@ func (r *roller) leaderLast(ctx context.Context) bool {
 		return false
 	}
 	r.cfg.Last = last
-	r.emit(Event{Kind: "leader", Node: leader, Message: fmt.Sprintf("%s: node %s leads, so it goes last", r.cfg.App.Name(), leader)})
+	r.emit(Event{Kind: EventLeader, Node: leader, Message: fmt.Sprintf("%s: node %s leads, so it goes last", r.cfg.App.Name(), leader)})
 	return true
 }
 
@@ -149,7 +149,7 @@ func (r *roller) caughtUp(ctx context.Context, n cluster.Node, i cluster.Instanc
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		r.emit(Event{Kind: "check", Node: n.ID, Instance: i.ID, Message: fmt.Sprintf("%s: node %s is in service but not caught up yet: %v", r.cfg.App.Name(), n.ID, err)})
+		r.emit(Event{Kind: EventCheck, Node: n.ID, Instance: i.ID, Message: fmt.Sprintf("%s: node %s is in service but not caught up yet: %v", r.cfg.App.Name(), n.ID, err)})
 		if !r.now().Before(deadline) {
 			return r.failNode(ctx, CheckFailed, n, i, fmt.Sprintf("the replacement came into service on v%d but the %s check did not pass within %s: %v", i.Version, r.cfg.App.Name(), r.cfg.Timeout, err))
 		}

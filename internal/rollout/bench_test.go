@@ -45,7 +45,7 @@ func newBenchWorld(b *testing.B, n int) *benchWorld {
 	clk := clock.NewStepping(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	tm := sim.DefaultTimings()
 	tm.ENIReleaseDelay, tm.ENIReleaseSpread = 3*time.Second, 0
-	e, err := sim.New(sim.Config{Clock: clk, Seed: 9, Timings: tm, Boot: sim.ContinueAfter(benchBoot)})
+	e, err := sim.New(sim.Config{Clock: clk, Seed: 9, Timings: tm, Boot: sim.AgentAfter(benchBoot)})
 	if err != nil {
 		b.Fatal(err)
 	}

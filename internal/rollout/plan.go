@@ -35,6 +35,30 @@ type Options struct {
 	ByZone bool
 }
 
+// Within limits the roll to the nodes of the groups a selection by name
+// named (inventory.Selector, Snapshot.Named): the roll sees and counts the
+// whole cluster and replaces only these. --only naming a node outside them
+// is refused.
+func (o Options) Within(named []string) (Options, error) {
+	if len(named) == 0 {
+		return o, nil
+	}
+	if len(o.Only) == 0 {
+		o.Only = slices.Clone(named)
+		return o, nil
+	}
+	var outside []string
+	for _, id := range o.Only {
+		if !slices.Contains(named, id) {
+			outside = append(outside, id)
+		}
+	}
+	if len(outside) > 0 {
+		return o, &ScopeError{Flag: "--only", Missing: outside, Nodes: named, Within: true}
+	}
+	return o, nil
+}
+
 // InScope reports whether the roll may replace node id.
 func (o Options) InScope(id string) bool {
 	if len(o.Only) > 0 && !slices.Contains(o.Only, id) {
@@ -68,10 +92,14 @@ func zoneSizes(s cluster.Snapshot) map[string]int {
 type ScopeError struct {
 	Flag    string
 	Missing []string
-	Nodes   []string // the cluster's node ids
+	Nodes   []string // the cluster's node ids (Within: the named groups')
+	Within  bool
 }
 
 func (e *ScopeError) Error() string {
+	if e.Within {
+		return fmt.Sprintf("%s names node(s) %s outside the groups named with --asg, whose nodes are %s", e.Flag, strings.Join(e.Missing, ", "), strings.Join(e.Nodes, ", "))
+	}
 	return fmt.Sprintf("%s names node(s) %s that the cluster does not have; its nodes are %s", e.Flag, strings.Join(e.Missing, ", "), strings.Join(e.Nodes, ", "))
 }
 

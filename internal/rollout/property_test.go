@@ -281,7 +281,7 @@ func TestRollPropertiesUnderRandomFaults(t *testing.T) {
 }
 
 func runSchedule(t *testing.T, m mode, s schedule, nodes int) {
-	e, ctx := simtest.Start(t, sim.Config{Clock: clock.Real{}, Seed: s.seed, Timings: sim.DefaultTimings(), Boot: sim.ContinueAfter(bootTime)})
+	e, ctx := simtest.Start(t, sim.Config{Clock: clock.Real{}, Seed: s.seed, Timings: sim.DefaultTimings(), Boot: sim.AgentAfter(bootTime)})
 	specs := simtest.Cluster(t, ctx, e, sim.ClusterSpec{Name: "c", Nodes: nodes, HookTimeout: 300})
 	time.Sleep(5 * time.Minute)
 	simtest.NewVersion(t, ctx, e, specs)

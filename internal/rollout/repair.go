@@ -25,12 +25,26 @@ func Stranded(s cluster.Snapshot) []cluster.Node {
 	return out
 }
 
-// ResumeStranded resumes the Launch process of every stranded node's group
-// and returns the nodes it resumed. status and recover call it, so a roll
-// killed mid-replacement is repaired by whichever command runs next.
+// CannotLaunch lists the nodes that serve while their group's Launch
+// process is suspended (a roll stopped between its suspend and its
+// terminate): nothing would replace their instance if it were lost.
+func CannotLaunch(s cluster.Snapshot) []cluster.Node {
+	var out []cluster.Node
+	for _, n := range s.Nodes {
+		if _, ok := n.Serving(); ok && n.LaunchSuspended {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// ResumeStranded resumes the Launch process of every stranded node's group,
+// and of every serving node's that cannot launch, and returns the nodes it
+// resumed. recover calls it, so a roll killed mid-replacement is repaired
+// by whichever command runs next.
 func ResumeStranded(ctx context.Context, as awsapi.AutoScaling, s cluster.Snapshot) ([]string, error) {
 	var done []string
-	for _, n := range Stranded(s) {
+	for _, n := range append(Stranded(s), CannotLaunch(s)...) {
 		if _, err := as.ResumeProcesses(ctx, &autoscaling.ResumeProcessesInput{AutoScalingGroupName: aws.String(n.Group), ScalingProcesses: []string{"Launch"}}); err != nil {
 			return done, fmt.Errorf("resuming the Launch process of group %s (node %s): %w", n.Group, n.ID, err)
 		}

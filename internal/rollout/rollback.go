@@ -76,7 +76,7 @@ func (r *roller) rollback(ctx context.Context, res *Result, err error) error {
 		if uerr := r.setVersion(ctx, n, good); uerr != nil {
 			return fmt.Errorf("%w; rolling node %s back failed: %v", err, id, uerr)
 		}
-		r.emit(Event{Kind: "rollback", Node: id, Message: fmt.Sprintf("rolling node %s back: its group %s now launches version %d, its last good version (was %d); replacing it again, keeping its volume and IP", id, n.Group, good, n.Target)})
+		r.emit(Event{Kind: EventRollback, Node: id, Message: fmt.Sprintf("rolling node %s back: its group %s now launches version %d, its last good version (was %d); replacing it again, keeping its volume and IP", id, n.Group, good, n.Target)})
 		done = append(done, id)
 		fixes = append(fixes, fmt.Sprintf("group %s from version %d back to %d", n.Group, good, n.Target))
 	}
@@ -114,7 +114,7 @@ func (r *roller) rollback(ctx context.Context, res *Result, err error) error {
 	}
 	rb.Detail = fmt.Sprintf("its replacement failed (%[2]s): %[1]s; node(s) %[3]s went back to their last good launch-template version with their own volume and IP and are in service again; no other node was touched. Terraform's next apply will move %[4]s (in place, replacing no instance), after which the next roll would bring the failed change back: fix the change first, apply it, then roll",
 		why, f.Kind, strings.Join(done, ", "), strings.Join(fixes, ", "))
-	r.emit(Event{Kind: "rolled-back", Node: f.Node, Nodes: done, Message: rb.Error()})
+	r.emit(Event{Kind: EventRolledBack, Node: f.Node, Nodes: done, Message: rb.Error()})
 	return &rb
 }
 

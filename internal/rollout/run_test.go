@@ -37,7 +37,7 @@ type world struct {
 func newWorld(t *testing.T, n int, boot sim.BootFunc) *world {
 	t.Helper()
 	if boot == nil {
-		boot = sim.ContinueAfter(bootTime)
+		boot = sim.AgentAfter(bootTime)
 	}
 	e, ctx := simtest.Start(t, sim.Config{Clock: clock.Real{}, Seed: int64(n), Timings: sim.DefaultTimings(), Boot: boot})
 	nodes := simtest.Cluster(t, ctx, e, sim.ClusterSpec{Name: "c", Nodes: n, HookTimeout: 300})
@@ -164,7 +164,7 @@ func TestRollReplacesEachNodeOnceInOrderKeepingQuorum(t *testing.T) {
 func TestRollRefusesWhenANodeIsOutOfService(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		// The fourth launch (node 00's replacement) hangs in Pending:Wait.
-		w := newWorld(t, 3, sim.Sequence(sim.ContinueAfter(bootTime), sim.ContinueAfter(bootTime), sim.ContinueAfter(bootTime), sim.Hang()))
+		w := newWorld(t, 3, sim.Sequence(sim.AgentAfter(bootTime), sim.AgentAfter(bootTime), sim.AgentAfter(bootTime), sim.Hang()))
 		id, _ := w.e.InstanceByIP(w.nodes[0].IP)
 		if err := w.e.LoseInstance(id); err != nil {
 			t.Fatal(err)
@@ -188,7 +188,7 @@ func TestRollRefusesWhenANodeIsOutOfService(t *testing.T) {
 }
 
 func TestRollStopsAtTheFirstFailure(t *testing.T) {
-	ok3 := []sim.BootFunc{sim.ContinueAfter(bootTime), sim.ContinueAfter(bootTime), sim.ContinueAfter(bootTime)}
+	ok3 := []sim.BootFunc{sim.AgentAfter(bootTime), sim.AgentAfter(bootTime), sim.AgentAfter(bootTime)}
 	cases := []struct {
 		name string
 		boot sim.BootFunc
@@ -200,7 +200,7 @@ func TestRollStopsAtTheFirstFailure(t *testing.T) {
 	}{
 		{"replacement abandoned", sim.Sequence(append(ok3, sim.AbandonAfter(10*time.Second))...), nil, Abandoned, "00", "Lifecycle Action Completed with ABANDON Result"},
 		{"replacement never healthy", sim.Sequence(append(ok3, sim.Hang())...), nil, Timeout, "00", "no new instance came into service"},
-		{"second node lost", sim.Sequence(append(ok3, sim.ContinueAfter(3*time.Minute))...), func(w *world) {
+		{"second node lost", sim.Sequence(append(ok3, sim.AgentAfter(3*time.Minute))...), func(w *world) {
 			time.Sleep(90 * time.Second)
 			id, _ := w.e.InstanceByIP(w.nodes[2].IP)
 			_ = w.e.LoseInstance(id)
@@ -381,7 +381,7 @@ func TestRollUnderStaleReads(t *testing.T) {
 
 func TestANodeLostDuringThePreCheckStopsTheRoll(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		w := newWorld(t, 3, sim.Sequence(sim.ContinueAfter(bootTime), sim.ContinueAfter(bootTime), sim.ContinueAfter(bootTime), sim.Hang()))
+		w := newWorld(t, 3, sim.Sequence(sim.AgentAfter(bootTime), sim.AgentAfter(bootTime), sim.AgentAfter(bootTime), sim.Hang()))
 		w.newVersion()
 		cfg := w.config(w.e.AutoScaling(), w.e.EC2())
 		calls := 0
@@ -415,7 +415,7 @@ func TestANodeLostDuringThePreCheckStopsTheRoll(t *testing.T) {
 // timeout, nothing terminated, instead of hanging forever.
 func TestAHungPreCheckDoesNotHangTheRoll(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		w := newWorld(t, 3, sim.Sequence(sim.ContinueAfter(bootTime), sim.ContinueAfter(bootTime), sim.ContinueAfter(bootTime)))
+		w := newWorld(t, 3, sim.Sequence(sim.AgentAfter(bootTime), sim.AgentAfter(bootTime), sim.AgentAfter(bootTime)))
 		w.newVersion()
 		cfg := w.config(w.e.AutoScaling(), w.e.EC2())
 		cfg.CheckTimeout = 30 * time.Second
@@ -441,7 +441,7 @@ func TestAHungPreCheckDoesNotHangTheRoll(t *testing.T) {
 // before node 00 is terminated (1 of 3 would have been left in service).
 func TestATerminateRetryLooksAtTheWholeCluster(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		w := newWorld(t, 3, sim.Sequence(sim.ContinueAfter(bootTime), sim.ContinueAfter(bootTime), sim.ContinueAfter(bootTime), sim.Hang()))
+		w := newWorld(t, 3, sim.Sequence(sim.AgentAfter(bootTime), sim.AgentAfter(bootTime), sim.AgentAfter(bootTime), sim.Hang()))
 		w.newVersion()
 		as := onTerminate(w.e.AutoScaling(), func(_ context.Context, call int, _ string) error {
 			if call == 1 { // throttled, while node 02's instance is lost
@@ -508,7 +508,7 @@ func TestTheRollPinsItsNodeSet(t *testing.T) {
 				return nil
 			})
 			cfg := w.config(untag, w.e.EC2())
-			cfg.Poll = Poll{Sweep: 5 * time.Second}
+			cfg.Poll = Poll{Check: 5 * time.Second}
 			_, err := Run(w.ctx, cfg)
 			f, ok := IsFailure(err)
 			if !ok || f.Kind != NodeLost || f.Node != "02" || !strings.Contains(f.Detail, "left the cluster") {

@@ -345,6 +345,7 @@ func TestNoNodePolicyReachesAnotherNode(t *testing.T) {
 			{"ssm:GetParameter", own[4].arn, withCaller(nil, caller)},
 			{"ec2:CreateTags", own[2].arn, withCaller(withTagKeys(own[2].ctx, "stateful:bootstrap-failure"), caller)},
 			{"ec2:CreateTags", own[2].arn, withCaller(withTagKeys(own[2].ctx, "stateful:bootstrap-failure-class"), caller)},
+			{"ec2:CreateTags", own[2].arn, withCaller(withTagKeys(own[2].ctx, "stateful:ready"), caller)},
 			{"ssmmessages:OpenDataChannel", "*", withCaller(nil, caller)},
 		} {
 			if allowed(t, policies[id], c) == "" {

@@ -51,9 +51,10 @@ locals {
         }
       },
       {
-        # A failed bootstrap leaves its one-line summary on its own instance,
+        # A failed bootstrap leaves its one-line summary on its own instance
         # and whether a relaunch can fix it (stateful recover and status show
-        # them): those tag keys only, on the calling instance only.
+        # them), a good one its ready mark (the roll counts the node back
+        # only with it): those tag keys only, on the calling instance only.
         Sid      = "ReportBootstrapFailure"
         Effect   = "Allow"
         Action   = ["ec2:CreateTags"]
@@ -61,7 +62,7 @@ locals {
         Condition = {
           StringEquals                = local.this_node
           ArnEquals                   = local.calling_instance
-          "ForAllValues:StringEquals" = { "aws:TagKeys" = ["stateful:bootstrap-failure", "stateful:bootstrap-failure-class"] }
+          "ForAllValues:StringEquals" = { "aws:TagKeys" = ["stateful:bootstrap-failure", "stateful:bootstrap-failure-class", "stateful:ready"] }
         }
       },
       {
