@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/smithy-go/logging"
 )
 
@@ -65,7 +66,9 @@ func (t typedCredentials) Retrieve(ctx context.Context) (aws.Credentials, error)
 type Clients struct {
 	AutoScaling AutoScaling
 	EC2         EC2
-	Region      string
+	// IAM revokes a replaced node's older sessions (internal/evict).
+	IAM    IAM
+	Region string
 }
 
 // New builds the clients. It never contacts AWS.
@@ -129,5 +132,11 @@ func New(ctx context.Context, c Config) (*Clients, error) {
 			o.BaseEndpoint = aws.String(c.EndpointURL)
 		}
 	})
-	return &Clients{AutoScaling: asg, EC2: ec, Region: cfg.Region}, nil
+	// IAM is global; the simulator (EndpointURL) answers it too.
+	im := iam.NewFromConfig(cfg, func(o *iam.Options) {
+		if c.EndpointURL != "" {
+			o.BaseEndpoint = aws.String(c.EndpointURL)
+		}
+	})
+	return &Clients{AutoScaling: asg, EC2: ec, IAM: im, Region: cfg.Region}, nil
 }

@@ -21,7 +21,9 @@ import (
 // them.
 type deps struct {
 	clients func(ctx context.Context, f *awsFlags) (awsapi.AutoScaling, awsapi.EC2, error)
-	clock   clock.Clock
+	// iam revokes a replaced node's older sessions (evict.go); nil: none.
+	iam   func(ctx context.Context, f *awsFlags) (awsapi.IAM, error)
+	clock clock.Clock
 	// terminal reports whether a stream is an interactive terminal.
 	terminal func(any) bool
 }
@@ -41,6 +43,13 @@ func defaultDeps() deps {
 				return nil, nil, err
 			}
 			return c.AutoScaling, c.EC2, nil
+		},
+		iam: func(ctx context.Context, f *awsFlags) (awsapi.IAM, error) {
+			c, err := awsapi.New(ctx, awsapi.Config{Region: f.Region, Profile: f.Profile, EndpointURL: f.EndpointURL})
+			if err != nil {
+				return nil, err
+			}
+			return c.IAM, nil
 		},
 		clock: clock.Real{},
 		terminal: func(s any) bool {

@@ -271,6 +271,7 @@ func runRoll(ctx context.Context, io IO, d deps, o *rollOptions) error {
 	if o.Verify != "" {
 		cfg.Verify = verify(o.Verify, io.Err)
 	}
+	cfg.Events = evictOnReplaced(ctx, d, &o.awsFlags, io.Err, cfg.Events)
 	if o.DryRun {
 		_, err = rollout.Run(ctx, cfg)
 	} else {

@@ -47,6 +47,7 @@ import (
 
 	"github.com/stateful-aws/stateful/internal/awsapi"
 	"github.com/stateful-aws/stateful/internal/clock"
+	"github.com/stateful-aws/stateful/internal/termtext"
 )
 
 // TagKey is the tag that holds the lock.
@@ -99,10 +100,10 @@ type Held struct {
 
 func (h *Held) Error() string {
 	if h.Expires.IsZero() {
-		return fmt.Sprintf("the cluster's lock (tag %s on group %s) is no longer held by this command: %s", TagKey, h.Group, h.Holder)
+		return fmt.Sprintf("the cluster's lock (tag %s on group %s) is no longer held by this command: %s", TagKey, h.Group, termtext.Escape(h.Holder))
 	}
 	return fmt.Sprintf("another command holds the cluster's lock (tag %s on group %s): %s, until %s; if it is dead, pass --break-lock",
-		TagKey, h.Group, h.Holder, h.Expires.UTC().Format(time.RFC3339))
+		TagKey, h.Group, termtext.Escape(h.Holder), h.Expires.UTC().Format(time.RFC3339))
 }
 
 // value is what the tag holds: token, expiry, holder (at most 256
