@@ -145,6 +145,8 @@ func (c *Config) Validate() error {
 		return bad("cluster", "must be set")
 	case !nodeIDPattern.MatchString(c.NodeID):
 		return bad("node_id", "%q must be 1 to 63 letters, digits, dots, dashes or underscores", c.NodeID)
+	case strings.HasSuffix(c.NodeID, "-root"):
+		return bad("node_id", "%q may not end in -root: that suffix names the node's root volume in its node-id tag", c.NodeID)
 	case c.Region == "":
 		return bad("region", "must be set")
 	case c.ASGName == "" || c.LaunchHook == "":

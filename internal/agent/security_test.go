@@ -62,10 +62,13 @@ func TestMountOptionsAlwaysNosuidNodev(t *testing.T) {
 	}
 }
 
-// The agent's config refuses what the plan refuses: tabs, newlines and #
-// in a mount option, and suid or dev.
+// The agent's config refuses what the plan refuses: a node id ending in
+// -root, tabs, newlines and # in a mount option, and suid or dev.
 func TestMountOptionsRefusedAsAtPlanTime(t *testing.T) {
 	t.Parallel()
+	if _, err := ParseConfig(strings.NewReader(strings.Replace(goodConfig, `"node_id":"00"`, `"node_id":"00-root"`, 1))); err == nil || !strings.Contains(err.Error(), "-root") {
+		t.Errorf("node id 00-root: %v, want a refusal", err)
+	}
 	for _, o := range []string{`noatime\tx`, `noatime\nx`, `noatime#`, `suid`, `dev`} {
 		cfg := strings.Replace(goodConfig, `"mount_options":["noatime"]`, `"mount_options":["`+o+`"]`, 1)
 		if _, err := ParseConfig(strings.NewReader(cfg)); err == nil || !strings.Contains(err.Error(), "volume.mount_options") {
