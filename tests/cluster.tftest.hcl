@@ -213,8 +213,11 @@ run "policy_with_s3_and_kms" {
   }
 
   assert {
-    condition     = [for s in jsondecode(module.cluster_nodes["00"].iam_policy).Statement : s if s.Sid == "ReadNodeScriptAndAgent"] == [{ Sid = "ReadNodeScriptAndAgent", Effect = "Allow", Action = ["s3:GetObject", "s3:GetObjectVersion"], Resource = ["arn:aws:s3:::my-bucket/scripts/node.sh", "arn:aws:s3:::my-bucket/bin/stateful"] }]
-    error_message = "s3:GetObject only on the configured objects."
+    condition = [for s in jsondecode(module.cluster_nodes["00"].iam_policy).Statement : s if startswith(s.Sid, "Read")] == [
+      { Sid = "ReadNodeScriptAndAgent", Effect = "Allow", Action = ["s3:GetObject"], Resource = ["arn:aws:s3:::my-bucket/bin/stateful"] },
+      { Sid = "ReadPinnedVersion0", Effect = "Allow", Action = ["s3:GetObjectVersion"], Resource = "arn:aws:s3:::my-bucket/scripts/node.sh", Condition = { StringEquals = { "s3:VersionId" = "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY" } } },
+    ]
+    error_message = "s3:GetObject only on the configured objects, and of a pinned object only its version."
   }
   assert {
     condition = [for s in jsondecode(module.cluster_nodes["00"].iam_policy).Statement : s if startswith(s.Sid, "VolumeKey")] == [
@@ -348,8 +351,15 @@ run "secret_files_from_ssm" {
     error_message = "Node 01 reads only its parameter (named by ARN); node 02, with none, may read none."
   }
   assert {
-    condition     = [for s in jsondecode(module.cluster_nodes["01"].iam_policy).Statement : s.Condition if s.Sid == "SecretFilesKeyThroughSSM"] == [{ StringEquals = { "kms:ViaService" = "ssm.eu-west-1.amazonaws.com" } }]
-    error_message = "The parameters' key decrypts only through SSM."
+    condition     = [for s in jsondecode(module.cluster_nodes["01"].iam_policy).Statement : s.Condition if s.Sid == "SecretFilesKeyThroughSSM"] == [{ StringEquals = { "kms:ViaService" = "ssm.eu-west-1.amazonaws.com", "kms:EncryptionContext:PARAMETER_ARN" = ["arn:aws:ssm:eu-west-1:123456789012:parameter/kafka/01/tls.key"] } }]
+    error_message = "The parameters' key decrypts only through SSM, and only the node's own parameters (their encryption context)."
+  }
+  assert {
+    condition = [for s in jsondecode(module.cluster_nodes["01"].iam_policy).Statement : s if s.Effect == "Deny"] == [
+      { Sid = "NoOtherParameters", Effect = "Deny", Action = ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath", "ssm:GetParameterHistory"], NotResource = ["arn:aws:ssm:eu-west-1:123456789012:parameter/kafka/01/tls.key"] },
+      { Sid = "NoOtherParametersKeys", Effect = "Deny", Action = ["kms:Decrypt"], Resource = "*", Condition = { Null = { "kms:EncryptionContext:PARAMETER_ARN" = "false" }, StringNotEquals = { "kms:EncryptionContext:PARAMETER_ARN" = ["arn:aws:ssm:eu-west-1:123456789012:parameter/kafka/01/tls.key"] } } },
+    ]
+    error_message = "Whatever else the role holds, node 01 reads and decrypts no parameter but its own."
   }
   assert {
     condition     = !strcontains(nonsensitive(local.user_data["00"]), "BEGIN PRIVATE KEY")
