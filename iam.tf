@@ -11,7 +11,7 @@ locals {
     { url = var.node_config_script_s3_url, version = try(var.node_config_script_s3.version_id, null) },
     { url = var.agent.s3_uri, version = var.agent.version_id },
   ] : local.s3_arn[o.url] => o.version if o.url != null && o.version != null }
-  s3_arn     = { for u in compact([var.node_config_script_s3_url, var.agent.s3_uri]) : u => "arn:${local.partition}:s3:::${replace(replace(replace(trimprefix(u, "s3://"), "$", "$${$}"), "*", "$${*}"), "?", "$${?}")}" }
+  s3_arn     = { for u in distinct(compact([var.node_config_script_s3_url, var.agent.s3_uri])) : u => "arn:${local.partition}:s3:::${replace(replace(replace(trimprefix(u, "s3://"), "$", "$${$}"), "*", "$${*}"), "?", "$${?}")}" }
   s3_objects = distinct(values(local.s3_arn))
 
   # A key ID becomes its ARN: IAM statements name keys by ARN.

@@ -189,7 +189,6 @@ locals {
         Condition = { StringEquals = { "kms:ViaService" = "ec2.${var.iam.region}.amazonaws.com" } }
       },
     ],
-    # Parameters under a customer managed key: decrypted only through SSM.
     # Parameters under a customer managed key: decrypted only through SSM,
     # and only for this node's parameters.
     var.iam.secrets_kms_key_arn == null || length(var.secret_parameter_arns) == 0 ? [] : [{
