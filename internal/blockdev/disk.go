@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -310,24 +311,51 @@ func growExt4Online(dev, mountPoint string) error {
 	if err != nil {
 		return err
 	}
-	var fs unix.Statfs_t
-	if err := unix.Statfs(mountPoint, &fs); err != nil {
-		return fmt.Errorf("statfs %s: %w", mountPoint, err)
+	blocks, bsize, err := ext4Blocks(dev)
+	if err != nil {
+		return err
 	}
-	bsize := uint64(fs.Bsize)
-	if bsize == 0 || fs.Blocks*bsize+16*bsize >= devSize {
-		return nil // fills its device already (f_blocks leaves out a little overhead)
+	want := devSize / bsize
+	if want <= blocks {
+		return nil // fills its device already
 	}
 	f, err := os.Open(mountPoint)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	blocks := devSize / bsize
-	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, f.Fd(), ext4ResizeFS, uintptr(unsafe.Pointer(&blocks))); errno != 0 {
-		return fmt.Errorf("growing %s online to %d blocks (EXT4_IOC_RESIZE_FS): %w", mountPoint, blocks, errno)
+	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, f.Fd(), ext4ResizeFS, uintptr(unsafe.Pointer(&want))); errno != 0 {
+		return fmt.Errorf("growing %s online from %d to %d blocks (EXT4_IOC_RESIZE_FS): %w", mountPoint, blocks, want, errno)
 	}
 	return nil
+}
+
+// ext4Blocks reads an ext4 filesystem's block count and block size from
+// its superblock (two numbers at fixed offsets; nothing else of the
+// filesystem is parsed).
+func ext4Blocks(dev string) (blocks, bsize uint64, err error) {
+	f, err := os.Open(dev)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	sb := make([]byte, 1024)
+	if _, err := f.ReadAt(sb, 1024); err != nil {
+		return 0, 0, fmt.Errorf("reading the superblock of %s: %w", dev, err)
+	}
+	le := binary.LittleEndian
+	if le.Uint16(sb[0x38:]) != 0xef53 {
+		return 0, 0, fmt.Errorf("%s has no ext4 superblock", dev)
+	}
+	logSize := le.Uint32(sb[0x18:])
+	if logSize > 6 {
+		return 0, 0, fmt.Errorf("%s: ext4 block size 2^(10+%d) is not valid", dev, logSize)
+	}
+	blocks = uint64(le.Uint32(sb[0x4:]))
+	if le.Uint32(sb[0x60:])&0x80 != 0 { // INCOMPAT_64BIT
+		blocks |= uint64(le.Uint32(sb[0x150:])) << 32
+	}
+	return blocks, 1024 << logSize, nil
 }
 
 // GrowUnmounted grows an unmounted ext4 filesystem that is smaller than its
