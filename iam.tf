@@ -4,11 +4,15 @@
 # peer's launch, or read a peer's secret parameters.
 locals {
   # S3 objects that run as root on the nodes: the node script and the agent.
-  # With a version pinned, only that version may be read.
-  s3_objects = compact([
-    var.node_config_script_s3_url == null ? "" : "arn:${local.partition}:s3:::${trimprefix(var.node_config_script_s3_url, "s3://")}",
-    var.agent.s3_uri == null ? "" : "arn:${local.partition}:s3:::${trimprefix(var.agent.s3_uri, "s3://")}",
-  ])
+  # IAM reads * and ? in an ARN as wildcards and ${...} as a variable: a key
+  # holding them is escaped (${*}, ${?}, ${$}) so the ARN names that one
+  # object. With a version pinned, only that version may be read.
+  s3_object_versions = { for o in [
+    { url = var.node_config_script_s3_url, version = try(var.node_config_script_s3.version_id, null) },
+    { url = var.agent.s3_uri, version = var.agent.version_id },
+  ] : local.s3_arn[o.url] => o.version if o.url != null && o.version != null }
+  s3_arn     = { for u in distinct(compact([var.node_config_script_s3_url, var.agent.s3_uri])) : u => "arn:${local.partition}:s3:::${replace(replace(replace(trimprefix(u, "s3://"), "$", "$${$}"), "*", "$${*}"), "?", "$${?}")}" }
+  s3_objects = distinct(values(local.s3_arn))
 
   # A key ID becomes its ARN: IAM statements name keys by ARN.
   kms_key_arn = var.kms_key_id == null ? null : (
@@ -28,6 +32,8 @@ locals {
     kms_key_arn         = local.kms_key_arn
     secrets_kms_key_arn = local.secrets_kms_key_arn
     ssm_access          = var.ssm_access
+    s3_object_versions  = local.s3_object_versions
+    vpc_only            = var.node_credentials_vpc_only
   }
 
   # Per node, the ARNs of the parameters its secret files come from.
@@ -44,7 +50,42 @@ locals {
   this_cluster = {
     StringEquals = { "aws:ResourceTag/${local.cluster_tag_key}" = var.app_name }
   }
-  original_policy_statements = [
+  # Its secrets as the nodes' own roles: parameters and keys of this
+  # cluster's nodes only, whatever else is attached (it keeps the SSM
+  # managed policy the original attached).
+  cluster_parameter_arns = distinct(values(local.parameter_arn))
+  original_secret_statements = concat(
+    length(local.cluster_parameter_arns) != 0 ? [] : [{
+      Sid      = "NoOtherParameters"
+      Effect   = "Deny"
+      Action   = ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath", "ssm:GetParameterHistory"]
+      Resource = "*"
+    }],
+    length(local.cluster_parameter_arns) == 0 ? [] : [{
+      Sid         = "NoOtherParameters"
+      Effect      = "Deny"
+      Action      = ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath", "ssm:GetParameterHistory"]
+      NotResource = local.cluster_parameter_arns
+    }],
+    length(local.cluster_parameter_arns) != 0 ? [] : [{
+      Sid       = "NoOtherParametersKeys"
+      Effect    = "Deny"
+      Action    = ["kms:Decrypt"]
+      Resource  = "*"
+      Condition = { Null = { "kms:EncryptionContext:PARAMETER_ARN" = "false" } }
+    }],
+    length(local.cluster_parameter_arns) == 0 ? [] : [{
+      Sid      = "NoOtherParametersKeys"
+      Effect   = "Deny"
+      Action   = ["kms:Decrypt"]
+      Resource = "*"
+      Condition = {
+        Null            = { "kms:EncryptionContext:PARAMETER_ARN" = "false" }
+        StringNotEquals = { "kms:EncryptionContext:PARAMETER_ARN" = local.cluster_parameter_arns }
+      }
+    }],
+  )
+  original_policy_statements = concat(local.original_secret_statements, [
     {
       Sid      = "Describe"
       Effect   = "Allow"
@@ -74,7 +115,20 @@ locals {
         StringEquals = { "autoscaling:ResourceTag/${local.cluster_tag_key}" = var.app_name }
       }
     },
-  ]
+  ])
+
+  # keep_original_role unset: kept when the original's role exists (an
+  # upgrade), none for a new cluster. A lookup that cannot say (no list of
+  # roles) keeps it: the safe side of an upgrade.
+  keep_original_role = var.keep_original_role != null ? var.keep_original_role : try(length(data.aws_iam_roles.original[0].names) > 0, true)
+}
+
+# Whether the original module's role exists (only when keep_original_role
+# is unset).
+data "aws_iam_roles" "original" {
+  count = var.keep_original_role == null ? 1 : 0
+
+  name_regex = "^${var.app_name}-role$"
 }
 
 # The original's role, profile and policy keep its names and, through the
@@ -135,7 +189,7 @@ moved {
 }
 
 resource "aws_iam_role" "original" {
-  count = var.keep_original_role ? 1 : 0
+  count = local.keep_original_role ? 1 : 0
 
   name        = "${var.app_name}-role"
   description = "The original module's shared role of stateful cluster ${var.app_name}, for instances launched before the upgrade"
@@ -151,7 +205,7 @@ resource "aws_iam_role" "original" {
 }
 
 resource "aws_iam_instance_profile" "original" {
-  count = var.keep_original_role ? 1 : 0
+  count = local.keep_original_role ? 1 : 0
 
   name = "${var.app_name}-instance-profile"
   role = aws_iam_role.original[0].name
@@ -161,7 +215,7 @@ resource "aws_iam_instance_profile" "original" {
 # The original attached the SSM managed policy; the instances it launched
 # keep Session Manager until they are rolled.
 resource "aws_iam_role_policy_attachment" "original_ssm" {
-  count = var.keep_original_role ? 1 : 0
+  count = local.keep_original_role ? 1 : 0
 
   role       = aws_iam_role.original[0].name
   policy_arn = "arn:${local.partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"
@@ -171,7 +225,7 @@ resource "aws_iam_role_policy_attachment" "original_ssm" {
 # document in place (a new version). Its description is left unset: AWS
 # cannot change a policy's description, so setting one would replace it.
 resource "aws_iam_policy" "original" {
-  count = var.keep_original_role ? 1 : 0
+  count = local.keep_original_role ? 1 : 0
 
   name = "${var.app_name}-node-policy"
   policy = jsonencode({
@@ -182,7 +236,7 @@ resource "aws_iam_policy" "original" {
 }
 
 resource "aws_iam_role_policy_attachment" "original" {
-  count = var.keep_original_role ? 1 : 0
+  count = local.keep_original_role ? 1 : 0
 
   role       = aws_iam_role.original[0].name
   policy_arn = aws_iam_policy.original[0].arn

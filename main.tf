@@ -117,6 +117,8 @@ locals {
       owner           = local.data_volumes[id].mount_path_owner_user
       group           = local.data_volumes[id].mount_path_owner_group
       recursive_chown = local.data_volumes[id].recursive_chown
+      noexec          = var.data_volume_noexec
+      offline_repair  = var.data_volume_offline_repair
     }
     files = [for f in concat(lookup(local.node_files, id, []), local.secret_files[id]) : {
       path           = f.path
@@ -224,8 +226,8 @@ data "aws_caller_identity" "current" {
       error_message = "The data volume device_name of node(s) ${join(", ", local.volume_problems.device)} must look like /dev/sdf."
     }
     precondition {
-      condition     = alltrue([for p in local.data_volume.mount_params : can(regex("^[^, ]+$", p))])
-      error_message = "Each data volume mount_params entry must be one mount option without commas or spaces, such as noatime."
+      condition     = alltrue([for p in local.data_volume.mount_params : can(regex("^[^,\\s#]+$", p)) && !contains(["suid", "dev"], p)])
+      error_message = "Each data volume mount_params entry must be one mount option without commas, spaces, tabs, newlines or #, such as noatime; suid and dev are refused (the volume is always mounted nosuid,nodev)."
     }
   }
 }

@@ -5,7 +5,7 @@ output "asg_names" {
 
 output "node_iam_role_name" {
   description = "Name of the original module's shared role (`<app_name>-role`), kept for an upgrade (`keep_original_role`), or null. Nodes no longer run with it: attach more policies to each node's role (`node_iam_role_names`)."
-  value       = var.keep_original_role ? aws_iam_role.original[0].name : null
+  value       = one(aws_iam_role.original[*].name)
 }
 
 output "node_iam_role_names" {

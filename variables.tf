@@ -38,6 +38,10 @@ variable "nodes" {
     error_message = "Every node_id must be 1 to 63 letters, digits, dots, dashes or underscores, starting with a letter or digit."
   }
   validation {
+    condition     = alltrue([for n in var.nodes : !endswith(n.node_id, "-root")])
+    error_message = "A node_id may not end in -root: that suffix names the node's root volume in its node-id tag."
+  }
+  validation {
     condition     = alltrue([for n in var.nodes : can(cidrnetmask("${n.node_ip}/32"))])
     error_message = "Every node_ip must be an IPv4 address such as 10.0.1.10."
   }
@@ -442,10 +446,9 @@ variable "ssm_access" {
 }
 
 variable "keep_original_role" {
-  description = "Keep the original module's shared role `<app_name>-role`, its instance profile and its policy (v0.8.0). Default true, so that an upgrade's apply deletes nothing an instance launched by the original still runs with; nodes launched by this module run with their own roles, so once `stateful roll` has replaced every node set it to false to delete them (a new cluster can set it false from the start)."
+  description = "Keep the original module's shared role `<app_name>-role`, its instance profile and its policy (v0.8.0). Unset (default): kept when a role of that name exists, as after an upgrade from the original (the apply deletes nothing an instance launched by the original still runs with; looked up with `iam:ListRoles`), and none for a new cluster. Nodes launched by this module run with their own roles, so once `stateful roll` has replaced every node set it to false to delete them; true keeps (or creates) it."
   type        = bool
-  default     = true
-  nullable    = false
+  default     = null
 }
 
 variable "node_secret_files" {
@@ -488,4 +491,25 @@ variable "secret_files_kms_key_id" {
     condition     = var.secret_files_kms_key_id == null || can(regex("^(arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/)?(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$", var.secret_files_kms_key_id))
     error_message = "The secret_files_kms_key_id must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID) or key ID."
   }
+}
+
+variable "node_credentials_vpc_only" {
+  description = "Refuse the node roles' credentials outside the instance's own VPC and private address (AWS's `aws:ec2InstanceSourceVPC` and `aws:ec2InstanceSourcePrivateIPv4` statements): credentials copied off a node then work nowhere else. Only for VPCs whose nodes reach EC2, Auto Scaling, SSM, S3 and KMS through VPC endpoints (the keys `aws:SourceVpc` and `aws:VpcSourceIp` exist only there); elsewhere every call of the nodes would be refused."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "data_volume_noexec" {
+  description = "Mount every data volume `noexec` too (it is always mounted `nosuid,nodev`, so setuid binaries and device nodes a previous instance left there have no effect): no file on the volume can be executed."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "data_volume_offline_repair" {
+  description = "Let the agent run `e2fsck -f -p` and `resize2fs` as root on an ext4 data volume that is smaller than its device before mounting it. Off by default: the filesystem was last written by the previous instance, which may have been compromised, and a crafted filesystem can attack the root-run tools. Without it ext4 grows online through the kernel (EXT4_IOC_RESIZE_FS) and xfs with xfs_growfs, and an ext4 volume the kernel cannot grow online keeps its size (the agent logs it)."
+  type        = bool
+  default     = false
+  nullable    = false
 }

@@ -88,7 +88,7 @@ run "agent_config_and_user_data" {
   assert {
     condition = jsonencode(local.agent_config["00"].volume) == jsonencode({
       id    = "", device_hint = "/dev/sdf", mount_path = "/data", file_system = "xfs", mount_options = ["noatime"],
-      owner = "kafka", group = "kafka", recursive_chown = false
+      owner = "kafka", group = "kafka", recursive_chown = false, noexec = false, offline_repair = false
     })
     error_message = "The agent's volume settings come from default_data_volume."
   }
@@ -112,8 +112,9 @@ run "instance_policy" {
   assert {
     condition = [for s in jsondecode(module.cluster_nodes["01"].iam_policy).Statement : s.Sid] == [
       "Describe", "ThisNodesVolume", "ToAndFromTheCallingInstance", "ReportBootstrapFailure", "ThisNodesLifecycleHooks",
+      "NoOtherParameters", "NoOtherParametersKeys",
     ]
-    error_message = "Without S3 objects, secrets or a KMS key a node's policy has five statements."
+    error_message = "Without S3 objects, secrets or a KMS key a node's policy has five Allow statements and the two Deny statements that keep every parameter from it."
   }
   assert {
     condition = jsondecode(module.cluster_nodes["01"].iam_policy).Statement[3].Action == ["ec2:CreateTags"] && jsondecode(module.cluster_nodes["01"].iam_policy).Statement[3].Condition == {
@@ -124,12 +125,16 @@ run "instance_policy" {
     error_message = "The agent may tag only its own instance, and only with its failure summary or its ready mark."
   }
   assert {
-    condition     = alltrue(flatten([for id, m in module.cluster_nodes : [for s in jsondecode(m.iam_policy).Statement : s.Resource != "*" || alltrue([for a in s.Action : can(regex("^(ec2|autoscaling):Describe", a))])]]))
-    error_message = "Only Describe calls are unscoped."
+    condition     = alltrue(flatten([for id, m in module.cluster_nodes : [for s in jsondecode(m.iam_policy).Statement : s.Effect == "Deny" || s.Resource != "*" || alltrue([for a in s.Action : can(regex("^(ec2|autoscaling):Describe", a))])]]))
+    error_message = "Only Describe calls are allowed unscoped."
   }
   assert {
     condition     = jsondecode(module.cluster_nodes["01"].iam_policy).Statement[1].Condition == { StringEquals = { "aws:ResourceTag/stateful:cluster" = "kafka", "aws:ResourceTag/stateful:node-id" = "01" } }
     error_message = "Node 01 may attach and detach only the volume tagged with its cluster and node id."
+  }
+  assert {
+    condition     = startswith(jsondecode(module.cluster_nodes["01"].iam_policy).Statement[1].Resource, "arn:aws:ec2:eu-west-1:123456789012:volume/") && !endswith(jsondecode(module.cluster_nodes["01"].iam_policy).Statement[1].Resource, "*")
+    error_message = "Node 01's volume statement names its own volume's ARN, not every volume."
   }
   assert {
     condition = jsondecode(module.cluster_nodes["01"].iam_policy).Statement[2].Condition == {
@@ -150,9 +155,19 @@ run "instance_policy" {
     condition     = module.cluster_nodes["00"].launch_instance_profile == "kafka-node-00" && output.node_iam_role_names == { "00" = "kafka-node-00", "01" = "kafka-node-01", "02" = "kafka-node-02" }
     error_message = "Each node's launch template names its own instance profile."
   }
+}
+
+run "original_role_kept_when_it_exists" {
+  command = plan
+
+  override_data {
+    target = data.aws_iam_roles.original
+    values = { names = ["kafka-role"] }
+  }
+
   assert {
     condition     = aws_iam_role.original[0].name == "kafka-role" && aws_iam_instance_profile.original[0].name == "kafka-instance-profile" && output.node_iam_role_name == "kafka-role"
-    error_message = "The original's role and profile are kept for the upgrade by default."
+    error_message = "The original's role and profile are kept for the upgrade by default, when the account has them."
   }
 }
 
@@ -198,8 +213,11 @@ run "policy_with_s3_and_kms" {
   }
 
   assert {
-    condition     = [for s in jsondecode(module.cluster_nodes["00"].iam_policy).Statement : s if s.Sid == "ReadNodeScriptAndAgent"] == [{ Sid = "ReadNodeScriptAndAgent", Effect = "Allow", Action = ["s3:GetObject", "s3:GetObjectVersion"], Resource = ["arn:aws:s3:::my-bucket/scripts/node.sh", "arn:aws:s3:::my-bucket/bin/stateful"] }]
-    error_message = "s3:GetObject only on the configured objects."
+    condition = [for s in jsondecode(module.cluster_nodes["00"].iam_policy).Statement : s if startswith(s.Sid, "Read")] == [
+      { Sid = "ReadNodeScriptAndAgent", Effect = "Allow", Action = ["s3:GetObject"], Resource = ["arn:aws:s3:::my-bucket/bin/stateful"] },
+      { Sid = "ReadPinnedVersion0", Effect = "Allow", Action = ["s3:GetObjectVersion"], Resource = "arn:aws:s3:::my-bucket/scripts/node.sh", Condition = { StringEquals = { "s3:VersionId" = "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY" } } },
+    ]
+    error_message = "s3:GetObject only on the configured objects, and of a pinned object only its version."
   }
   assert {
     condition = [for s in jsondecode(module.cluster_nodes["00"].iam_policy).Statement : s if startswith(s.Sid, "VolumeKey")] == [
@@ -333,8 +351,15 @@ run "secret_files_from_ssm" {
     error_message = "Node 01 reads only its parameter (named by ARN); node 02, with none, may read none."
   }
   assert {
-    condition     = [for s in jsondecode(module.cluster_nodes["01"].iam_policy).Statement : s.Condition if s.Sid == "SecretFilesKeyThroughSSM"] == [{ StringEquals = { "kms:ViaService" = "ssm.eu-west-1.amazonaws.com" } }]
-    error_message = "The parameters' key decrypts only through SSM."
+    condition     = [for s in jsondecode(module.cluster_nodes["01"].iam_policy).Statement : s.Condition if s.Sid == "SecretFilesKeyThroughSSM"] == [{ StringEquals = { "kms:ViaService" = "ssm.eu-west-1.amazonaws.com", "kms:EncryptionContext:PARAMETER_ARN" = ["arn:aws:ssm:eu-west-1:123456789012:parameter/kafka/01/tls.key"] } }]
+    error_message = "The parameters' key decrypts only through SSM, and only the node's own parameters (their encryption context)."
+  }
+  assert {
+    condition = [for s in jsondecode(module.cluster_nodes["01"].iam_policy).Statement : s if s.Effect == "Deny"] == [
+      { Sid = "NoOtherParameters", Effect = "Deny", Action = ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath", "ssm:GetParameterHistory"], NotResource = ["arn:aws:ssm:eu-west-1:123456789012:parameter/kafka/01/tls.key"] },
+      { Sid = "NoOtherParametersKeys", Effect = "Deny", Action = ["kms:Decrypt"], Resource = "*", Condition = { Null = { "kms:EncryptionContext:PARAMETER_ARN" = "false" }, StringNotEquals = { "kms:EncryptionContext:PARAMETER_ARN" = ["arn:aws:ssm:eu-west-1:123456789012:parameter/kafka/01/tls.key"] } } },
+    ]
+    error_message = "Whatever else the role holds, node 01 reads and decrypts no parameter but its own."
   }
   assert {
     condition     = !strcontains(nonsensitive(local.user_data["00"]), "BEGIN PRIVATE KEY")

@@ -107,7 +107,7 @@ func New(cfg *Config, d Deps) (*Agent, error) {
 		d.Shell = Bash(d.Clock)
 	}
 	if d.Disk == nil {
-		d.Disk = OSDisk{Finder: blockdev.DefaultFinder, Fstab: d.Fstab, Clock: d.Clock}
+		d.Disk = OSDisk{Finder: blockdev.DefaultFinder, Fstab: d.Fstab, Clock: d.Clock, Log: d.Logger}
 	}
 	return &Agent{cfg: cfg, d: d, log: d.Logger.With("node_id", cfg.NodeID, "asg_name", cfg.ASGName)}, nil
 }

@@ -54,6 +54,13 @@ type Volume struct {
 	Owner          string   `json:"owner"`
 	Group          string   `json:"group"`
 	RecursiveChown bool     `json:"recursive_chown"`
+	// NoExec adds noexec; nosuid and nodev are always added: a previous
+	// instance may have planted setuid binaries or device nodes.
+	NoExec bool `json:"noexec"`
+	// OfflineRepair lets the agent run e2fsck and resize2fs as root on an
+	// ext4 filesystem the previous instance wrote (to grow it unmounted).
+	// Off by default: a crafted filesystem can attack the root-run tools.
+	OfflineRepair bool `json:"offline_repair"`
 }
 
 // File is a node file to write: its contents inline (base64), or a
@@ -138,6 +145,8 @@ func (c *Config) Validate() error {
 		return bad("cluster", "must be set")
 	case !nodeIDPattern.MatchString(c.NodeID):
 		return bad("node_id", "%q must be 1 to 63 letters, digits, dots, dashes or underscores", c.NodeID)
+	case strings.HasSuffix(c.NodeID, "-root"):
+		return bad("node_id", "%q may not end in -root: that suffix names the node's root volume in its node-id tag", c.NodeID)
 	case c.Region == "":
 		return bad("region", "must be set")
 	case c.ASGName == "" || c.LaunchHook == "":
@@ -166,8 +175,11 @@ func (c *Config) Validate() error {
 		return bad("script.s3_version_id", "%q must be an S3 version ID (letters, digits, . _ -)", c.Script.S3VersionID)
 	}
 	for _, o := range c.Volume.MountOptions {
-		if o == "" || strings.ContainsAny(o, ", \t\n") {
-			return bad("volume.mount_options", "%q must be one option without commas or spaces", o)
+		if o == "" || strings.ContainsAny(o, ", \t\n\r\v\f#") {
+			return bad("volume.mount_options", "%q must be one option without commas, spaces, tabs, newlines or #", o)
+		}
+		if o == "suid" || o == "dev" {
+			return bad("volume.mount_options", "%q is refused: the data volume is always mounted nosuid,nodev", o)
 		}
 	}
 	if _, err := base64.StdEncoding.DecodeString(c.Script.InlineBase64); err != nil {

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -21,6 +23,31 @@ type OSDisk struct {
 	Finder blockdev.Finder
 	Fstab  string
 	Clock  clock.Clock
+	Log    *slog.Logger // nil: slog's default
+}
+
+func (d OSDisk) warn(msg string, args ...any) {
+	l := d.Log
+	if l == nil {
+		l = slog.Default()
+	}
+	l.Warn(msg, args...)
+}
+
+// EffectiveMountOptions are the configured options and, always, nosuid and
+// nodev (noexec when asked for), last so that they win: a previous instance
+// may have left setuid binaries or device nodes on the volume.
+func (v Volume) EffectiveMountOptions() []string {
+	opts := slices.Clone(v.MountOptions)
+	for _, o := range []string{"nosuid", "nodev"} {
+		if !slices.Contains(opts, o) {
+			opts = append(opts, o)
+		}
+	}
+	if v.NoExec && !slices.Contains(opts, "noexec") {
+		opts = append(opts, "noexec")
+	}
+	return opts
 }
 
 func (d OSDisk) Find(volumeID, hint string, sizeBytes int64) (string, error) {
@@ -86,21 +113,31 @@ func (d OSDisk) Prepare(ctx context.Context, dev string, want Stamp, v Volume) (
 	if p.UUID == "" || (p.Type != "ext4" && p.Type != "xfs") {
 		return formatted, fmt.Errorf("%s holds %s without a UUID; cannot add it to fstab", dev, p.Describe())
 	}
-	if _, err := blockdev.GrowUnmounted(ctx, dev, p.Type); err != nil {
-		return formatted, err
+	// Root runs no repair tool on a filesystem the previous instance
+	// controlled unless the user opted in: the kernel grows it online below.
+	if v.OfflineRepair {
+		if _, err := blockdev.GrowUnmounted(ctx, dev, p.Type); err != nil {
+			return formatted, err
+		}
 	}
-	if _, err := blockdev.EnsureFstab(d.Fstab, p.UUID, v.MountPath, p.Type, v.MountOptions); err != nil {
-		return formatted, err
-	}
-	if _, err := blockdev.Mount(ctx, dev, v.MountPath, p.Type, v.MountOptions); err != nil {
+	opts := v.EffectiveMountOptions()
+	if _, err := blockdev.Mount(ctx, dev, v.MountPath, p.Type, opts); err != nil {
 		return formatted, err
 	}
 	if err := checkStamp(v.MountPath, want, formatted); err != nil {
 		_ = blockdev.Unmount(ctx, v.MountPath)
 		return formatted, err
 	}
-	if err := blockdev.Grow(ctx, dev, v.MountPath, p.Type); err != nil {
+	// fstab names the volume only once it is accepted as this node's.
+	if _, err := blockdev.EnsureFstab(d.Fstab, p.UUID, v.MountPath, p.Type, opts); err != nil {
 		return formatted, err
+	}
+	if err := blockdev.Grow(ctx, dev, v.MountPath, p.Type); err != nil {
+		if p.Type != "ext4" {
+			return formatted, err
+		}
+		// The volume still serves at its old size; say why it did not grow.
+		d.warn("the ext4 filesystem was not grown online; it keeps its size (offline_repair grows it unmounted, as root)", "error", err.Error())
 	}
 	if _, err := blockdev.Chown(v.MountPath, v.Owner, v.Group, v.RecursiveChown); err != nil {
 		return formatted, fmt.Errorf("chown of %s: %w", v.MountPath, err)

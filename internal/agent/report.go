@@ -11,11 +11,14 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/stateful-aws/stateful/internal/cluster"
+	"github.com/stateful-aws/stateful/internal/termtext"
 )
 
 // report leaves the failure summary on the agent's own instance as the tag
 // cluster.TagBootstrapFailure, one line within EC2's 256 characters: the
-// step, the error and the node script's last lines. The operator's
+// agent's own summary, the step and its error, and never the node script's
+// output (anyone who reads the account's tags, and CloudTrail, would see
+// it; the script's lines stay in the instance's journal). The operator's
 // commands read it, so a stuck or abandoned launch is explained without a
 // shell on the node. It is best effort: a failure to tag is logged and the
 // launch is still abandoned (or held) as configured.
@@ -25,10 +28,7 @@ func (a *Agent) report(ctx context.Context, step string, err error) {
 	if !errors.As(err, &se) {
 		line = fmt.Sprintf("%s: %v", step, err)
 	}
-	if out := a.lastOutput(); len(out) > 0 {
-		line += "; script output: " + strings.Join(out, " / ")
-	}
-	line = strings.Join(strings.Fields(line), " ")
+	line = termtext.Escape(strings.Join(strings.Fields(line), " "))
 	if r := []rune(line); len(r) > 256 {
 		line = string(r[:255]) + "…"
 		for len(line) > 256 { // EC2 counts characters; keep bytes safe too

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 )
 
 // AutoScaling is the part of the EC2 Auto Scaling API the product uses. The
@@ -68,6 +69,13 @@ type EC2 interface {
 	CreateTags(context.Context, *ec2.CreateTagsInput, ...func(*ec2.Options)) (*ec2.CreateTagsOutput, error)
 }
 
+// IAM is the part of the IAM API the product uses: after a node's
+// replacement, the roll and recover --replace revoke the sessions of the
+// node's role issued before it (internal/evict).
+type IAM interface {
+	PutRolePolicy(context.Context, *iam.PutRolePolicyInput, ...func(*iam.Options)) (*iam.PutRolePolicyOutput, error)
+}
+
 // IMDS is the instance metadata service as the node agent reads it.
 type IMDS interface {
 	GetMetadata(context.Context, *imds.GetMetadataInput, ...func(*imds.Options)) (*imds.GetMetadataOutput, error)
@@ -77,4 +85,5 @@ var (
 	_ AutoScaling = (*autoscaling.Client)(nil)
 	_ EC2         = (*ec2.Client)(nil)
 	_ IMDS        = (*imds.Client)(nil)
+	_ IAM         = (*iam.Client)(nil)
 )

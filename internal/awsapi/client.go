@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/smithy-go/logging"
 )
@@ -68,7 +69,9 @@ type Clients struct {
 	EC2         EC2
 	// SSM is Parameter Store, where the cluster's lock and failure mark
 	// live (internal/lock).
-	SSM    *ssm.Client
+	SSM *ssm.Client
+	// IAM revokes a replaced node's older sessions (internal/evict).
+	IAM    IAM
 	Region string
 }
 
@@ -138,5 +141,11 @@ func New(ctx context.Context, c Config) (*Clients, error) {
 			o.BaseEndpoint = aws.String(c.EndpointURL)
 		}
 	})
-	return &Clients{AutoScaling: asg, EC2: ec, SSM: sm, Region: cfg.Region}, nil
+	// IAM is global; the simulator (EndpointURL) answers it too.
+	im := iam.NewFromConfig(cfg, func(o *iam.Options) {
+		if c.EndpointURL != "" {
+			o.BaseEndpoint = aws.String(c.EndpointURL)
+		}
+	})
+	return &Clients{AutoScaling: asg, EC2: ec, SSM: sm, IAM: im, Region: cfg.Region}, nil
 }

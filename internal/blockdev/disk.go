@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -250,7 +252,7 @@ func Mount(ctx context.Context, dev, mountPoint, fsType string, options []string
 		}
 		return false, fmt.Errorf("%s has another device (%s) mounted, not %s (%s)", mountPoint, got, dev, want)
 	}
-	if err := os.MkdirAll(mountPoint, 0o755); err != nil {
+	if err := SafeMountPoint(mountPoint); err != nil {
 		return false, err
 	}
 	args := []string{"-t", fsType}
@@ -263,6 +265,10 @@ func Mount(ctx context.Context, dev, mountPoint, fsType string, options []string
 	}
 	if got, ok, err := Mounted(mountPoint); err != nil || !ok || got != want {
 		return false, fmt.Errorf("after mounting, %s does not show %s (%s) in /proc/self/mountinfo", mountPoint, dev, want)
+	}
+	if err := checkOptions(mountPoint, options); err != nil {
+		_ = Unmount(ctx, mountPoint)
+		return false, err
 	}
 	return true, nil
 }
@@ -279,22 +285,84 @@ func Unmount(ctx context.Context, mountPoint string) error {
 }
 
 // Grow grows a mounted filesystem to the size of its device (a no-op when
-// it already fills it). ext4 grows before mounting instead (GrowUnmounted):
-// online ext4 resizing needs CAP_SYS_RESOURCE, which containers and some
-// sandboxes drop.
+// it already fills it), through the kernel only: xfs_growfs (ioctls on the
+// mounted filesystem) and, for ext4, EXT4_IOC_RESIZE_FS, the ioctl
+// resize2fs uses online, called directly so that no root-run tool parses
+// a filesystem the previous instance wrote. The ext4 ioctl needs
+// CAP_SYS_RESOURCE, which containers and some sandboxes drop: its error
+// is returned for the caller to report, the filesystem left as it is.
 func Grow(ctx context.Context, dev, mountPoint, fsType string) error {
-	if fsType != "xfs" {
-		return nil
-	}
-	if out, err := exec.CommandContext(ctx, "xfs_growfs", mountPoint).CombinedOutput(); err != nil {
-		return fmt.Errorf("growing %s: xfs_growfs %s: %w: %s", dev, mountPoint, err, bytes.TrimSpace(out))
+	switch fsType {
+	case "xfs":
+		if out, err := exec.CommandContext(ctx, "xfs_growfs", mountPoint).CombinedOutput(); err != nil {
+			return fmt.Errorf("growing %s: xfs_growfs %s: %w: %s", dev, mountPoint, err, bytes.TrimSpace(out))
+		}
+	case "ext4":
+		return growExt4Online(dev, mountPoint)
 	}
 	return nil
 }
 
+// ext4ResizeFS is EXT4_IOC_RESIZE_FS, _IOW('f', 16, __u64).
+const ext4ResizeFS = 0x40086610
+
+func growExt4Online(dev, mountPoint string) error {
+	devSize, err := deviceSize(dev)
+	if err != nil {
+		return err
+	}
+	blocks, bsize, err := ext4Blocks(dev)
+	if err != nil {
+		return err
+	}
+	want := devSize / bsize
+	if want <= blocks {
+		return nil // fills its device already
+	}
+	f, err := os.Open(mountPoint)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, f.Fd(), ext4ResizeFS, uintptr(unsafe.Pointer(&want))); errno != 0 {
+		return fmt.Errorf("growing %s online from %d to %d blocks (EXT4_IOC_RESIZE_FS): %w", mountPoint, blocks, want, errno)
+	}
+	return nil
+}
+
+// ext4Blocks reads an ext4 filesystem's block count and block size from
+// its superblock (two numbers at fixed offsets; nothing else of the
+// filesystem is parsed).
+func ext4Blocks(dev string) (blocks, bsize uint64, err error) {
+	f, err := os.Open(dev)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	sb := make([]byte, 1024)
+	if _, err := f.ReadAt(sb, 1024); err != nil {
+		return 0, 0, fmt.Errorf("reading the superblock of %s: %w", dev, err)
+	}
+	le := binary.LittleEndian
+	if le.Uint16(sb[0x38:]) != 0xef53 {
+		return 0, 0, fmt.Errorf("%s has no ext4 superblock", dev)
+	}
+	logSize := le.Uint32(sb[0x18:])
+	if logSize > 6 {
+		return 0, 0, fmt.Errorf("%s: ext4 block size 2^(10+%d) is not valid", dev, logSize)
+	}
+	blocks = uint64(le.Uint32(sb[0x4:]))
+	if le.Uint32(sb[0x60:])&0x80 != 0 { // INCOMPAT_64BIT
+		blocks |= uint64(le.Uint32(sb[0x150:])) << 32
+	}
+	return blocks, 1024 << logSize, nil
+}
+
 // GrowUnmounted grows an unmounted ext4 filesystem that is smaller than its
-// device (after the volume was enlarged): e2fsck -f -p, then resize2fs. It
-// does nothing, and costs no fsck, when the filesystem fills the device.
+// device (after the volume was enlarged): e2fsck -f -p, then resize2fs, both
+// as root on whatever the previous instance left; only with the user's
+// opt-in (offline_repair). It does nothing, and costs no fsck, when the
+// filesystem fills the device.
 func GrowUnmounted(ctx context.Context, dev, fsType string) (bool, error) {
 	if fsType != "ext4" {
 		return false, nil
@@ -362,35 +430,23 @@ func LookupID(name string, group bool) (int, error) {
 	return strconv.Atoi(id)
 }
 
-// Chown gives root to owner:group when it is not theirs already, and the
-// whole tree beneath it when recursive. Empty names leave that id alone.
-func Chown(root, owner, group string, recursive bool) (bool, error) {
-	uid, gid := -1, -1
-	var err error
-	if owner != "" {
-		if uid, err = LookupID(owner, false); err != nil {
-			return false, err
+// checkOptions makes sure the kernel applied the nosuid, nodev and noexec
+// asked for (mountinfo's per-mount options, field 6).
+func checkOptions(mountPoint string, options []string) error {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return err
+	}
+	var have []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) > 5 && unescapeMount(f[4]) == mountPoint {
+			have = strings.Split(f[5], ",") // the last mount on the path wins
 		}
 	}
-	if group != "" {
-		if gid, err = LookupID(group, true); err != nil {
-			return false, err
+	for _, o := range []string{"nosuid", "nodev", "noexec"} {
+		if slices.Contains(options, o) && !slices.Contains(have, o) {
+			return fmt.Errorf("%s is mounted without %s (options %s); unmounted", mountPoint, o, strings.Join(have, ","))
 		}
 	}
-	var st syscall.Stat_t
-	if err := syscall.Stat(root, &st); err != nil {
-		return false, err
-	}
-	if (uid < 0 || int(st.Uid) == uid) && (gid < 0 || int(st.Gid) == gid) {
-		return false, nil
-	}
-	if !recursive {
-		return true, os.Chown(root, uid, gid)
-	}
-	return true, filepath.WalkDir(root, func(p string, _ fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		return os.Lchown(p, uid, gid)
-	})
+	return nil
 }

@@ -25,7 +25,9 @@ type deps struct {
 	clients func(ctx context.Context, f *awsFlags) (awsapi.AutoScaling, awsapi.EC2, error)
 	// params reaches Parameter Store: the cluster's lock and failure mark.
 	params func(ctx context.Context, f *awsFlags) (lock.API, error)
-	clock  clock.Clock
+	// iam revokes a replaced node's older sessions (evict.go); nil: none.
+	iam   func(ctx context.Context, f *awsFlags) (awsapi.IAM, error)
+	clock clock.Clock
 	// terminal reports whether a stream is an interactive terminal.
 	terminal func(any) bool
 }
@@ -52,6 +54,13 @@ func defaultDeps() deps {
 				return nil, err
 			}
 			return c.SSM, nil
+		},
+		iam: func(ctx context.Context, f *awsFlags) (awsapi.IAM, error) {
+			c, err := awsapi.New(ctx, awsapi.Config{Region: f.Region, Profile: f.Profile, EndpointURL: f.EndpointURL})
+			if err != nil {
+				return nil, err
+			}
+			return c.IAM, nil
 		},
 		clock: clock.Real{},
 		terminal: func(s any) bool {

@@ -227,6 +227,11 @@ func runRecover(ctx context.Context, io IO, d deps, o *recoverOptions, nodeID st
 		}
 		return fail(err)
 	}
+	if action == recovery.Replace {
+		if err := evictAfterReplace(ctx, d, &o.awsFlags, io.Err, n.ID, n.Group, plan.Target.ID); err != nil {
+			return fail(err)
+		}
+	}
 	watch := "stateful status" + o.again()
 	if o.Output == "json" {
 		out.write(Event{At: d.clock.Now(), Kind: "done", Node: n.ID, Instance: plan.Waiting.ID + plan.Target.ID, Message: "done: " + what, Command: watch, ExitCode: exitCode(ExitOK)})

@@ -314,6 +314,7 @@ func runRoll(ctx context.Context, io IO, d deps, o *rollOptions) error {
 		return err
 	}
 	var res *rollout.Result
+	cfg.Events = evictOnReplaced(ctx, d, &o.awsFlags, io.Err, cfg.Events)
 	if o.DryRun {
 		if _, err = guardMarks(ctx, d, io, o, inv, &cfg); err == nil {
 			_, err = rollout.Run(ctx, cfg)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/stateful-aws/stateful/internal/cluster"
+	"github.com/stateful-aws/stateful/internal/termtext"
 )
 
 // Cause is the kind of reason, stable for scripts (JSON's "cause").
@@ -479,5 +480,7 @@ func oneLine(s string) string {
 			parts = append(parts, l)
 		}
 	}
-	return strings.Join(parts, " / ")
+	// Anyone who may tag the instance (the node itself) wrote it: never
+	// let it reach the operator's terminal unescaped.
+	return termtext.Escape(strings.Join(parts, " / "))
 }

@@ -121,6 +121,9 @@ func Preflight() error {
 	need := map[string]string{
 		"ip": "iproute2", "unshare": "util-linux", "losetup": "util-linux", "mount": "mount", "chroot": "coreutils",
 		"blkid": "util-linux", "curl": "curl", "bash": "bash", "sha256sum": "coreutils",
+		// The user data limits IMDS to root with nftables, in the instance's
+		// own network namespace.
+		"nft": "nftables",
 	}
 	var missing []string
 	pkgs := map[string]bool{}
@@ -301,12 +304,15 @@ func (l *Lab) serve() error {
 		}
 		listeners = append(listeners, ln)
 	}
-	for _, ln := range listeners {
+	for i, ln := range listeners {
 		var h http.Handler = mux
-		if ln == host { // reachable by every local user: signed requests only
-			h = requireSignature(l.secret, l.cfg.Clock.Now, mux)
-		}
 		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+		if ln == host { // reachable by every local user: signed requests only, bounded
+			srv.Handler = requireSignature(l.secret, l.cfg.Clock.Now, mux)
+			srv.ReadTimeout, srv.IdleTimeout, srv.MaxHeaderBytes = 30*time.Second, time.Minute, 64<<10
+			ln = limitListener(ln, maxHostConns)
+			listeners[i] = ln
+		}
 		l.servers = append(l.servers, srv)
 		l.done.Add(1)
 		go func(ln net.Listener) { defer l.done.Done(); _ = srv.Serve(ln) }(ln)

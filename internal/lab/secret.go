@@ -7,9 +7,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -33,8 +35,10 @@ const AccessKeyID = "stateful-lab"
 // (AWS allows 15 minutes), so a captured request cannot be replayed later.
 const maxSkew = 15 * time.Minute
 
-// maxSignedBody bounds the body read to check a signature.
-const maxSignedBody = 1 << 20
+// maxSignedBody bounds the body read to check a signature: the largest
+// request the simulator takes (a launch template with 16 KB of user data,
+// base64 and URL-encoded) fits with room to spare.
+const maxSignedBody = 256 << 10
 
 func newSecret() (string, error) {
 	b := make([]byte, 32)
@@ -52,8 +56,21 @@ func (l *Lab) Credentials() aws.CredentialsProvider {
 // requireSignature serves only requests signed with the secret: it signs
 // the request's signed headers and body again with the secret and compares
 // the signatures in constant time. Anything else gets AWS's AuthFailure.
+// Everything about the signature that does not need the body (its form,
+// the access key, the date) is checked before a byte of the body is read;
+// the body itself (which the signature covers through its hash, unsent by
+// the SDKs outside S3) is then read up to maxSignedBody, within the
+// server's read timeout.
 func requireSignature(secret string, now func() time.Time, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if why := checkHeaders(r, now()); why != "" {
+			authFailure(w, why)
+			return
+		}
+		if r.ContentLength > maxSignedBody {
+			authFailure(w, "The request body is too large.")
+			return
+		}
 		body, err := io.ReadAll(io.LimitReader(r.Body, maxSignedBody+1))
 		if err != nil || len(body) > maxSignedBody {
 			authFailure(w, "The request body is unreadable or too large.")
@@ -68,20 +85,22 @@ func requireSignature(secret string, now func() time.Time, next http.Handler) ht
 	})
 }
 
-// checkSignature says why r is not signed with secret, or "".
-func checkSignature(r *http.Request, body []byte, secret string, now time.Time) string {
+// checkHeaders says why r cannot be signed with the lab's credentials, from
+// its headers alone, or "".
+func checkHeaders(r *http.Request, now time.Time) string {
 	auth := r.Header.Get("Authorization")
 	cred, ok := field(auth, "Credential=")
 	if !strings.HasPrefix(auth, "AWS4-HMAC-SHA256 ") || !ok {
 		return "The request is not signed: the lab's endpoint needs its credentials (stateful lab commands read them from the lab's state file)."
 	}
-	parts := strings.Split(cred, "/")
-	if len(parts) != 5 || parts[0] != AccessKeyID {
+	if parts := strings.Split(cred, "/"); len(parts) != 5 || parts[0] != AccessKeyID {
 		return "The access key is not the lab's."
 	}
-	signed, ok := field(auth, "SignedHeaders=")
-	if !ok {
+	if _, ok := field(auth, "SignedHeaders="); !ok {
 		return "The signature names no signed headers."
+	}
+	if _, ok := field(auth, "Signature="); !ok {
+		return "The request carries no signature."
 	}
 	at, err := time.Parse("20060102T150405Z", r.Header.Get("X-Amz-Date"))
 	if err != nil {
@@ -90,9 +109,58 @@ func checkSignature(r *http.Request, body []byte, secret string, now time.Time) 
 	if d := now.Sub(at); d > maxSkew || d < -maxSkew {
 		return "The request's X-Amz-Date is more than 15 minutes from the lab's clock."
 	}
-	if parts[1] != at.Format("20060102") || parts[4] != "aws4_request" {
+	if parts := strings.Split(cred, "/"); parts[1] != at.Format("20060102") || parts[4] != "aws4_request" {
 		return "The credential scope's date is not the request's X-Amz-Date."
 	}
+	return ""
+}
+
+// maxHostConns caps the host listener's open connections: every local user
+// reaches it.
+const maxHostConns = 32
+
+// capListener accepts at most n connections at a time; the next waits in
+// the kernel's backlog until one closes.
+type capListener struct {
+	net.Listener
+	slots chan struct{}
+}
+
+func limitListener(ln net.Listener, n int) net.Listener {
+	return &capListener{Listener: ln, slots: make(chan struct{}, n)}
+}
+
+func (l *capListener) Accept() (net.Conn, error) {
+	l.slots <- struct{}{}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.slots
+		return nil, err
+	}
+	return &capConn{Conn: c, release: func() { <-l.slots }}, nil
+}
+
+type capConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *capConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
+}
+
+// checkSignature says why r is not signed with secret, or "".
+func checkSignature(r *http.Request, body []byte, secret string, now time.Time) string {
+	if why := checkHeaders(r, now); why != "" {
+		return why
+	}
+	auth := r.Header.Get("Authorization")
+	cred, _ := field(auth, "Credential=")
+	parts := strings.Split(cred, "/")
+	signed, _ := field(auth, "SignedHeaders=")
 	if !strings.Contains(";"+signed+";", ";host;") {
 		return "The signature does not sign the Host header."
 	}

@@ -3,6 +3,8 @@ package lab
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -136,3 +138,103 @@ func TestStateFileIsPrivateAndChecked(t *testing.T) {
 }
 
 func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
+
+// countingBody records how much of a body was read.
+type countingBody struct{ n, size int }
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	if b.n >= b.size {
+		return 0, io.EOF
+	}
+	k := min(len(p), b.size-b.n)
+	b.n += k
+	return k, nil
+}
+
+func (b *countingBody) Close() error { return nil }
+
+// The host endpoint reads no byte of a body whose headers cannot carry the
+// lab's signature, and refuses a declared body larger than any request of
+// the simulator before reading it.
+func TestHostEndpointChecksTheSignatureBeforeTheBody(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	h := requireSignature("secret", func() time.Time { return now }, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		t.Error("served")
+	}))
+	signedHeaders := func(r *http.Request) {
+		r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+AccessKeyID+"/20260101/us-east-1/autoscaling/aws4_request, SignedHeaders=host;x-amz-date, Signature=00")
+		r.Header.Set("X-Amz-Date", now.Format("20060102T150405Z"))
+	}
+	for _, c := range []struct {
+		name   string
+		size   int
+		header func(*http.Request)
+		read   bool
+	}{
+		{"unsigned", 8 << 20, func(*http.Request) {}, false},
+		{"another key", 8 << 20, func(r *http.Request) {
+			signedHeaders(r)
+			r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), AccessKeyID, "AKIAOTHER", 1))
+		}, false},
+		{"stale date", 8 << 20, func(r *http.Request) { signedHeaders(r); r.Header.Set("X-Amz-Date", "20250101T000000Z") }, false},
+		{"declared too large", 8 << 20, signedHeaders, false},
+		{"wrong signature", 100, signedHeaders, true},
+	} {
+		body := &countingBody{size: c.size}
+		r := httptest.NewRequest(http.MethodPost, "http://127.0.0.1/", body)
+		r.ContentLength = int64(c.size)
+		c.header(r)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusUnauthorized {
+			t.Errorf("%s: status %d, want 401", c.name, w.Code)
+		}
+		if !c.read && body.n != 0 {
+			t.Errorf("%s: %d bytes of the body were read before the signature was refused", c.name, body.n)
+		}
+	}
+}
+
+// The host listener holds at most its cap of connections open; a closed
+// one frees its slot.
+func TestHostListenerCapsConnections(t *testing.T) {
+	t.Parallel()
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := limitListener(raw, 2)
+	defer ln.Close()
+	var conns []net.Conn
+	for range 3 {
+		c, err := net.Dial("tcp", raw.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	for range 2 {
+		c, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	accepted := make(chan net.Conn)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			accepted <- c
+		}
+	}()
+	select {
+	case <-accepted:
+		t.Fatal("a third connection was accepted while two were open")
+	default:
+	}
+	conns[0].Close()
+	c := <-accepted
+	c.Close()
+	conns[1].Close()
+}

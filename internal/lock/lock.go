@@ -77,6 +77,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/stateful-aws/stateful/internal/clock"
+	"github.com/stateful-aws/stateful/internal/termtext"
 )
 
 // API is what the lock calls: Parameter Store.
@@ -224,14 +225,14 @@ type Held struct {
 
 func (h *Held) Error() string {
 	who := fmt.Sprintf("%s (taken %s, last renewed %s by its clock; version %d, unchanged since %s by this command's watch)",
-		h.Holder, orUnknown(h.Taken), orUnknown(h.Renewed), h.Version, h.Seen.UTC().Format(time.RFC3339))
+		termtext.Escape(h.Holder), orUnknown(h.Taken), orUnknown(h.Renewed), h.Version, h.Seen.UTC().Format(time.RFC3339))
 	switch {
 	case h.Legacy:
 		return fmt.Sprintf("%s holds the cluster's lock as %s and renews it: let it finish (or stop it), then run this again; --break-lock --force-break-lock removes the tag without waiting",
-			h.Holder, h.Name)
+			termtext.Escape(h.Holder), h.Name)
 	case h.Lost:
 		return fmt.Sprintf("the cluster's lock (SSM parameter %s) is no longer held by this command: %s (taken %s by its clock) wrote version %d",
-			h.Name, h.Holder, orUnknown(h.Taken), h.Version)
+			h.Name, termtext.Escape(h.Holder), orUnknown(h.Taken), h.Version)
 	case h.Renewing:
 		return fmt.Sprintf("the cluster's lock (SSM parameter %s) is held by %s, which renewed it while this command watched for %s: it is running; to take it all the same, add --force-break-lock",
 			h.Name, who, h.Watched.Round(time.Second))
@@ -240,11 +241,15 @@ func (h *Held) Error() string {
 		h.Name, who, h.Lease)
 }
 
+// orUnknown is a time the holder wrote, escaped for a terminal (the
+// parameter's value is anyone's text who may write it).
+// orUnknown is a time the holder wrote, escaped for a terminal (the
+// parameter holds whatever text its writer put there).
 func orUnknown(s string) string {
 	if s == "" {
 		return "unknown"
 	}
-	return s
+	return termtext.Escape(s)
 }
 
 func (l *Lock) encode() string {
@@ -381,7 +386,7 @@ func (l *Lock) held(cur current, seen time.Time, renewing bool, watched time.Dur
 func (l *Lock) takeOver(ctx context.Context, dead current, seen time.Time) (*Lock, error) {
 	v, err := l.put(ctx, true)
 	if err != nil {
-		return nil, fmt.Errorf("taking the cluster's lock (SSM parameter %s) from %s: %w", l.cfg.Name, dead.Holder, err)
+		return nil, fmt.Errorf("taking the cluster's lock (SSM parameter %s) from %s: %w", l.cfg.Name, termtext.Escape(dead.Holder), err)
 	}
 	if err := l.onlyMine(ctx, dead.Version, v); err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 const (
 	ServiceAutoScaling = "autoscaling"
 	ServiceEC2         = "ec2"
+	ServiceIAM         = "iam"
 )
 
 // Call is one API call as the engine saw it.

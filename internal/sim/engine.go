@@ -145,7 +145,10 @@ type Engine struct {
 	delays *rand.Rand // draws of delays, apart from rng so IDs do not depend on them
 	calls  []Call
 	faults []*Fault
-	stale  time.Duration
+	// rolePolicies: the node roles' inline policies written through IAM
+	// (iam.go), by role then policy name.
+	rolePolicies map[string]map[string]string
+	stale        time.Duration
 	// staleVaried draws each read's lag from [0, stale].
 	staleVaried bool
 	history     []snapshot // for stale reads, newest last

@@ -39,6 +39,8 @@ var statusOf = map[string]int{
 	"AuthFailure":                  401,
 	"UnauthorizedOperation":        403,
 	"InsufficientInstanceCapacity": 500,
+	"NoSuchEntity":                 404,
+	"LimitExceeded":                409,
 }
 
 func apiErr(code, format string, args ...any) *APIError {

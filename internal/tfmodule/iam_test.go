@@ -3,12 +3,16 @@ package tfmodule
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/stateful-aws/stateful/internal/evict"
 )
 
 // The IAM tests plan a cluster with the offline tofu, take every node's
@@ -19,11 +23,12 @@ import (
 
 // iamStatement is a statement of a policy document as IAM reads it.
 type iamStatement struct {
-	Sid       string
-	Effect    string
-	Action    any
-	Resource  any
-	Condition map[string]map[string]any
+	Sid         string
+	Effect      string
+	Action      any
+	Resource    any
+	NotResource any
+	Condition   map[string]map[string]any
 }
 
 type iamPolicy struct {
@@ -46,17 +51,20 @@ func strs(v any) []string {
 			out = append(out, fmt.Sprint(e))
 		}
 		return out
+	case []string:
+		return x
 	}
 	return nil
 }
 
-// glob matches IAM's * and ? wildcards.
+// glob matches IAM's * and ? wildcards; ${*}, ${?} and ${$} in a pattern
+// are the literal characters.
 func glob(pattern, s string, fold bool) bool {
 	if fold {
 		pattern, s = strings.ToLower(pattern), strings.ToLower(s)
 	}
-	// path.Match treats / specially and [ as a class: IAM does neither.
-	pattern = strings.NewReplacer("/", "\x00", "[", "\\[").Replace(pattern)
+	// path.Match treats / specially and [ and \ as syntax: IAM does none.
+	pattern = strings.NewReplacer("/", "\x00", "[", "\\[", "\\", "\\\\", "${*}", "\\*", "${?}", "\\?", "${$}", "$").Replace(pattern)
 	ok, err := path.Match(pattern, strings.ReplaceAll(s, "/", "\x00"))
 	return err == nil && ok
 }
@@ -73,7 +81,11 @@ func substitute(v string, ctx map[string]string) (string, bool) {
 		if j < 0 {
 			return v, true
 		}
-		val, ok := ctx[v[i+2:i+j]]
+		key := v[i+2 : i+j]
+		if key == "*" || key == "?" || key == "$" {
+			return v, true // escapes, left to glob
+		}
+		val, ok := ctx[key]
 		if !ok {
 			return "", false
 		}
@@ -81,24 +93,36 @@ func substitute(v string, ctx map[string]string) (string, bool) {
 	}
 }
 
-func (s iamStatement) allows(t *testing.T, r iamRequest) bool {
+// matches reports whether the statement applies to the request: action,
+// resource (or NotResource) and every condition, with IAM's rules for a
+// key missing from the request (it fails a condition, but passes a
+// negated operator, and ...IfExists passes).
+func (s iamStatement) matches(t *testing.T, r iamRequest) bool {
 	t.Helper()
-	if s.Effect != "Allow" {
-		t.Fatalf("statement %s: effect %q; these policies only allow", s.Sid, s.Effect)
+	if s.Effect != "Allow" && s.Effect != "Deny" {
+		t.Fatalf("statement %s: effect %q", s.Sid, s.Effect)
 	}
 	if !slices.ContainsFunc(strs(s.Action), func(a string) bool { return glob(a, r.action, true) }) {
 		return false
 	}
-	if !slices.ContainsFunc(strs(s.Resource), func(p string) bool {
-		p, ok := substitute(p, r.ctx)
-		return ok && glob(p, r.resource, false)
-	}) {
+	inResource := func(v any) bool {
+		return slices.ContainsFunc(strs(v), func(p string) bool {
+			p, ok := substitute(p, r.ctx)
+			return ok && glob(p, r.resource, false)
+		})
+	}
+	if s.NotResource != nil {
+		if inResource(s.NotResource) {
+			return false
+		}
+	} else if !inResource(s.Resource) {
 		return false
 	}
 	for op, keys := range s.Condition {
 		for key, want := range keys {
 			got, ok := r.ctx[key]
-			if op == "ForAllValues:StringEquals" {
+			switch op {
+			case "ForAllValues:StringEquals":
 				// Every value of a multi-valued key (comma-separated
 				// here) is one of the listed ones; no value at all
 				// passes, as in IAM.
@@ -106,6 +130,41 @@ func (s iamStatement) allows(t *testing.T, r iamRequest) bool {
 					if ok && !slices.Contains(strs(want), v) {
 						return false
 					}
+				}
+				continue
+			case "Null":
+				if fmt.Sprint(want) == "true" && ok || fmt.Sprint(want) == "false" && !ok {
+					return false
+				}
+				continue
+			case "BoolIfExists":
+				if ok && got != fmt.Sprint(want) {
+					return false
+				}
+				continue
+			case "StringNotEquals":
+				if !ok {
+					continue // a negated operator passes on a missing key
+				}
+				for _, w := range strs(want) {
+					if w, ok := substitute(w, r.ctx); ok && got == w {
+						return false
+					} else if !ok {
+						return false // a missing policy variable matches nothing
+					}
+				}
+				continue
+			case "DateLessThan":
+				if !ok {
+					return false
+				}
+				g, err1 := time.Parse(time.RFC3339, got)
+				w, err2 := time.Parse(time.RFC3339, fmt.Sprint(want))
+				if err1 != nil || err2 != nil {
+					t.Fatalf("statement %s: %s %s: dates %q, %q", s.Sid, op, key, got, want)
+				}
+				if !g.Before(w) {
+					return false
 				}
 				continue
 			}
@@ -135,20 +194,37 @@ func (s iamStatement) allows(t *testing.T, r iamRequest) bool {
 	return true
 }
 
+// allowed evaluates the role's policies as IAM does: an explicit deny wins,
+// else some allow must apply. It returns the allowing statement's Sid, or
+// "".
 func allowed(t *testing.T, policies []iamPolicy, r iamRequest) string {
 	t.Helper()
+	sid := ""
 	for _, p := range policies {
 		for _, s := range p.Statement {
-			if s.allows(t, r) {
-				return s.Sid
+			if !s.matches(t, r) {
+				continue
+			}
+			if s.Effect == "Deny" {
+				return ""
+			}
+			if sid == "" {
+				sid = s.Sid
+				if sid == "" {
+					sid = "(unnamed)"
+				}
 			}
 		}
 	}
-	return ""
+	return sid
 }
 
-// planValues plans a module block (its source written SOURCE) with the offline tofu and returns the
-// planned resources' values by address.
+// planValues plans a module block (its source written SOURCE) with the
+// offline tofu and returns the planned resources' values by address. The
+// node policies name each node's volume by its ID, known once the volume
+// exists: the block is applied first (the offline provider fills in
+// placeholders), each node's volume gets its own ID in the state
+// (vol-kafkaNN), and the plan is then made against that state.
 func planValues(t *testing.T, tofu, block string) map[string]map[string]any {
 	t.Helper()
 	work := t.TempDir()
@@ -164,6 +240,8 @@ func planValues(t *testing.T, tofu, block string) map[string]map[string]any {
 		t.Fatal(err)
 	}
 	run(t, work, tofu, "init", "-input=false", "-no-color")
+	run(t, work, tofu, "apply", "-auto-approve", "-input=false", "-no-color")
+	setVolumeIDs(t, work, tofu)
 	run(t, work, tofu, "plan", "-input=false", "-no-color", "-out", "plan.bin")
 	var plan struct {
 		PlannedValues struct {
@@ -176,6 +254,35 @@ func planValues(t *testing.T, tofu, block string) map[string]map[string]any {
 	out := map[string]map[string]any{}
 	plan.PlannedValues.RootModule.collect(out)
 	return out
+}
+
+// setVolumeIDs gives each node's volume in the state the ID vol-kafkaNN.
+func setVolumeIDs(t *testing.T, work, tofu string) {
+	t.Helper()
+	var state map[string]any
+	if err := json.Unmarshal(run(t, work, tofu, "state", "pull"), &state); err != nil {
+		t.Fatal(err)
+	}
+	state["serial"] = state["serial"].(float64) + 1
+	for _, r := range state["resources"].([]any) {
+		r := r.(map[string]any)
+		if r["type"] != "aws_ebs_volume" {
+			continue
+		}
+		_, id, _ := strings.Cut(fmt.Sprint(r["module"]), `cluster_nodes["`)
+		id, _, _ = strings.Cut(id, `"]`)
+		for _, inst := range r["instances"].([]any) {
+			inst.(map[string]any)["attributes"].(map[string]any)["id"] = "vol-kafka" + id
+		}
+	}
+	b, err := json.Marshal(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(work, "edited.tfstate"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run(t, work, tofu, "state", "push", "edited.tfstate")
 }
 
 type planModule struct {
@@ -206,18 +313,20 @@ module "cluster" {
   node_config_script_s3_url = "s3://scripts-bucket/node.sh"
   node_config_script_s3     = { sha256 = "%s", expected_bucket_owner = "111122223333" }
   agent              = { s3_uri = "s3://agent-bucket/stateful", sha256 = "%s", expected_bucket_owner = "111122223333" }
-  kms_key_id         = "0b5f0a5c-1111-2222-3333-444455556666"
+  kms_key_id         = "arn:aws:kms:us-east-1:111122223333:key/0b5f0a5c-1111-2222-3333-444455556666"
   nodes = [for i in range(%d) : { node_id = format("%%02d", i), node_ip = "10.0.${i}.10", node_subnet_id = "subnet-0aaaaaaaaaaaaaaa${i %% 3}" }]
   node_files = []
   node_secret_files = [for i in range(%d) : { node_id = format("%%02d", i), parameter = "/kafka/${format("%%02d", i)}/tls.key", destination = "/etc/kafka/tls.key" }]
   default_data_volume = { file_system_type = "xfs", mount_path = "/data", mount_path_owner_user = "u", mount_path_owner_group = "g", size_in_gibs = 16, type = "gp3" }
   roll = { enabled = false }
+  %s
 }
 `
 
-func iamConfig(nodes int) string {
+// iamConfig is a cluster of n nodes; extra adds module arguments.
+func iamConfig(nodes int, extra ...string) string {
 	sum := strings.Repeat("ab", 32)
-	return fmt.Sprintf(iamBlock, sum, sum, nodes, nodes)
+	return fmt.Sprintf(iamBlock, sum, sum, nodes, nodes, strings.Join(extra, "\n  "))
 }
 
 // nodePolicies returns, per node id, every policy document its role gets
@@ -230,6 +339,9 @@ func nodePolicies(t *testing.T, values map[string]map[string]any, nodes int) (ma
 		prefix := fmt.Sprintf(`module.cluster.module.cluster_nodes["%s"].`, id)
 		for _, addr := range []string{"aws_iam_role_policy.node", "aws_iam_role_policy.session_manager[0]"} {
 			v, ok := values[prefix+addr]
+			if !ok && addr != "aws_iam_role_policy.node" {
+				continue // ssm_access is not session-manager
+			}
 			if !ok {
 				t.Fatalf("no %s%s in the plan", prefix, addr)
 			}
@@ -244,10 +356,15 @@ func nodePolicies(t *testing.T, values map[string]map[string]any, nodes int) (ma
 			out[id] = append(out[id], p)
 			sizes[id] += len(doc)
 		}
-		for addr := range values {
-			if strings.HasPrefix(addr, prefix+"aws_iam_role_policy_attachment.") {
-				t.Errorf("%s%s: a managed policy attached by default (ssm_access = session-manager attaches none)", prefix, addr)
+		for addr, v := range values {
+			if !strings.HasPrefix(addr, prefix+"aws_iam_role_policy_attachment.") {
+				continue
 			}
+			doc, ok := managedPolicies[fmt.Sprint(v["policy_arn"])]
+			if !ok {
+				t.Fatalf("%s%s: managed policy %v is not modelled by this test", prefix, addr, v["policy_arn"])
+			}
+			out[id] = append(out[id], doc)
 		}
 	}
 	return out, sizes
@@ -378,5 +495,176 @@ func TestNoNodePolicyReachesAnotherNode(t *testing.T) {
 	_, bigger := nodePolicies(t, planValues(t, tofu, iamConfig(4*n)), 4*n)
 	if bigger["00"] != sizes["00"] {
 		t.Errorf("node 00's policies are %d bytes with %d nodes and %d with %d: their size must not depend on the node count", sizes["00"], n, bigger["00"], 4*n)
+	}
+}
+
+// managedPolicies are the AWS managed policies the module may attach, as
+// far as they matter here: AmazonSSMManagedInstanceCore's reads of every
+// parameter (its document, version 3, allows ssm:GetParameter and
+// ssm:GetParameters on *).
+var managedPolicies = map[string]iamPolicy{
+	"arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore": {Statement: []iamStatement{{
+		Sid: "AmazonSSMManagedInstanceCore", Effect: "Allow",
+		Action:   []string{"ssm:DescribeAssociation", "ssm:GetDeployablePatchSnapshotForInstance", "ssm:GetDocument", "ssm:DescribeDocument", "ssm:GetManifest", "ssm:GetParameter", "ssm:GetParameters", "ssm:ListAssociations", "ssm:ListInstanceAssociations", "ssm:PutInventory", "ssm:PutComplianceItems", "ssm:PutConfigurePackageResult", "ssm:UpdateAssociationStatus", "ssm:UpdateInstanceAssociationStatus", "ssm:UpdateInstanceInformation", "ssmmessages:*", "ec2messages:*"},
+		Resource: "*",
+	}}},
+}
+
+// TestCompromisedNodeStaysContained plans a cluster with everything that
+// widens a node's role (ssm_access = "managed", a customer key for the
+// secret parameters, the original module's role kept, pinned S3 versions,
+// credentials bound to the VPC) and checks each way out a compromised node
+// had: every peer's or foreign parameter, read directly or decrypted under
+// any key; a volume tagged with its node id by someone else; another
+// version of a pinned object; credentials used outside the VPC; and the
+// old instance's credentials after the node was replaced, with a caller
+// that no longer exists and DetachVolume naming no instance.
+func TestCompromisedNodeStaysContained(t *testing.T) {
+	t.Parallel()
+	tofu := tofuCommand(t)
+	const n = 2
+	values := planValues(t, tofu, iamConfig(n,
+		`ssm_access = "managed"`,
+		`keep_original_role = true`,
+		`node_credentials_vpc_only = true`,
+		`secret_files_kms_key_id = "arn:aws:kms:us-east-1:111122223333:key/1b5f0a5c-1111-2222-3333-444455556666"`,
+	))
+	policies, _ := nodePolicies(t, values, n)
+	orig, ok := values["module.cluster.aws_iam_policy.original[0]"]
+	if !ok {
+		t.Fatal("no original policy in the plan with keep_original_role = true")
+	}
+	var op iamPolicy
+	if err := json.Unmarshal([]byte(fmt.Sprint(orig["policy"])), &op); err != nil {
+		t.Fatal(err)
+	}
+	original := []iamPolicy{op, managedPolicies["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"]}
+
+	const region, account = "us-east-1", "aws_caller_identity-account_id"
+	ec2 := "arn:aws:ec2:" + region + ":" + account
+	param := func(id string) string {
+		return "arn:aws:ssm:" + region + ":" + account + ":parameter/kafka/" + id + "/tls.key"
+	}
+	secretsKey := "arn:aws:kms:us-east-1:111122223333:key/1b5f0a5c-1111-2222-3333-444455556666"
+	awsSSMKey := "arn:aws:kms:us-east-1:" + account + ":key/aws-ssm-managed"
+	foreign := "arn:aws:ssm:" + region + ":" + account + ":parameter/prod/db-password"
+	// A call from the node's own instance, inside its VPC and from its address.
+	from := func(caller string, ctx map[string]string) map[string]string {
+		out := map[string]string{
+			"ec2:SourceInstanceARN": ec2 + ":instance/" + caller, "aws:ec2InstanceSourceVPC": "vpc-1", "aws:SourceVpc": "vpc-1",
+			"aws:ec2InstanceSourcePrivateIPv4": "10.0.0.10", "aws:VpcSourceIp": "10.0.0.10", "aws:TokenIssueTime": "2026-01-01T12:00:00Z",
+		}
+		for k, v := range ctx {
+			out[k] = v
+		}
+		return out
+	}
+	decrypt := func(key, parameter string) iamRequest {
+		return iamRequest{"kms:Decrypt", key, map[string]string{"kms:ViaService": "ssm." + region + ".amazonaws.com", "kms:EncryptionContext:PARAMETER_ARN": parameter}}
+	}
+	for i := range n {
+		id, peer := fmt.Sprintf("%02d", i), fmt.Sprintf("%02d", (i+1)%n)
+		caller := "i-kafka" + id
+		ask := func(r iamRequest) string { r.ctx = from(caller, r.ctx); return allowed(t, policies[id], r) }
+		volTags := map[string]string{"aws:ResourceTag/stateful:cluster": "kafka", "aws:ResourceTag/stateful:node-id": id}
+
+		// What the node needs still works, with managed attached.
+		for _, r := range []iamRequest{
+			{"ssm:GetParameter", param(id), nil},
+			decrypt(secretsKey, param(id)),
+			{"ec2:AttachVolume", ec2 + ":volume/vol-kafka" + id, volTags},
+			{"ssm:UpdateInstanceInformation", "*", nil},
+		} {
+			if ask(r) == "" {
+				t.Errorf("node %s may not %s %s: it could not come up", id, r.action, r.resource)
+			}
+		}
+		// Nothing else, whatever managed allows.
+		for _, r := range []iamRequest{
+			{"ssm:GetParameter", param(peer), nil},
+			{"ssm:GetParameters", param(peer), nil},
+			{"ssm:GetParameter", foreign, nil},
+			{"ssm:GetParametersByPath", "arn:aws:ssm:" + region + ":" + account + ":parameter/kafka", nil},
+			decrypt(secretsKey, param(peer)),
+			decrypt(awsSSMKey, param(peer)),
+			decrypt(awsSSMKey, foreign),
+			// A volume someone else tagged with this node's id.
+			{"ec2:AttachVolume", ec2 + ":volume/vol-forged", volTags},
+			{"ec2:DetachVolume", ec2 + ":volume/vol-forged", volTags},
+		} {
+			if sid := ask(r); sid != "" {
+				t.Errorf("node %s's statement %s allows %s on %s", id, sid, r.action, r.resource)
+			}
+		}
+		// Credentials copied off the instance, used from elsewhere.
+		for _, ctx := range []map[string]string{
+			{"aws:SourceVpc": "vpc-attacker"},
+			{"aws:VpcSourceIp": "10.9.9.9"},
+		} {
+			full := from(caller, ctx)
+			if sid := allowed(t, policies[id], iamRequest{"ssm:GetParameter", param(id), full}); sid != "" {
+				t.Errorf("node %s's credentials work outside its VPC or address (%v): statement %s", id, ctx, sid)
+			}
+		}
+
+		// The node is replaced: the roll (or recover --replace) adds the
+		// revocation policy with the replacement's launch as its cutoff.
+		var revoke iamPolicy
+		if err := json.Unmarshal([]byte(evict.Document(time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC))), &revoke); err != nil {
+			t.Fatal(err)
+		}
+		after := append(slices.Clone(policies[id]), revoke)
+		old := from("i-kafka"+id+"-old", nil) // an instance that no longer exists
+		for _, r := range []iamRequest{
+			// No InstanceId: only the volume is authorized.
+			{"ec2:DetachVolume", ec2 + ":volume/vol-kafka" + id, volTags},
+			{"autoscaling:CompleteLifecycleAction", "arn:aws:autoscaling:" + region + ":" + account + ":autoScalingGroup:5e3b1c1e-0000-4000-8000-000000000000:autoScalingGroupName/kafka-node-" + id, map[string]string{"autoscaling:ResourceTag/stateful:cluster": "kafka", "autoscaling:ResourceTag/stateful:node-id": id}},
+			{"ssm:GetParameter", param(id), nil},
+		} {
+			ctx := maps.Clone(old)
+			maps.Copy(ctx, r.ctx)
+			if allowed(t, policies[id], iamRequest{r.action, r.resource, ctx}) == "" {
+				t.Errorf("node %s: the model does not let the old session %s before the revocation; the check below is vacuous", id, r.action)
+			}
+			if sid := allowed(t, after, iamRequest{r.action, r.resource, ctx}); sid != "" {
+				t.Errorf("node %s: after the replacement, the old instance's session may still %s on %s (statement %s)", id, r.action, r.resource, sid)
+			}
+			fresh := maps.Clone(ctx)
+			fresh["aws:TokenIssueTime"], fresh["ec2:SourceInstanceARN"] = "2026-01-02T00:00:05Z", ec2+":instance/"+caller
+			if allowed(t, after, iamRequest{r.action, r.resource, fresh}) == "" {
+				t.Errorf("node %s: after the replacement, the replacement's own session may not %s", id, r.action)
+			}
+		}
+
+		// The original role reads no parameter and decrypts no value
+		// outside this cluster's secret files.
+		for _, r := range []iamRequest{{"ssm:GetParameter", foreign, nil}, decrypt(awsSSMKey, foreign), decrypt(secretsKey, foreign)} {
+			if sid := allowed(t, original, iamRequest{r.action, r.resource, from("i-original", r.ctx)}); sid != "" {
+				t.Errorf("the original role's statement %s allows %s on %s", sid, r.action, r.resource)
+			}
+		}
+	}
+}
+
+// TestPinnedS3Version: with a version pinned, the node reads that version
+// of the object and no other, and * or ? in the key names no other object.
+func TestPinnedS3Version(t *testing.T) {
+	t.Parallel()
+	tofu := tofuCommand(t)
+	block := strings.Replace(iamConfig(1), `node_config_script_s3     = { sha256 = "`, `node_config_script_s3     = { version_id = "v1", sha256 = "`, 1)
+	block = strings.Replace(block, `s3://scripts-bucket/node.sh`, `s3://scripts-bucket/node*.sh`, 1)
+	policies, _ := nodePolicies(t, planValues(t, tofu, block), 1)
+	obj := "arn:aws:s3:::scripts-bucket/node*.sh"
+	if allowed(t, policies["00"], iamRequest{"s3:GetObjectVersion", obj, map[string]string{"s3:VersionId": "v1"}}) == "" {
+		t.Error("the pinned version cannot be read")
+	}
+	for _, r := range []iamRequest{
+		{"s3:GetObjectVersion", obj, map[string]string{"s3:VersionId": "v2"}},
+		{"s3:GetObject", obj, nil},
+		{"s3:GetObjectVersion", "arn:aws:s3:::scripts-bucket/node-evil.sh", map[string]string{"s3:VersionId": "v1"}},
+	} {
+		if sid := allowed(t, policies["00"], r); sid != "" {
+			t.Errorf("statement %s allows %s on %s %v", sid, r.action, r.resource, r.ctx)
+		}
 	}
 }

@@ -196,6 +196,15 @@ func statements(t *testing.T) []statement {
 			}
 		case *hclsyntax.ObjectConsExpr:
 			s := statement{}
+			deny := false
+			for _, it := range x.Items {
+				if keyName(t, it.KeyExpr) == "Effect" && literal(t, it.ValueExpr) == "Deny" {
+					deny = true
+				}
+			}
+			if deny {
+				return // a Deny grants nothing
+			}
 			for _, it := range x.Items {
 				switch keyName(t, it.KeyExpr) {
 				case "Sid":

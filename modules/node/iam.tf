@@ -1,8 +1,10 @@
 # The node's own role. A compromised node holds only these credentials, so
 # every statement that changes something names this node: its volume (by
-# its node-id tag), the calling instance (ec2:SourceInstanceARN), its own
-# group's hooks, its own secret parameters. The policy's size does not grow
-# with the cluster: each node's policy names one node.
+# its ARN, and its tags), the calling instance (ec2:SourceInstanceARN), its
+# own group's hooks, its own secret parameters. Deny statements keep the
+# secrets to this node whatever else is attached to the role (the managed
+# AmazonSSMManagedInstanceCore reads every parameter). The policy's size
+# does not grow with the cluster: each node's policy names one node.
 locals {
   arn_prefix = "arn:${var.iam.partition}"
   ec2_arn    = "${local.arn_prefix}:ec2:${var.iam.region}:${var.iam.account_id}"
@@ -22,6 +24,14 @@ locals {
     "ec2:SourceInstanceARN" = "${local.ec2_arn}:instance/$${ec2:InstanceID}"
   }
 
+  # The node's own volume by ARN: a tag alone can be written by anyone in
+  # the account who may tag volumes.
+  volume_arn = "${local.ec2_arn}:volume/${aws_ebs_volume.node_data.id}"
+
+  # The SSM reads of a parameter's value (GetParametersByPath names a path,
+  # GetParameterHistory returns past values).
+  parameter_reads = ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath", "ssm:GetParameterHistory"]
+
   policy_statements = concat(
     [
       {
@@ -35,7 +45,7 @@ locals {
         Sid       = "ThisNodesVolume"
         Effect    = "Allow"
         Action    = ["ec2:AttachVolume", "ec2:DetachVolume"]
-        Resource  = "${local.ec2_arn}:volume/*"
+        Resource  = local.volume_arn
         Condition = { StringEquals = local.this_node }
       },
       {
@@ -78,11 +88,20 @@ locals {
         }
       },
     ],
-    length(var.iam.s3_objects) == 0 ? [] : [{
+    # The node script and the agent run as root: the latest version of an
+    # object, or with a version pinned only that version (s3:VersionId).
+    length([for o in var.iam.s3_objects : o if !contains(keys(var.iam.s3_object_versions), o)]) == 0 ? [] : [{
       Sid      = "ReadNodeScriptAndAgent"
       Effect   = "Allow"
-      Action   = ["s3:GetObject", "s3:GetObjectVersion"]
-      Resource = var.iam.s3_objects
+      Action   = ["s3:GetObject"]
+      Resource = [for o in var.iam.s3_objects : o if !contains(keys(var.iam.s3_object_versions), o)]
+    }],
+    [for i, o in sort(keys(var.iam.s3_object_versions)) : {
+      Sid       = "ReadPinnedVersion${i}"
+      Effect    = "Allow"
+      Action    = ["s3:GetObjectVersion"]
+      Resource  = o
+      Condition = { StringEquals = { "s3:VersionId" = var.iam.s3_object_versions[o] } }
     }],
     length(var.secret_parameter_arns) == 0 ? [] : [{
       Sid      = "ThisNodesSecretFiles"
@@ -90,6 +109,66 @@ locals {
       Action   = ["ssm:GetParameter"]
       Resource = var.secret_parameter_arns
     }],
+    # Whatever else the role holds (ssm_access = "managed", a policy the
+    # user attaches): no parameter but this node's own is read, and no
+    # key decrypts another parameter's value (SSM names the parameter in
+    # the encryption context of every SecureString it decrypts).
+    length(var.secret_parameter_arns) != 0 ? [] : [{
+      Sid      = "NoOtherParameters"
+      Effect   = "Deny"
+      Action   = local.parameter_reads
+      Resource = "*"
+    }],
+    length(var.secret_parameter_arns) == 0 ? [] : [{
+      Sid         = "NoOtherParameters"
+      Effect      = "Deny"
+      Action      = local.parameter_reads
+      NotResource = var.secret_parameter_arns
+    }],
+    length(var.secret_parameter_arns) != 0 ? [] : [{
+      Sid       = "NoOtherParametersKeys"
+      Effect    = "Deny"
+      Action    = ["kms:Decrypt"]
+      Resource  = "*"
+      Condition = { Null = { "kms:EncryptionContext:PARAMETER_ARN" = "false" } }
+    }],
+    length(var.secret_parameter_arns) == 0 ? [] : [{
+      Sid      = "NoOtherParametersKeys"
+      Effect   = "Deny"
+      Action   = ["kms:Decrypt"]
+      Resource = "*"
+      Condition = {
+        Null            = { "kms:EncryptionContext:PARAMETER_ARN" = "false" }
+        StringNotEquals = { "kms:EncryptionContext:PARAMETER_ARN" = var.secret_parameter_arns }
+      }
+    }],
+    # Credentials copied off the instance work nowhere else: AWS's
+    # documented pair of statements, for VPCs whose every AWS call goes
+    # through VPC endpoints (aws:SourceVpc exists only there).
+    !var.iam.vpc_only ? [] : [
+      {
+        Sid      = "OnlyFromTheInstancesVPC"
+        Effect   = "Deny"
+        Action   = "*"
+        Resource = "*"
+        Condition = {
+          StringNotEquals = { "aws:ec2InstanceSourceVPC" = "$${aws:SourceVpc}" }
+          Null            = { "ec2:SourceInstanceARN" = "false" }
+          BoolIfExists    = { "aws:ViaAWSService" = "false" }
+        }
+      },
+      {
+        Sid      = "OnlyFromTheInstancesAddress"
+        Effect   = "Deny"
+        Action   = "*"
+        Resource = "*"
+        Condition = {
+          StringNotEquals = { "aws:ec2InstanceSourcePrivateIPv4" = "$${aws:VpcSourceIp}" }
+          Null            = { "ec2:SourceInstanceARN" = "false" }
+          BoolIfExists    = { "aws:ViaAWSService" = "false" }
+        }
+      },
+    ],
     # The EBS documentation's statements for a customer managed key: a
     # grant only for an AWS resource, and every use only through EC2.
     var.iam.kms_key_arn == null ? [] : [
@@ -111,13 +190,17 @@ locals {
         Condition = { StringEquals = { "kms:ViaService" = "ec2.${var.iam.region}.amazonaws.com" } }
       },
     ],
-    # Parameters under a customer managed key: decrypted only through SSM.
+    # Parameters under a customer managed key: decrypted only through SSM,
+    # and only for this node's parameters.
     var.iam.secrets_kms_key_arn == null || length(var.secret_parameter_arns) == 0 ? [] : [{
-      Sid       = "SecretFilesKeyThroughSSM"
-      Effect    = "Allow"
-      Action    = ["kms:Decrypt"]
-      Resource  = var.iam.secrets_kms_key_arn
-      Condition = { StringEquals = { "kms:ViaService" = "ssm.${var.iam.region}.amazonaws.com" } }
+      Sid      = "SecretFilesKeyThroughSSM"
+      Effect   = "Allow"
+      Action   = ["kms:Decrypt"]
+      Resource = var.iam.secrets_kms_key_arn
+      Condition = { StringEquals = {
+        "kms:ViaService"                      = "ssm.${var.iam.region}.amazonaws.com"
+        "kms:EncryptionContext:PARAMETER_ARN" = var.secret_parameter_arns
+      } }
     }],
   )
 

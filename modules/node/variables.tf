@@ -62,7 +62,7 @@ variable "key_name" {
 }
 
 variable "iam" {
-  description = "What the node's own role is scoped by: `partition`, `region`, `account_id`, the cluster tag's key and value (`cluster_tag_key`, `cluster`), the S3 objects the node may read (`s3_objects`, ARNs), the volume key's ARN (`kms_key_arn`, or null), the secret parameters' key ARN (`secrets_kms_key_arn`, or null: the AWS managed aws/ssm key) and `ssm_access` (`session-manager`, `managed` or `none`)."
+  description = "What the node's own role is scoped by: `partition`, `region`, `account_id`, the cluster tag's key and value (`cluster_tag_key`, `cluster`), the S3 objects the node may read (`s3_objects`, ARNs), the volume key's ARN (`kms_key_arn`, or null), the secret parameters' key ARN (`secrets_kms_key_arn`, or null: the AWS managed aws/ssm key) `ssm_access` (`session-manager`, `managed` or `none`), the pinned S3 versions (`s3_object_versions`, object ARN to version ID: only that version may be read) and `vpc_only` (credentials refused outside the instance's VPC and address)."
   type = object({
     partition           = string
     region              = string
@@ -73,6 +73,8 @@ variable "iam" {
     kms_key_arn         = optional(string)
     secrets_kms_key_arn = optional(string)
     ssm_access          = string
+    s3_object_versions  = optional(map(string), {})
+    vpc_only            = optional(bool, false)
   })
   nullable = false
 }

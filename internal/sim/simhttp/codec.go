@@ -36,6 +36,17 @@ var awsQuery = &protocol{
 	badParam:     "ValidationError",
 }
 
+// iamQuery is IAM's: the Auto Scaling query shape, its own namespace.
+var iamQuery = &protocol{
+	service:      "iam",
+	namespace:    "https://iam.amazonaws.com/doc/2010-05-08/",
+	listKey:      func(key string, i int) string { return key + ".member." + strconv.Itoa(i) },
+	item:         "member",
+	requestName:  func(_, field string) string { return field },
+	responseName: func(_, field string) string { return field },
+	badParam:     "ValidationError",
+}
+
 var ec2Query = &protocol{
 	service:      "ec2",
 	namespace:    "http://ec2.amazonaws.com/doc/2016-11-15/",

@@ -30,6 +30,7 @@ type Handler struct {
 	log    *slog.Logger
 	asOps  map[string]operation
 	ec2Ops map[string]operation
+	iamOps map[string]operation
 	imds   *imdsServer
 	limits Limits
 }
@@ -39,10 +40,10 @@ func New(e *sim.Engine, log *slog.Logger) *Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	as, ec := e.AutoScaling(), e.EC2()
+	as, ec, im := e.AutoScaling(), e.EC2(), e.IAM()
 	return &Handler{
 		e: e, log: log, limits: DefaultLimits(),
-		imds: &imdsServer{e: e, tokens: map[string]imdsToken{}},
+		imds: &imdsServer{e: e},
 		asOps: map[string]operation{
 			"CreateAutoScalingGroup":              op(awsQuery, as.CreateAutoScalingGroup),
 			"UpdateAutoScalingGroup":              op(awsQuery, as.UpdateAutoScalingGroup),
@@ -85,6 +86,9 @@ func New(e *sim.Engine, log *slog.Logger) *Handler {
 			"DescribeSubnets":                op(ec2Query, ec.DescribeSubnets),
 			"CreateTags":                     op(ec2Query, ec.CreateTags),
 		},
+		iamOps: map[string]operation{
+			"PutRolePolicy": op(iamQuery, im.PutRolePolicy),
+		},
 	}
 }
 
@@ -103,7 +107,7 @@ func op[I, O, Opt any](p *protocol, f func(context.Context, *I, ...func(*Opt)) (
 // shape: their response carries only ResponseMetadata.
 var noResult = map[string]bool{"CreateAutoScalingGroup": true, "UpdateAutoScalingGroup": true, "SetInstanceHealth": true,
 	"SuspendProcesses": true, "ResumeProcesses": true, "CreateOrUpdateTags": true, "DeleteTags": true,
-	"CreateLaunchConfiguration": true}
+	"CreateLaunchConfiguration": true, "PutRolePolicy": true}
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/latest/") || r.URL.Path == "/latest" {
@@ -141,6 +145,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ops = h.asOps
 	case ec2Query:
 		ops = h.ec2Ops
+	case iamQuery:
+		ops = h.iamOps
 	default:
 		writeError(w, ec2Query, reqID, &sim.APIError{Code: "InvalidAction", Message: fmt.Sprintf("The action %s is not valid for this web service.", action), Status: 400})
 		return
@@ -223,6 +229,8 @@ func serviceOf(r *http.Request, form url.Values) *protocol {
 					return awsQuery
 				case "ec2":
 					return ec2Query
+				case "iam":
+					return iamQuery
 				}
 			}
 		}
@@ -232,6 +240,8 @@ func serviceOf(r *http.Request, form url.Values) *protocol {
 		return awsQuery
 	case "2016-11-15":
 		return ec2Query
+	case "2010-05-08":
+		return iamQuery
 	}
 	return nil
 }

@@ -1,7 +1,9 @@
 package simhttp
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"io"
 	"net"
@@ -17,23 +19,46 @@ import (
 // imdsServer is IMDSv2: a token from PUT /latest/api/token (TTL 1 to 21600
 // seconds, echoed in the response header as the SDK requires), then GETs
 // carrying it. The instance is the one named by InstanceHeader, else the
-// one whose private IP is the request's source address.
+// one whose private IP is the request's source address. A token carries
+// its instance and expiry under the server's HMAC, so the server keeps no
+// table of them: any number of PUTs costs no memory.
 type imdsServer struct {
-	e      *sim.Engine
-	mu     sync.Mutex
-	tokens map[string]imdsToken
-}
-
-type imdsToken struct {
-	instance string
-	expires  time.Time
+	e    *sim.Engine
+	once sync.Once
+	key  []byte
 }
 
 const (
 	ttlHeader   = "X-Aws-Ec2-Metadata-Token-Ttl-Seconds"
 	tokenHeader = "X-Aws-Ec2-Metadata-Token"
-	maxTokens   = 10000
 )
+
+func (s *imdsServer) mac(body string) string {
+	s.once.Do(func() {
+		s.key = make([]byte, 32)
+		_, _ = rand.Read(s.key)
+	})
+	m := hmac.New(sha256.New, s.key)
+	m.Write([]byte(body))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// issue makes a token for instance id valid until expires.
+func (s *imdsServer) issue(id string, expires time.Time) string {
+	body := strconv.FormatInt(expires.UnixNano(), 36) + "." + id
+	return body + "." + s.mac(body)
+}
+
+// valid reports whether tok is this server's, for instance id, unexpired.
+func (s *imdsServer) valid(tok, id string, now time.Time) bool {
+	i := strings.LastIndexByte(tok, '.')
+	if i < 0 || !hmac.Equal([]byte(tok[i+1:]), []byte(s.mac(tok[:i]))) {
+		return false
+	}
+	exp, inst, ok := strings.Cut(tok[:i], ".")
+	n, err := strconv.ParseInt(exp, 36, 64)
+	return ok && err == nil && inst == id && now.Before(time.Unix(0, n))
+}
 
 func (s *imdsServer) instance(r *http.Request) (string, bool) {
 	if id := r.Header.Get(InstanceHeader); id != "" {
@@ -65,10 +90,7 @@ func (s *imdsServer) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "", http.StatusForbidden)
 		return
 	}
-	s.mu.Lock()
-	tok, found := s.tokens[r.Header.Get(tokenHeader)]
-	s.mu.Unlock()
-	if !found || tok.instance != id || !s.e.Now().Before(tok.expires) {
+	if !s.valid(r.Header.Get(tokenHeader), id, s.e.Now()) {
 		http.Error(w, "", http.StatusUnauthorized)
 		return
 	}
@@ -99,20 +121,7 @@ func (s *imdsServer) token(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "", http.StatusForbidden)
 		return
 	}
-	b := make([]byte, 24)
-	_, _ = rand.Read(b)
-	tok := hex.EncodeToString(b)
-	now := s.e.Now()
-	s.mu.Lock()
-	if len(s.tokens) >= maxTokens {
-		for k, t := range s.tokens {
-			if !now.Before(t.expires) {
-				delete(s.tokens, k)
-			}
-		}
-	}
-	s.tokens[tok] = imdsToken{instance: id, expires: now.Add(time.Duration(ttl) * time.Second)}
-	s.mu.Unlock()
+	tok := s.issue(id, s.e.Now().Add(time.Duration(ttl)*time.Second))
 	w.Header().Set(ttlHeader, strconv.Itoa(ttl))
 	_, _ = io.WriteString(w, tok)
 }

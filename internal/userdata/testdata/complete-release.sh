@@ -8,7 +8,7 @@ agent=/usr/local/bin/stateful
 
 mkdir -p /etc/stateful
 (umask 077 && cat >"$config.tmp" <<'STATEFUL_NODE_CONFIG'
-{"asg_name":"stateful-complete-node-00","cluster":"stateful-complete","files":[{"content_base64":"bm9kZT0wMAo=","group":"root","mode":"0600","owner":"root","path":"/etc/app/node.conf","ssm_parameter":""}],"launch_hook":"stateful-complete-node-asg-hook","node_id":"00","node_ip":"10.42.0.10","on_failure":"abandon","region":"eu-west-1","script":{"inline_base64":"IyEvYmluL2Jhc2gKIyBUaGUgbm9kZSBzY3JpcHQgY29udHJhY3Q6IHRoZSBhZ2VudCBzb3VyY2VzIHRoaXMgZmlsZSBhbmQgY2FsbHMKIyAgIGNvbmZpZ3VyZV9jbHVzdGVyX25vZGUgTk9ERV9JRCBOT0RFX0lQICAgKHN0YXJ0IHRoZSBhcHBsaWNhdGlvbikKIyAgIHdhaXRfZm9yX2hlYWx0aHlfY2x1c3RlciBOT0RFX0lEIE5PREVfSVAgKHJldHVybiBvbmNlIHRoZSBjbHVzdGVyIGlzIGhlYWx0aHkpCiMgYW5kLCB3aXRoIGRyYWluX29uX3Rlcm1pbmF0aW9uLCBkcmFpbl9jbHVzdGVyX25vZGUgTk9ERV9JRCBOT0RFX0lQLgoKY29uZmlndXJlX2NsdXN0ZXJfbm9kZSgpIHsKICBlY2hvICJjb25maWd1cmluZyBub2RlICQxIGF0ICQyIHdpdGggZGF0YSBpbiAvbXlkYXRhIgp9Cgp3YWl0X2Zvcl9oZWFsdGh5X2NsdXN0ZXIoKSB7CiAgZWNobyAibm9kZSAkMSBhdCAkMiBpcyBoZWFsdGh5Igp9Cg==","s3_expected_bucket_owner":"","s3_sha256":"","s3_url":"","s3_version_id":""},"terminate_hook":"","timeouts":{"command_seconds":1800,"device_seconds":300,"drain_heartbeat_seconds":200,"heartbeat_seconds":1200,"volume_seconds":900},"version":1,"volume":{"device_hint":"/dev/sdf","file_system":"xfs","group":"ec2-user","id":"","mount_options":["noatime"],"mount_path":"/mydata","owner":"ec2-user","recursive_chown":false}}
+{"asg_name":"stateful-complete-node-00","cluster":"stateful-complete","files":[{"content_base64":"bm9kZT0wMAo=","group":"root","mode":"0600","owner":"root","path":"/etc/app/node.conf","ssm_parameter":""}],"launch_hook":"stateful-complete-node-asg-hook","node_id":"00","node_ip":"10.42.0.10","on_failure":"abandon","region":"eu-west-1","script":{"inline_base64":"IyEvYmluL2Jhc2gKIyBUaGUgbm9kZSBzY3JpcHQgY29udHJhY3Q6IHRoZSBhZ2VudCBzb3VyY2VzIHRoaXMgZmlsZSBhbmQgY2FsbHMKIyAgIGNvbmZpZ3VyZV9jbHVzdGVyX25vZGUgTk9ERV9JRCBOT0RFX0lQICAgKHN0YXJ0IHRoZSBhcHBsaWNhdGlvbikKIyAgIHdhaXRfZm9yX2hlYWx0aHlfY2x1c3RlciBOT0RFX0lEIE5PREVfSVAgKHJldHVybiBvbmNlIHRoZSBjbHVzdGVyIGlzIGhlYWx0aHkpCiMgYW5kLCB3aXRoIGRyYWluX29uX3Rlcm1pbmF0aW9uLCBkcmFpbl9jbHVzdGVyX25vZGUgTk9ERV9JRCBOT0RFX0lQLgoKY29uZmlndXJlX2NsdXN0ZXJfbm9kZSgpIHsKICBlY2hvICJjb25maWd1cmluZyBub2RlICQxIGF0ICQyIHdpdGggZGF0YSBpbiAvbXlkYXRhIgp9Cgp3YWl0X2Zvcl9oZWFsdGh5X2NsdXN0ZXIoKSB7CiAgZWNobyAibm9kZSAkMSBhdCAkMiBpcyBoZWFsdGh5Igp9Cg==","s3_expected_bucket_owner":"","s3_sha256":"","s3_url":"","s3_version_id":""},"terminate_hook":"","timeouts":{"command_seconds":1800,"device_seconds":300,"drain_heartbeat_seconds":200,"heartbeat_seconds":1200,"volume_seconds":900},"version":1,"volume":{"device_hint":"/dev/sdf","file_system":"xfs","group":"ec2-user","id":"","mount_options":["noatime"],"mount_path":"/mydata","noexec":false,"offline_repair":false,"owner":"ec2-user","recursive_chown":false}}
 STATEFUL_NODE_CONFIG
 )
 mv "$config.tmp" "$config"
@@ -58,6 +58,43 @@ STATEFUL_CURL
 }
 json_field() { sed -n "s/.*\"$1\" *: *\"\([^\"]*\)\".*/\1/p" | head -n 1; }
 
+# --- IMDS for root only (issue 22) ---------------------------------------
+# Hop limit 1 keeps IMDS from containers, not from local users: any process
+# on the node could take the node role's credentials. AWS's documented
+# owner rule (iptables ... --match owner ! --uid-owner root --jump REJECT,
+# or its nftables form) lets only root reach 169.254.169.254. It applies in
+# this host's network namespace only (in the lab, the instance's own), and
+# the unit below applies it again after a reboot. With IMDS elsewhere
+# (STATEFUL_IMDS_ENDPOINT, tests) there is nothing at that address to guard.
+if [ -z "${STATEFUL_IMDS_ENDPOINT:-}" ]; then
+  cat >/etc/stateful/imds-root-only <<'STATEFUL_IMDS_RULE'
+#!/bin/sh
+set -eu
+if command -v nft >/dev/null 2>&1; then
+  nft -f - <<'NFT'
+table inet stateful_imds
+delete table inet stateful_imds
+table inet stateful_imds {
+  chain output {
+    type filter hook output priority 0; policy accept;
+    ip daddr 169.254.169.254 meta skuid != 0 reject
+  }
+}
+NFT
+elif command -v iptables >/dev/null 2>&1; then
+  rule="OUTPUT --destination 169.254.169.254 --match owner ! --uid-owner 0 --jump REJECT"
+  iptables --check $rule 2>/dev/null || iptables --append $rule
+else
+  echo "neither nft nor iptables is installed" >&2
+  exit 1
+fi
+STATEFUL_IMDS_RULE
+  chmod 0755 /etc/stateful/imds-root-only
+  imds_err=$(/etc/stateful/imds-root-only 2>&1) ||
+    refuse "could not limit IMDS to root ($imds_err): install nftables or iptables in the image"
+fi
+# --- end of IMDS for root only --------------------------------------------
+
 case "$(uname -m)" in
   x86_64 | amd64) arch=amd64 sha256='498cb853f96e5994b89c54e0f97b5e258d5766c6e0de65c36d7c38ae49aa4a3b' ;;
   aarch64 | arm64) arch=arm64 sha256='b8ebf03b05f713c6ea1d1cd929027df6fd37d12d2ef50542b5407f317079a449' ;;
@@ -87,6 +124,7 @@ ConditionPathExists=$config
 [Service]
 Type=oneshot
 RemainAfterExit=yes
+ExecStartPre=/etc/stateful/imds-root-only
 ExecStart=$agent node bootstrap --config $config
 
 [Install]

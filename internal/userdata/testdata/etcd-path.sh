@@ -8,7 +8,7 @@ agent=/usr/local/bin/stateful
 
 mkdir -p /etc/stateful
 (umask 077 && cat >"$config.tmp" <<'STATEFUL_NODE_CONFIG'
-{"asg_name":"etcd-node-00","cluster":"etcd","files":[{"content_base64":"RVRDRF9JTklUSUFMX0NMVVNURVI9bjAwPWh0dHA6Ly8xMC4wLjAuMTA6MjM4MCxuMDE9aHR0cDovLzEwLjAuMS4xMDoyMzgwLG4wMj1odHRwOi8vMTAuMC4yLjEwOjIzODAKRVRDRF9JTklUSUFMX0NMVVNURVJfVE9LRU49ZXRjZApFVENEX0RBVEFfUk9PVD0vZGF0YQo=","group":"root","mode":"0600","owner":"root","path":"/etc/stateful/etcd-cluster.env","ssm_parameter":""}],"launch_hook":"etcd-node-asg-hook","node_id":"00","node_ip":"10.0.0.10","on_failure":"abandon","region":"eu-west-1","script":{"inline_base64":"IyEvYmluL2Jhc2gKIyBldGNkIG9uIHN0YXRlZnVsIG5vZGVzLiBUaGUgYWdlbnQgc291cmNlcyB0aGlzIGZpbGUgaW4gYmFzaCBhbmQgY2FsbHMKIyBjb25maWd1cmVfY2x1c3Rlcl9ub2RlLCB0aGVuIHdhaXRfZm9yX2hlYWx0aHlfY2x1c3Rlciwgd2l0aCB0aGUgbm9kZSBpZAojIGFuZCBJUDsgZHJhaW5fY2x1c3Rlcl9ub2RlIHJ1bnMgYXQgdGVybWluYXRpb24uIEEgZnVuY3Rpb24gZmFpbHMgdGhlCiMgbm9kZSBieSByZXR1cm5pbmcgbm9uLXplcm8uCiMgL2V0Yy9zdGF0ZWZ1bC9ldGNkLWNsdXN0ZXIuZW52IChhIG5vZGUgZmlsZSkgaG9sZHMgRVRDRF9JTklUSUFMX0NMVVNURVIsCiMgRVRDRF9JTklUSUFMX0NMVVNURVJfVE9LRU4gYW5kIEVUQ0RfREFUQV9ST09UICh0aGUgZGF0YSB2b2x1bWUpLgoKZXRjZF9lbnYoKSB7CiAgIyBzaGVsbGNoZWNrIHNvdXJjZT0vZGV2L251bGwKICAuIC9ldGMvc3RhdGVmdWwvZXRjZC1jbHVzdGVyLmVudgogIEVUQ0RfREFUQV9ESVI9IiRFVENEX0RBVEFfUk9PVC9ldGNkIgp9Cgpjb25maWd1cmVfY2x1c3Rlcl9ub2RlKCkgewogIGxvY2FsIGlkPSQxIGlwPSQyCiAgZXRjZF9lbnYKICBpZiAhIGNvbW1hbmQgLXYgZXRjZCA+L2Rldi9udWxsOyB0aGVuCiAgICBpZiBjb21tYW5kIC12IGFwdC1nZXQgPi9kZXYvbnVsbDsgdGhlbgogICAgICBERUJJQU5fRlJPTlRFTkQ9bm9uaW50ZXJhY3RpdmUgYXB0LWdldCBpbnN0YWxsIC15IGV0Y2Qtc2VydmVyIGV0Y2QtY2xpZW50CiAgICBlbHNlCiAgICAgIGVjaG8gImV0Y2QgaXMgbm90IGluc3RhbGxlZCBhbmQgdGhpcyBpbWFnZSBoYXMgbm8gYXB0LWdldDogYmFrZSBldGNkIGludG8gdGhlIGltYWdlIiA+JjIKICAgICAgcmV0dXJuIDEKICAgIGZpCiAgZmkKICBpbnN0YWxsIC1kIC1tIDA3MDAgIiRFVENEX0RBVEFfRElSIgogICMgQSB2b2x1bWUgdGhhdCBhbHJlYWR5IGhvbGRzIGEgbWVtYmVyIGtlZXBzIGl0OiBldGNkIGlnbm9yZXMgdGhlCiAgIyBpbml0aWFsLWNsdXN0ZXIgZmxhZ3Mgd2hlbiBpdHMgZGF0YSBkaXJlY3RvcnkgaGFzIGRhdGEuCiAgbG9jYWwgYXJncz0oCiAgICAtLW5hbWUgIm4kaWQiIC0tZGF0YS1kaXIgIiRFVENEX0RBVEFfRElSIgogICAgLS1saXN0ZW4tcGVlci11cmxzICJodHRwOi8vJGlwOjIzODAiIC0taW5pdGlhbC1hZHZlcnRpc2UtcGVlci11cmxzICJodHRwOi8vJGlwOjIzODAiCiAgICAtLWxpc3Rlbi1jbGllbnQtdXJscyAiaHR0cDovLyRpcDoyMzc5LGh0dHA6Ly8xMjcuMC4wLjE6MjM3OSIgLS1hZHZlcnRpc2UtY2xpZW50LXVybHMgImh0dHA6Ly8kaXA6MjM3OSIKICAgIC0taW5pdGlhbC1jbHVzdGVyICIkRVRDRF9JTklUSUFMX0NMVVNURVIiIC0taW5pdGlhbC1jbHVzdGVyLXRva2VuICIkRVRDRF9JTklUSUFMX0NMVVNURVJfVE9LRU4iCiAgICAtLWluaXRpYWwtY2x1c3Rlci1zdGF0ZSBuZXcKICApCiAgaWYgWyAtZCAvcnVuL3N5c3RlbWQvc3lzdGVtIF07IHRoZW4KICAgIHN5c3RlbWN0bCBzdG9wIGV0Y2QgMj4vZGV2L251bGwgfHwgdHJ1ZQogICAgewogICAgICBlY2hvICJbVW5pdF0iCiAgICAgIGVjaG8gIkRlc2NyaXB0aW9uPWV0Y2QgbWVtYmVyIG4kaWQiCiAgICAgIGVjaG8gIkFmdGVyPW5ldHdvcmstb25saW5lLnRhcmdldCIKICAgICAgZWNobyAiW1NlcnZpY2VdIgogICAgICBlY2hvICJFeGVjU3RhcnQ9JChjb21tYW5kIC12IGV0Y2QpICR7YXJnc1sqXX0iCiAgICAgIGVjaG8gIlJlc3RhcnQ9YWx3YXlzIgogICAgICBlY2hvICJbSW5zdGFsbF0iCiAgICAgIGVjaG8gIldhbnRlZEJ5PW11bHRpLXVzZXIudGFyZ2V0IgogICAgfSA+L2V0Yy9zeXN0ZW1kL3N5c3RlbS9zdGF0ZWZ1bC1ldGNkLnNlcnZpY2UKICAgIHN5c3RlbWN0bCBkYWVtb24tcmVsb2FkCiAgICBzeXN0ZW1jdGwgZW5hYmxlIC0tbm93IHN0YXRlZnVsLWV0Y2Quc2VydmljZQogIGVsc2UKICAgICMgTm8gc3lzdGVtZCAoY29udGFpbmVycywgdGhlIGxvY2FsIGxhYik6IGEgZGV0YWNoZWQgcHJvY2Vzcy4KICAgIHNldHNpZCBldGNkICIke2FyZ3NbQF19IiA+Pi92YXIvbG9nL2V0Y2QubG9nIDI+JjEgPC9kZXYvbnVsbCAmCiAgICBlY2hvICQhID4vcnVuL3N0YXRlZnVsLWV0Y2QucGlkCiAgZmkKfQoKd2FpdF9mb3JfaGVhbHRoeV9jbHVzdGVyKCkgewogIGxvY2FsIGlwPSQyCiAgIyBFdmVyeSBtZW1iZXIgaGVhbHRoeSwgdGhpcyBvbmUgaW5jbHVkZWQ6IGEgcmVwbGFjZWQgbm9kZSBoYXMgcmVqb2luZWQuCiAgdW50aWwgZXRjZGN0bCAtLWVuZHBvaW50cyAiaHR0cDovLyRpcDoyMzc5IiAtLWRpYWwtdGltZW91dCAycyAtLWNvbW1hbmQtdGltZW91dCA1cyBlbmRwb2ludCBoZWFsdGggLS1jbHVzdGVyOyBkbwogICAgc2xlZXAgMgogIGRvbmUKfQoKZHJhaW5fY2x1c3Rlcl9ub2RlKCkgewogIGlmIFsgLWQgL3J1bi9zeXN0ZW1kL3N5c3RlbSBdOyB0aGVuCiAgICBzeXN0ZW1jdGwgc3RvcCBzdGF0ZWZ1bC1ldGNkLnNlcnZpY2UKICBlbGlmIFsgLWYgL3J1bi9zdGF0ZWZ1bC1ldGNkLnBpZCBdOyB0aGVuCiAgICBraWxsIC1URVJNICIkKGNhdCAvcnVuL3N0YXRlZnVsLWV0Y2QucGlkKSIgMj4vZGV2L251bGwgfHwgdHJ1ZQogICAgZm9yIF8gaW4gJChzZXEgMSA1MCk7IGRvIGtpbGwgLTAgIiQoY2F0IC9ydW4vc3RhdGVmdWwtZXRjZC5waWQpIiAyPi9kZXYvbnVsbCB8fCBicmVhazsgc2xlZXAgMC4yOyBkb25lCiAgZmkKfQo=","s3_expected_bucket_owner":"","s3_sha256":"","s3_url":"","s3_version_id":""},"terminate_hook":"etcd-node-drain-hook","timeouts":{"command_seconds":1800,"device_seconds":300,"drain_heartbeat_seconds":200,"heartbeat_seconds":1200,"volume_seconds":900},"version":1,"volume":{"device_hint":"/dev/sdf","file_system":"ext4","group":"root","id":"","mount_options":["noatime"],"mount_path":"/data","owner":"root","recursive_chown":false}}
+{"asg_name":"etcd-node-00","cluster":"etcd","files":[{"content_base64":"RVRDRF9JTklUSUFMX0NMVVNURVI9bjAwPWh0dHA6Ly8xMC4wLjAuMTA6MjM4MCxuMDE9aHR0cDovLzEwLjAuMS4xMDoyMzgwLG4wMj1odHRwOi8vMTAuMC4yLjEwOjIzODAKRVRDRF9JTklUSUFMX0NMVVNURVJfVE9LRU49ZXRjZApFVENEX0RBVEFfUk9PVD0vZGF0YQo=","group":"root","mode":"0600","owner":"root","path":"/etc/stateful/etcd-cluster.env","ssm_parameter":""}],"launch_hook":"etcd-node-asg-hook","node_id":"00","node_ip":"10.0.0.10","on_failure":"abandon","region":"eu-west-1","script":{"inline_base64":"IyEvYmluL2Jhc2gKIyBldGNkIG9uIHN0YXRlZnVsIG5vZGVzLiBUaGUgYWdlbnQgc291cmNlcyB0aGlzIGZpbGUgaW4gYmFzaCBhbmQgY2FsbHMKIyBjb25maWd1cmVfY2x1c3Rlcl9ub2RlLCB0aGVuIHdhaXRfZm9yX2hlYWx0aHlfY2x1c3Rlciwgd2l0aCB0aGUgbm9kZSBpZAojIGFuZCBJUDsgZHJhaW5fY2x1c3Rlcl9ub2RlIHJ1bnMgYXQgdGVybWluYXRpb24uIEEgZnVuY3Rpb24gZmFpbHMgdGhlCiMgbm9kZSBieSByZXR1cm5pbmcgbm9uLXplcm8uCiMgL2V0Yy9zdGF0ZWZ1bC9ldGNkLWNsdXN0ZXIuZW52IChhIG5vZGUgZmlsZSkgaG9sZHMgRVRDRF9JTklUSUFMX0NMVVNURVIsCiMgRVRDRF9JTklUSUFMX0NMVVNURVJfVE9LRU4gYW5kIEVUQ0RfREFUQV9ST09UICh0aGUgZGF0YSB2b2x1bWUpLgoKZXRjZF9lbnYoKSB7CiAgIyBzaGVsbGNoZWNrIHNvdXJjZT0vZGV2L251bGwKICAuIC9ldGMvc3RhdGVmdWwvZXRjZC1jbHVzdGVyLmVudgogIEVUQ0RfREFUQV9ESVI9IiRFVENEX0RBVEFfUk9PVC9ldGNkIgp9Cgpjb25maWd1cmVfY2x1c3Rlcl9ub2RlKCkgewogIGxvY2FsIGlkPSQxIGlwPSQyCiAgZXRjZF9lbnYKICBpZiAhIGNvbW1hbmQgLXYgZXRjZCA+L2Rldi9udWxsOyB0aGVuCiAgICBpZiBjb21tYW5kIC12IGFwdC1nZXQgPi9kZXYvbnVsbDsgdGhlbgogICAgICBERUJJQU5fRlJPTlRFTkQ9bm9uaW50ZXJhY3RpdmUgYXB0LWdldCBpbnN0YWxsIC15IGV0Y2Qtc2VydmVyIGV0Y2QtY2xpZW50CiAgICBlbHNlCiAgICAgIGVjaG8gImV0Y2QgaXMgbm90IGluc3RhbGxlZCBhbmQgdGhpcyBpbWFnZSBoYXMgbm8gYXB0LWdldDogYmFrZSBldGNkIGludG8gdGhlIGltYWdlIiA+JjIKICAgICAgcmV0dXJuIDEKICAgIGZpCiAgZmkKICBpbnN0YWxsIC1kIC1tIDA3MDAgIiRFVENEX0RBVEFfRElSIgogICMgQSB2b2x1bWUgdGhhdCBhbHJlYWR5IGhvbGRzIGEgbWVtYmVyIGtlZXBzIGl0OiBldGNkIGlnbm9yZXMgdGhlCiAgIyBpbml0aWFsLWNsdXN0ZXIgZmxhZ3Mgd2hlbiBpdHMgZGF0YSBkaXJlY3RvcnkgaGFzIGRhdGEuCiAgbG9jYWwgYXJncz0oCiAgICAtLW5hbWUgIm4kaWQiIC0tZGF0YS1kaXIgIiRFVENEX0RBVEFfRElSIgogICAgLS1saXN0ZW4tcGVlci11cmxzICJodHRwOi8vJGlwOjIzODAiIC0taW5pdGlhbC1hZHZlcnRpc2UtcGVlci11cmxzICJodHRwOi8vJGlwOjIzODAiCiAgICAtLWxpc3Rlbi1jbGllbnQtdXJscyAiaHR0cDovLyRpcDoyMzc5LGh0dHA6Ly8xMjcuMC4wLjE6MjM3OSIgLS1hZHZlcnRpc2UtY2xpZW50LXVybHMgImh0dHA6Ly8kaXA6MjM3OSIKICAgIC0taW5pdGlhbC1jbHVzdGVyICIkRVRDRF9JTklUSUFMX0NMVVNURVIiIC0taW5pdGlhbC1jbHVzdGVyLXRva2VuICIkRVRDRF9JTklUSUFMX0NMVVNURVJfVE9LRU4iCiAgICAtLWluaXRpYWwtY2x1c3Rlci1zdGF0ZSBuZXcKICApCiAgaWYgWyAtZCAvcnVuL3N5c3RlbWQvc3lzdGVtIF07IHRoZW4KICAgIHN5c3RlbWN0bCBzdG9wIGV0Y2QgMj4vZGV2L251bGwgfHwgdHJ1ZQogICAgewogICAgICBlY2hvICJbVW5pdF0iCiAgICAgIGVjaG8gIkRlc2NyaXB0aW9uPWV0Y2QgbWVtYmVyIG4kaWQiCiAgICAgIGVjaG8gIkFmdGVyPW5ldHdvcmstb25saW5lLnRhcmdldCIKICAgICAgZWNobyAiW1NlcnZpY2VdIgogICAgICBlY2hvICJFeGVjU3RhcnQ9JChjb21tYW5kIC12IGV0Y2QpICR7YXJnc1sqXX0iCiAgICAgIGVjaG8gIlJlc3RhcnQ9YWx3YXlzIgogICAgICBlY2hvICJbSW5zdGFsbF0iCiAgICAgIGVjaG8gIldhbnRlZEJ5PW11bHRpLXVzZXIudGFyZ2V0IgogICAgfSA+L2V0Yy9zeXN0ZW1kL3N5c3RlbS9zdGF0ZWZ1bC1ldGNkLnNlcnZpY2UKICAgIHN5c3RlbWN0bCBkYWVtb24tcmVsb2FkCiAgICBzeXN0ZW1jdGwgZW5hYmxlIC0tbm93IHN0YXRlZnVsLWV0Y2Quc2VydmljZQogIGVsc2UKICAgICMgTm8gc3lzdGVtZCAoY29udGFpbmVycywgdGhlIGxvY2FsIGxhYik6IGEgZGV0YWNoZWQgcHJvY2Vzcy4KICAgIHNldHNpZCBldGNkICIke2FyZ3NbQF19IiA+Pi92YXIvbG9nL2V0Y2QubG9nIDI+JjEgPC9kZXYvbnVsbCAmCiAgICBlY2hvICQhID4vcnVuL3N0YXRlZnVsLWV0Y2QucGlkCiAgZmkKfQoKd2FpdF9mb3JfaGVhbHRoeV9jbHVzdGVyKCkgewogIGxvY2FsIGlwPSQyCiAgIyBFdmVyeSBtZW1iZXIgaGVhbHRoeSwgdGhpcyBvbmUgaW5jbHVkZWQ6IGEgcmVwbGFjZWQgbm9kZSBoYXMgcmVqb2luZWQuCiAgdW50aWwgZXRjZGN0bCAtLWVuZHBvaW50cyAiaHR0cDovLyRpcDoyMzc5IiAtLWRpYWwtdGltZW91dCAycyAtLWNvbW1hbmQtdGltZW91dCA1cyBlbmRwb2ludCBoZWFsdGggLS1jbHVzdGVyOyBkbwogICAgc2xlZXAgMgogIGRvbmUKfQoKZHJhaW5fY2x1c3Rlcl9ub2RlKCkgewogIGlmIFsgLWQgL3J1bi9zeXN0ZW1kL3N5c3RlbSBdOyB0aGVuCiAgICBzeXN0ZW1jdGwgc3RvcCBzdGF0ZWZ1bC1ldGNkLnNlcnZpY2UKICBlbGlmIFsgLWYgL3J1bi9zdGF0ZWZ1bC1ldGNkLnBpZCBdOyB0aGVuCiAgICBraWxsIC1URVJNICIkKGNhdCAvcnVuL3N0YXRlZnVsLWV0Y2QucGlkKSIgMj4vZGV2L251bGwgfHwgdHJ1ZQogICAgZm9yIF8gaW4gJChzZXEgMSA1MCk7IGRvIGtpbGwgLTAgIiQoY2F0IC9ydW4vc3RhdGVmdWwtZXRjZC5waWQpIiAyPi9kZXYvbnVsbCB8fCBicmVhazsgc2xlZXAgMC4yOyBkb25lCiAgZmkKfQo=","s3_expected_bucket_owner":"","s3_sha256":"","s3_url":"","s3_version_id":""},"terminate_hook":"etcd-node-drain-hook","timeouts":{"command_seconds":1800,"device_seconds":300,"drain_heartbeat_seconds":200,"heartbeat_seconds":1200,"volume_seconds":900},"version":1,"volume":{"device_hint":"/dev/sdf","file_system":"ext4","group":"root","id":"","mount_options":["noatime"],"mount_path":"/data","noexec":false,"offline_repair":false,"owner":"root","recursive_chown":false}}
 STATEFUL_NODE_CONFIG
 )
 mv "$config.tmp" "$config"
@@ -58,6 +58,43 @@ STATEFUL_CURL
 }
 json_field() { sed -n "s/.*\"$1\" *: *\"\([^\"]*\)\".*/\1/p" | head -n 1; }
 
+# --- IMDS for root only (issue 22) ---------------------------------------
+# Hop limit 1 keeps IMDS from containers, not from local users: any process
+# on the node could take the node role's credentials. AWS's documented
+# owner rule (iptables ... --match owner ! --uid-owner root --jump REJECT,
+# or its nftables form) lets only root reach 169.254.169.254. It applies in
+# this host's network namespace only (in the lab, the instance's own), and
+# the unit below applies it again after a reboot. With IMDS elsewhere
+# (STATEFUL_IMDS_ENDPOINT, tests) there is nothing at that address to guard.
+if [ -z "${STATEFUL_IMDS_ENDPOINT:-}" ]; then
+  cat >/etc/stateful/imds-root-only <<'STATEFUL_IMDS_RULE'
+#!/bin/sh
+set -eu
+if command -v nft >/dev/null 2>&1; then
+  nft -f - <<'NFT'
+table inet stateful_imds
+delete table inet stateful_imds
+table inet stateful_imds {
+  chain output {
+    type filter hook output priority 0; policy accept;
+    ip daddr 169.254.169.254 meta skuid != 0 reject
+  }
+}
+NFT
+elif command -v iptables >/dev/null 2>&1; then
+  rule="OUTPUT --destination 169.254.169.254 --match owner ! --uid-owner 0 --jump REJECT"
+  iptables --check $rule 2>/dev/null || iptables --append $rule
+else
+  echo "neither nft nor iptables is installed" >&2
+  exit 1
+fi
+STATEFUL_IMDS_RULE
+  chmod 0755 /etc/stateful/imds-root-only
+  imds_err=$(/etc/stateful/imds-root-only 2>&1) ||
+    refuse "could not limit IMDS to root ($imds_err): install nftables or iptables in the image"
+fi
+# --- end of IMDS for root only --------------------------------------------
+
 agent='/usr/local/bin/stateful'
 [ -x "$agent" ] || refuse "the agent $agent is not in this image (agent.path): bake it in, or leave agent unset to download the pinned release"
 # User data runs once; after a reboot this unit runs bootstrap again, which
@@ -74,6 +111,7 @@ ConditionPathExists=$config
 [Service]
 Type=oneshot
 RemainAfterExit=yes
+ExecStartPre=/etc/stateful/imds-root-only
 ExecStart=$agent node bootstrap --config $config
 
 [Install]
