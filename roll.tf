@@ -1,44 +1,52 @@
-# The rolling update. Its triggers are every node's launch-template version
-# and the agent's version: any change replaces this resource, whose
-# provisioner runs the roll and fails the apply when the roll fails. On the
-# first apply it waits for the new cluster to come into service.
+# The rolling update. Its triggers are the hashes of what each node runs
+# with (modules/node's launch_sha256: image, type, user data with the
+# agent, profile, root volume, key, network): a change of any of them
+# replaces this resource, whose provisioner runs the roll and fails the
+# apply when the roll fails. A tag edit, or the unknown latest_version the
+# real provider plans after a change of its default tags, changes none of
+# them. On the first apply it waits for the new cluster to come into
+# service.
 resource "terraform_data" "roll" {
   count = var.roll.enabled ? 1 : 0
 
   triggers_replace = {
-    launch_template_versions = { for id, n in module.cluster_nodes : id => n.launch_template_version }
-    agent_version            = var.agent.version
+    launch = { for id, n in module.cluster_nodes : id => n.launch_sha256 }
   }
 
   # Every node's hooks, groups and templates exist before the roll starts
-  # (the triggers alone only order it after the templates).
+  # (the triggers alone would not order it after them).
   depends_on = [module.cluster_nodes]
 
   provisioner "local-exec" {
-    command = local.roll_command
-    environment = {
-      STATEFUL_ASG     = join(",", [for id in sort(keys(local.nodes)) : module.cluster_nodes[id].asg_name])
-      AWS_REGION       = local.region
-      STATEFUL_TIMEOUT = "${var.asg_inservice_timeout_in_mins}m"
-
-      # The roll's budget and canary (var.roll), as the variables its flags read.
-      STATEFUL_MAX_UNAVAILABLE = local.roll_flags.STATEFUL_MAX_UNAVAILABLE
-      STATEFUL_BY_ZONE         = local.roll_flags.STATEFUL_BY_ZONE
-      STATEFUL_CANARY          = local.roll_flags.STATEFUL_CANARY
-      STATEFUL_VERIFY          = local.roll_flags.STATEFUL_VERIFY
-      STATEFUL_SOAK            = local.roll_flags.STATEFUL_SOAK
-    }
+    # Short on purpose: Terraform quotes the command in front of the
+    # roll's own output when it fails, so the script travels in the
+    # environment and the error shows the roll's reason, not 80 lines.
+    command     = var.roll.command != null ? var.roll.command : "exec /bin/sh -c \"$STATEFUL_ROLL_SCRIPT\" stateful-roll"
+    environment = local.roll_environment
   }
 }
 
 locals {
   # `stateful roll` reads every flag from STATEFUL_<FLAG>; unset settings
-  # get the flags' own defaults.
-  roll_flags = {
-    STATEFUL_MAX_UNAVAILABLE = var.roll.max_unavailable
-    STATEFUL_BY_ZONE         = tostring(var.roll.by_zone)
-    STATEFUL_CANARY          = tostring(var.roll.canary)
-    STATEFUL_VERIFY          = var.roll.verify == null ? "" : var.roll.verify
-    STATEFUL_SOAK            = coalesce(var.roll.soak, "0s")
-  }
+  # get the flags' own defaults. The roll acts on the whole cluster (its
+  # tag), in the module's region and account only, with the credentials
+  # roll.profile or roll.role_arn name (else the runner's own).
+  roll_environment = merge(
+    {
+      STATEFUL_CLUSTER         = var.app_name
+      AWS_REGION               = local.region
+      STATEFUL_REGION          = local.region
+      STATEFUL_EXPECT_ACCOUNT  = local.account_id
+      STATEFUL_TIMEOUT         = "${var.asg_inservice_timeout_in_mins}m"
+      STATEFUL_MAX_UNAVAILABLE = var.roll.max_unavailable
+      STATEFUL_BY_ZONE         = tostring(var.roll.by_zone)
+      STATEFUL_CANARY          = tostring(var.roll.canary)
+      STATEFUL_VERIFY          = var.roll.verify == null ? "" : var.roll.verify
+      STATEFUL_SOAK            = coalesce(var.roll.soak, "0s")
+      STATEFUL_PRE_CHECK       = var.roll.pre_check == null ? "" : var.roll.pre_check
+      STATEFUL_PROFILE         = var.roll.profile == null ? "" : var.roll.profile
+      STATEFUL_ROLE_ARN        = var.roll.role_arn == null ? "" : var.roll.role_arn
+    },
+    var.roll.command != null ? {} : { STATEFUL_ROLL_SCRIPT = local.roll_script },
+  )
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/logging"
 )
 
@@ -36,6 +37,8 @@ type Config struct {
 	// Credentials, when set, replace the SDK's credential chain (the lab
 	// and tests use static ones, so nothing asks a metadata service).
 	Credentials aws.CredentialsProvider
+	// RoleARN, when set, is assumed with the credentials above (sts.go).
+	RoleARN string
 	// SDKLog receives the SDK's own log (its warnings, such as a response
 	// body it could not discard or an IMDSv1 fallback, and its retries);
 	// nil discards it, so the commands' stderr carries only their own words.
@@ -65,6 +68,7 @@ func (t typedCredentials) Retrieve(ctx context.Context) (aws.Credentials, error)
 type Clients struct {
 	AutoScaling AutoScaling
 	EC2         EC2
+	STS         STS
 	Region      string
 }
 
@@ -119,6 +123,9 @@ func New(ctx context.Context, c Config) (*Clients, error) {
 	if cfg.Region == "" {
 		return nil, fmt.Errorf("no AWS region: pass --region or set AWS_REGION")
 	}
+	if c.RoleARN != "" {
+		assumeRole(&cfg, c.RoleARN, c.EndpointURL)
+	}
 	asg := autoscaling.NewFromConfig(cfg, func(o *autoscaling.Options) {
 		if c.EndpointURL != "" {
 			o.BaseEndpoint = aws.String(c.EndpointURL)
@@ -129,5 +136,5 @@ func New(ctx context.Context, c Config) (*Clients, error) {
 			o.BaseEndpoint = aws.String(c.EndpointURL)
 		}
 	})
-	return &Clients{AutoScaling: asg, EC2: ec, Region: cfg.Region}, nil
+	return &Clients{AutoScaling: asg, EC2: ec, STS: sts.NewFromConfig(cfg, stsEndpoint(c.EndpointURL)), Region: cfg.Region}, nil
 }
