@@ -21,22 +21,60 @@ resource "terraform_data" "roll" {
     # Short on purpose: Terraform quotes the command in front of the
     # roll's own output when it fails, so the script travels in the
     # environment and the error shows the roll's reason, not 80 lines.
-    command     = var.roll.command != null ? var.roll.command : "exec /bin/sh -c \"$STATEFUL_ROLL_SCRIPT\" stateful-roll"
+    command     = var.roll.command != null ? var.roll.command : "exec /bin/sh -c \"$STATEFUL_ROLL_SCRIPT\" stateful roll"
     environment = local.roll_environment
   }
 }
 
+# A removed node drains before Terraform deletes it. Terraform deletes a
+# node's termination hook before its group (the hook names the group), and
+# the provider's scale-in of a group it deletes would then terminate the
+# instance with no drain. This resource depends on every node's module, so
+# Terraform destroys it (when its node leaves the configuration, or on
+# destroy) before the node's hook: its provisioner runs `stateful
+# remove-node`, which sets the group to 0 and waits while the instance
+# drains through the hook. Only with drain_on_termination, read from its
+# own state (a destroy-time provisioner sees nothing else), so turning the
+# setting off drains nothing.
+resource "terraform_data" "node_removal" {
+  for_each = local.nodes
+
+  input = {
+    drain = var.drain_on_termination
+    environment = merge(local.roll_credentials, {
+      STATEFUL_ASG         = module.cluster_nodes[each.key].asg_name
+      STATEFUL_CLUSTER     = ""
+      STATEFUL_TIMEOUT     = "${ceil(local.drain_hook_timeout * 1.5 / 60)}m"
+      STATEFUL_ROLL_SCRIPT = local.roll_script
+    })
+  }
+
+  provisioner "local-exec" {
+    when        = destroy
+    command     = self.input.drain ? "exec /bin/sh -c \"$STATEFUL_ROLL_SCRIPT\" stateful remove-node" : "true"
+    environment = self.input.environment
+  }
+}
+
 locals {
+  # Where and as whom stateful acts: the module's region and account, with
+  # the roll's profile or role.
+  roll_credentials = {
+    AWS_REGION              = local.region
+    STATEFUL_REGION         = local.region
+    STATEFUL_EXPECT_ACCOUNT = local.account_id
+    STATEFUL_PROFILE        = var.roll.profile == null ? "" : var.roll.profile
+    STATEFUL_ROLE_ARN       = var.roll.role_arn == null ? "" : var.roll.role_arn
+  }
+
   # `stateful roll` reads every flag from STATEFUL_<FLAG>; unset settings
   # get the flags' own defaults. The roll acts on the whole cluster (its
   # tag), in the module's region and account only, with the credentials
   # roll.profile or roll.role_arn name (else the runner's own).
   roll_environment = merge(
+    local.roll_credentials,
     {
       STATEFUL_CLUSTER         = var.app_name
-      AWS_REGION               = local.region
-      STATEFUL_REGION          = local.region
-      STATEFUL_EXPECT_ACCOUNT  = local.account_id
       STATEFUL_TIMEOUT         = "${var.asg_inservice_timeout_in_mins}m"
       STATEFUL_MAX_UNAVAILABLE = var.roll.max_unavailable
       STATEFUL_BY_ZONE         = tostring(var.roll.by_zone)
@@ -44,8 +82,6 @@ locals {
       STATEFUL_VERIFY          = var.roll.verify == null ? "" : var.roll.verify
       STATEFUL_SOAK            = coalesce(var.roll.soak, "0s")
       STATEFUL_PRE_CHECK       = var.roll.pre_check == null ? "" : var.roll.pre_check
-      STATEFUL_PROFILE         = var.roll.profile == null ? "" : var.roll.profile
-      STATEFUL_ROLE_ARN        = var.roll.role_arn == null ? "" : var.roll.role_arn
     },
     var.roll.command != null ? {} : { STATEFUL_ROLL_SCRIPT = local.roll_script },
   )

@@ -263,7 +263,7 @@ run "roll_defaults_reach_the_flags" {
     error_message = "By default the roll acts on the whole cluster (its tag), in the module's region and account only, one node at a time, with no canary, with the runner's credentials."
   }
   assert {
-    condition     = strcontains(local.roll_environment.STATEFUL_ROLL_SCRIPT, "\"$bin\" roll")
+    condition     = strcontains(local.roll_environment.STATEFUL_ROLL_SCRIPT, "\"$bin\" \"$@\"")
     error_message = "The script travels in the environment."
   }
 }
@@ -350,5 +350,37 @@ run "secret_files_from_ssm" {
   assert {
     condition     = !strcontains(nonsensitive(local.user_data["00"]), "BEGIN PRIVATE KEY")
     error_message = "No secret in user data."
+  }
+}
+
+run "node_removal_drains_only_with_the_hook" {
+  command = plan
+
+  assert {
+    condition     = keys(terraform_data.node_removal) == ["00", "01", "02"] && !terraform_data.node_removal["00"].input.drain
+    error_message = "Every node has its removal guard; without drain_on_termination it drains nothing."
+  }
+}
+
+run "node_removal_with_drain" {
+  command = plan
+
+  variables {
+    drain_on_termination = true
+    roll                 = { role_arn = "arn:aws:iam::123456789012:role/deploy" }
+  }
+
+  assert {
+    condition = terraform_data.node_removal["01"].input.drain && { for k, v in terraform_data.node_removal["01"].input.environment : k => v if k != "STATEFUL_ROLL_SCRIPT" } == {
+      STATEFUL_ASG            = "kafka-node-01"
+      STATEFUL_CLUSTER        = ""
+      STATEFUL_TIMEOUT        = "15m"
+      AWS_REGION              = "eu-west-1"
+      STATEFUL_REGION         = "eu-west-1"
+      STATEFUL_EXPECT_ACCOUNT = "123456789012"
+      STATEFUL_PROFILE        = ""
+      STATEFUL_ROLE_ARN       = "arn:aws:iam::123456789012:role/deploy"
+    }
+    error_message = "A removed node's drain runs stateful remove-node on its own group only, in the module's region and account, with the roll's credentials."
   }
 }

@@ -106,7 +106,7 @@ cp "`+served+`" "$out"
 					write(filepath.Join(cache, "stateful-"+p), c.cached)
 				}
 			}
-			cmd := exec.Command("sh", "-c", script)
+			cmd := exec.Command("sh", "-c", script, "stateful", "roll")
 			cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin", "TMPDIR=" + tmp}
 			if !c.noHome {
 				cmd.Env = append(cmd.Env, "HOME="+home)

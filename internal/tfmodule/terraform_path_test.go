@@ -150,3 +150,34 @@ func TestVolumeReplacementRefusedAtPlan(t *testing.T) {
 		t.Errorf("%d volumes replaced with the opt-in, want 2", replaced)
 	}
 }
+
+// TestRemovedNodeDrainsBeforeItsHookGoes plans a node's removal with
+// drain_on_termination and reads the plan's graph: the node's removal
+// guard (whose destroy-time provisioner runs stateful remove-node) is
+// destroyed before the node's drain hook, so the instance terminates
+// through the hook while it still exists; nothing else of the cluster is
+// touched.
+func TestRemovedNodeDrainsBeforeItsHookGoes(t *testing.T) {
+	t.Parallel()
+	tofu := tofuOrSkip(t)
+	work := t.TempDir()
+	pathConfig(t, work, `  drain_on_termination = true`)
+	run(t, work, tofu, "init", "-input=false", "-no-color")
+	run(t, work, tofu, "apply", "-auto-approve", "-input=false", "-no-color")
+	config, err := os.ReadFile(filepath.Join(work, "main.tf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Node 01 leaves the configuration.
+	removed := strings.Replace(string(config), "range(2)", "range(1)", 1)
+	if err := os.WriteFile(filepath.Join(work, "main.tf"), []byte(removed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run(t, work, tofu, "plan", "-input=false", "-no-color", "-out", "remove.bin")
+	graph := string(run(t, work, tofu, "graph", "-plan=remove.bin"))
+	node := `module.cluster.module.cluster_nodes[\"01\"]`
+	edge := fmt.Sprintf(`"[root] %s.aws_autoscaling_lifecycle_hook.drain[0] (destroy)" -> "[root] module.cluster.terraform_data.node_removal[\"01\"] (destroy)"`, node)
+	if !strings.Contains(graph, edge) {
+		t.Errorf("the drain hook's deletion does not wait for the node's drain; want the edge %s in:\n%s", edge, graph)
+	}
+}

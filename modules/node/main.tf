@@ -144,7 +144,7 @@ resource "aws_launch_template" "node" {
 
   # Only the fixed identifying tags: the group adds the rest to each
   # instance at launch. Auto Scaling propagates no tag to volumes, so the
-  # root volume carries these only (docs/upgrading.md says so).
+  # root volume carries these only (the README says so).
   tag_specifications {
     resource_type = "instance"
     tags          = local.node_tags
