@@ -60,9 +60,11 @@ locals {
   # Where and as whom stateful acts: the module's region and account, with
   # the roll's profile or role.
   roll_credentials = {
-    AWS_REGION              = local.region
-    STATEFUL_REGION         = local.region
-    STATEFUL_EXPECT_ACCOUNT = local.account_id
+    AWS_REGION      = local.region
+    STATEFUL_REGION = local.region
+    # Always 12 digits on AWS; the offline stand-in provider's placeholder
+    # caller identity is not an account, and is not checked.
+    STATEFUL_EXPECT_ACCOUNT = can(regex("^[0-9]{12}$", local.account_id)) ? local.account_id : ""
     STATEFUL_PROFILE        = var.roll.profile == null ? "" : var.roll.profile
     STATEFUL_ROLE_ARN       = var.roll.role_arn == null ? "" : var.roll.role_arn
   }
