@@ -24,9 +24,9 @@ locals {
     agent_version      = var.agent.version
   }
 
-  # The roll trigger's command: the pinned release's stateful for the
-  # machine running Terraform (templates/roll.sh.tftpl), or roll.command.
-  roll_command = var.roll.command != null ? var.roll.command : templatefile("${path.module}/templates/roll.sh.tftpl", {
+  # The roll trigger's script: the pinned release's stateful for the
+  # machine running Terraform (templates/roll.sh.tftpl).
+  roll_script = templatefile("${path.module}/templates/roll.sh.tftpl", {
     version  = local.release.version
     base_url = local.release_base_url
     sha256   = local.release.sha256

@@ -236,27 +236,35 @@ module "cluster_nodes" {
   source   = "./modules/node"
   for_each = local.nodes
 
-  name                   = local.group_names[each.key]
-  node_id                = each.key
-  node_ip                = each.value.node_ip
-  subnet_id              = each.value.node_subnet_id
-  availability_zone      = data.aws_subnet.node[each.key].availability_zone
-  security_groups        = var.security_groups
-  image_id               = coalesce(each.value.node_image, var.node_image)
-  instance_type          = var.instance_type
-  key_name               = var.node_key_name
-  iam                    = local.node_iam
-  secret_parameter_arns  = local.secret_parameter_arns[each.key]
-  user_data              = local.user_data[each.key]
-  data_volume            = local.data_volumes[each.key]
-  launch_hook_name       = local.launch_hook_name
-  drain_hook_name        = local.drain_hook_name
-  drain_hook_timeout     = local.drain_hook_timeout
-  root_volume            = var.root_volume
-  kms_key_id             = var.kms_key_id
-  http_put_hop_limit     = var.http_put_response_hop_limit
-  hook_heartbeat_timeout = var.asg_lifecycle_hook_heartbeat_timeout
-  drain_on_termination   = var.drain_on_termination
-  tags                   = local.tags
-  node_id_tag_key        = local.node_id_tag_key
+  name                     = local.group_names[each.key]
+  node_id                  = each.key
+  node_ip                  = each.value.node_ip
+  subnet_id                = each.value.node_subnet_id
+  availability_zone        = data.aws_subnet.node[each.key].availability_zone
+  security_groups          = var.security_groups
+  image_id                 = coalesce(each.value.node_image, var.node_image)
+  instance_type            = var.instance_type
+  key_name                 = var.node_key_name
+  iam                      = local.node_iam
+  secret_parameter_arns    = local.secret_parameter_arns[each.key]
+  user_data                = local.user_data[each.key]
+  data_volume              = local.data_volumes[each.key]
+  launch_hook_name         = local.launch_hook_name
+  drain_hook_name          = local.drain_hook_name
+  drain_hook_timeout       = local.drain_hook_timeout
+  root_volume              = var.root_volume
+  kms_key_arn              = local.kms_key_arn
+  allow_volume_replacement = var.allow_data_volume_replacement
+  http_put_hop_limit       = var.http_put_response_hop_limit
+  hook_heartbeat_timeout   = var.asg_lifecycle_hook_heartbeat_timeout
+  drain_on_termination     = var.drain_on_termination
+  tags                     = local.tags
+  default_tags             = data.aws_default_tags.current.tags
+  cluster_tag_key          = local.cluster_tag_key
+  node_id_tag_key          = local.node_id_tag_key
 }
+
+# The provider's default_tags reach neither Auto Scaling groups nor the
+# tags a group gives its instances at launch: the groups carry them, as the
+# original v0.8.0 did.
+data "aws_default_tags" "current" {}

@@ -30,6 +30,12 @@ variable "nodes" {
     error_message = "Two nodes share a node_id: every node_id must be unique."
   }
   validation {
+    # IAM role and profile names (which carry the node id) are
+    # case-insensitive: "a1" and "A1" would be the same role.
+    condition     = length(distinct([for n in var.nodes : lower(n.node_id)])) == length(distinct([for n in var.nodes : n.node_id]))
+    error_message = "Two node_ids differ only in letter case: node ids must be unique ignoring case (IAM names, which carry them, are case-insensitive)."
+  }
+  validation {
     condition     = length(distinct([for n in var.nodes : n.node_ip])) == length(var.nodes)
     error_message = "Two nodes share a node_ip: every node needs its own fixed IP."
   }
@@ -284,14 +290,14 @@ variable "jq_download_url" {
 }
 
 variable "tags" {
-  description = "Tags for every resource the module creates (groups propagate them to instances)."
+  description = "Tags for every resource the module creates. The groups carry them with the provider's default tags and propagate both to each instance at launch; the data volumes, ENIs and IAM resources carry them (and the provider adds its default tags). Launch templates and the root volumes they create carry only the module's identifying tags, so a tag edit makes no launch-template version and rolls no node."
   type        = map(string)
   default     = {}
   nullable    = false
 }
 
 variable "kms_key_id" {
-  description = "Optional KMS key for the data and root volumes (default: the account's EBS key), as a key ARN (`arn:aws:kms:REGION:ACCOUNT:key/ID`) or a key ID. Not an alias: EC2 records the key an alias points to, so an alias would replace every volume on every apply. The node role may use only this key, and the key's policy must let the Auto Scaling service-linked role (`AWSServiceRoleForAutoScaling`) use it, or launches fail with `Client.InternalError` (see examples/complete)."
+  description = "Optional KMS key for the data and root volumes (default: the account's EBS key), as a key ARN (`arn:aws:kms:REGION:ACCOUNT:key/ID`) or a key ID (the module passes on its ARN, in the nodes' region and account: the provider accepts only ARNs). Setting or changing it on an existing cluster replaces every data volume, which the module refuses unless `allow_data_volume_replacement` is set. Not an alias: EC2 records the key an alias points to, so an alias would replace every volume on every apply. The node role may use only this key, and the key's policy must let the Auto Scaling service-linked role (`AWSServiceRoleForAutoScaling`) use it, or launches fail with `Client.InternalError` (see examples/complete)."
   type        = string
   default     = null
 
@@ -384,22 +390,26 @@ variable "node_failure_policy" {
 }
 
 variable "drain_on_termination" {
-  description = "Add a termination lifecycle hook: a terminating node runs `stateful node drain` (the script's optional drain_cluster_node, unmount, detach) so its replacement gets the volume at once."
+  description = "Add a termination lifecycle hook: a terminating node runs `stateful node drain` (the script's optional drain_cluster_node, unmount, detach) so its replacement gets the volume at once. A node removed from `nodes` then drains before Terraform deletes it (`stateful remove-node`, run where Terraform runs, with the roll's credentials). On an upgrade from v0.8.0, set it only once every node runs this module's agent: the original's instances never complete the hook."
   type        = bool
   default     = false
 }
 
 variable "roll" {
   description = <<-EOT
-    The rolling update run after every launch-template change: `enabled` (default true), and `command` to run instead of the default, `stateful roll` of the release the module pins (from the PATH when `stateful version` is that release, else downloaded for the runner and checked against its pinned sha256: a shell and curl are all it needs), for this cluster's groups, region and timeout (the groups, region and timeout are in the environment as STATEFUL_ASG, AWS_REGION and STATEFUL_TIMEOUT).
-    The roll's budget and canary, passed as STATEFUL_<FLAG> variables: `max_unavailable`, the most nodes out of service at once, a whole number of at least 1 or `"zone"` (a whole zone, with `by_zone`; default `"1"`); `by_zone`, replace one availability zone at a time (default false); `canary`, nodes replaced first (default 0); `verify`, a bash command that must pass after the canary (needs `canary`); `soak`, how long to wait after the canary passed, a Go duration such as `"10m"` (needs `canary`).
+    The rolling update run after every change of what a node runs with (image, instance type, user data and agent, profile, root volume, key; never a tag edit): `enabled` (default true), and `command` to run instead of the default, `stateful roll` of the release the module pins (the stateful on the PATH or in the cache when its sha256 is the pinned one, else downloaded for the runner and checked against it: a shell, curl and mktemp are all it needs). It rolls the whole cluster (`--cluster`, the app_name) in the module's region, and refuses to touch anything when the credentials it has reach another account than the module's (STS GetCallerIdentity). The environment carries STATEFUL_CLUSTER, AWS_REGION, STATEFUL_REGION, STATEFUL_EXPECT_ACCOUNT, STATEFUL_TIMEOUT and the settings below.
+    Credentials: `local-exec` sees only the environment Terraform runs in, never the provider block's `assume_role`, `profile` or dynamic credentials. `profile` names a shared-config profile (STATEFUL_PROFILE) and `role_arn` a role to assume (STATEFUL_ROLE_ARN) with the runner's credentials, at most one of the two; neither: the runner's own credentials.
+    The roll's budget and checks, passed as STATEFUL_<FLAG> variables: `max_unavailable`, the most nodes out of service at once, a whole number of at least 1 or `"zone"` (a whole zone, with `by_zone`; default `"1"`); `by_zone`, replace one availability zone at a time (default false); `pre_check`, a bash command that must pass before each node's termination (retried until the timeout; it gets STATEFUL_NODE_ID and STATEFUL_NODE_IP); `canary`, nodes replaced first (default 0); `verify`, a bash command that must pass after the canary (needs `canary`); `soak`, how long to wait after the canary passed, a Go duration such as `"10m"` (needs `canary`).
     A budget that leaves fewer nodes in service than a majority is refused unless STATEFUL_ALLOW_QUORUM_LOSS=true is in the environment Terraform runs in.
   EOT
   type = object({
     enabled         = optional(bool, true)
     command         = optional(string)
+    profile         = optional(string)
+    role_arn        = optional(string)
     max_unavailable = optional(string, "1")
     by_zone         = optional(bool, false)
+    pre_check       = optional(string)
     canary          = optional(number, 0)
     verify          = optional(string)
     soak            = optional(string)
@@ -428,8 +438,24 @@ variable "roll" {
     error_message = "The roll.verify must be a command, not an empty string."
   }
   validation {
+    condition     = var.roll.pre_check == null || trimspace(coalesce(var.roll.pre_check, " ")) != ""
+    error_message = "The roll.pre_check must be a command, not an empty string."
+  }
+  validation {
     condition     = var.roll.soak == null || can(regex("^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$", var.roll.soak))
     error_message = "The roll.soak must be a duration such as \"30s\", \"10m\" or \"1h30m\"."
+  }
+  validation {
+    condition     = var.roll.profile == null || var.roll.role_arn == null
+    error_message = "Set at most one of roll.profile and roll.role_arn (the role is assumed with the runner's own credentials)."
+  }
+  validation {
+    condition     = var.roll.profile == null || can(regex("^[A-Za-z0-9_.@+-]{1,64}$", coalesce(var.roll.profile, "x")))
+    error_message = "The roll.profile must be a shared-config profile name: 1 to 64 letters, digits and _ . @ + -."
+  }
+  validation {
+    condition     = var.roll.role_arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$", coalesce(var.roll.role_arn, "x")))
+    error_message = "The roll.role_arn must be an IAM role ARN such as arn:aws:iam::123456789012:role/deploy."
   }
 }
 
@@ -509,6 +535,9 @@ variable "data_volume_noexec" {
 
 variable "data_volume_offline_repair" {
   description = "Let the agent run `e2fsck -f -p` and `resize2fs` as root on an ext4 data volume that is smaller than its device before mounting it. Off by default: the filesystem was last written by the previous instance, which may have been compromised, and a crafted filesystem can attack the root-run tools. Without it ext4 grows online through the kernel (EXT4_IOC_RESIZE_FS) and xfs with xfs_growfs, and an ext4 volume the kernel cannot grow online keeps its size (the agent logs it)."
+
+variable "allow_data_volume_replacement" {
+  description = "Let a plan replace data volumes (default false). Changing what AWS cannot change on an existing volume (its availability zone, when a node moves to another zone's subnet, or its `kms_key_id`) makes Terraform delete the volume and create a blank one; the module refuses such a plan, naming the nodes, unless this is true. Restore from the final snapshot (`final_snapshot`) or copy the data yourself: the new volume starts empty."
   type        = bool
   default     = false
   nullable    = false

@@ -53,11 +53,11 @@ run "default_agent_is_the_pinned_release" {
     error_message = "Each architecture's binary is checked against its own pinned sha256."
   }
   assert {
-    condition     = strcontains(local.roll_command, "version='${local.release.version}'") && strcontains(local.roll_command, "url='https://github.com/stateful-aws/stateful/releases/download'\"/v$version/stateful-$os-$arch\"")
+    condition     = strcontains(local.roll_script, "version='${local.release.version}'") && strcontains(local.roll_script, "url='https://github.com/stateful-aws/stateful/releases/download'\"/v$version/stateful-$os-$arch\"")
     error_message = "The roll trigger runs the pinned release, downloaded from the same place."
   }
   assert {
-    condition     = alltrue([for t in ["linux-amd64", "linux-arm64", "darwin-amd64", "darwin-arm64"] : strcontains(local.roll_command, "${t}) want='${local.release.sha256[t]}' ;;")])
+    condition     = alltrue([for t in ["linux-amd64", "linux-arm64", "darwin-amd64", "darwin-arm64"] : strcontains(local.roll_script, "${t}) want='${local.release.sha256[t]}' ;;")])
     error_message = "The roll trigger knows the pinned sha256 of every runner platform."
   }
 }
@@ -70,7 +70,7 @@ run "mirror" {
   }
 
   assert {
-    condition     = strcontains(local.user_data["00"], "url='https://artifacts.example.com/stateful/v${local.release.version}/stateful-linux-{arch}'") && strcontains(local.roll_command, "url='https://artifacts.example.com/stateful'\"/v$version")
+    condition     = strcontains(local.user_data["00"], "url='https://artifacts.example.com/stateful/v${local.release.version}/stateful-linux-{arch}'") && strcontains(local.roll_script, "url='https://artifacts.example.com/stateful'\"/v$version")
     error_message = "agent.base_url (a trailing slash dropped) is where nodes and the roll trigger download the release."
   }
 }
@@ -96,12 +96,12 @@ run "own_roll_command" {
   command = plan
 
   variables {
-    roll = { command = "my-roller --groups \"$STATEFUL_ASG\"" }
+    roll = { command = "my-roller --cluster \"$STATEFUL_CLUSTER\"" }
   }
 
   assert {
-    condition     = local.roll_command == "my-roller --groups \"$STATEFUL_ASG\""
-    error_message = "roll.command replaces the trigger's command."
+    condition     = !contains(keys(local.roll_environment), "STATEFUL_ROLL_SCRIPT") && local.roll_environment.STATEFUL_CLUSTER == "kafka"
+    error_message = "roll.command replaces the trigger's command (and the default script leaves the environment)."
   }
 }
 

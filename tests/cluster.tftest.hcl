@@ -152,7 +152,7 @@ run "instance_policy" {
     error_message = "By default a node gets Session Manager's trimmed policy, not the AWS managed one."
   }
   assert {
-    condition     = module.cluster_nodes["00"].launch_instance_profile == "kafka-node-00" && output.node_iam_role_names == { "00" = "kafka-node-00", "01" = "kafka-node-01", "02" = "kafka-node-02" }
+    condition     = module.cluster_nodes["00"].launch_instance_profile == "kafka-node-00-eu-west-1" && output.node_iam_role_names == { "00" = "kafka-node-00-eu-west-1", "01" = "kafka-node-01-eu-west-1", "02" = "kafka-node-02-eu-west-1" }
     error_message = "Each node's launch template names its own instance profile."
   }
 }
@@ -250,8 +250,8 @@ run "roll_trigger" {
   }
 
   assert {
-    condition     = length(terraform_data.roll) == 1 && terraform_data.roll[0].triggers_replace.agent_version == "1.0.0"
-    error_message = "The roll runs on launch-template and agent version changes."
+    condition     = length(terraform_data.roll) == 1 && keys(terraform_data.roll[0].triggers_replace.launch) == ["00", "01", "02"] && terraform_data.roll[0].triggers_replace.launch["00"] == module.cluster_nodes["00"].launch_sha256
+    error_message = "The roll runs when what a node runs with changes (its launch hash), per node."
   }
   assert {
     condition     = strcontains(local.user_data["00"], "sha256='0000000000000000000000000000000000000000000000000000000000000000'")
@@ -263,46 +263,57 @@ run "roll_defaults_reach_the_flags" {
   command = plan
 
   assert {
-    condition = local.roll_flags == {
+    condition = { for k, v in local.roll_environment : k => v if k != "STATEFUL_ROLL_SCRIPT" } == {
+      STATEFUL_CLUSTER         = "kafka"
+      AWS_REGION               = "eu-west-1"
+      STATEFUL_REGION          = "eu-west-1"
+      STATEFUL_EXPECT_ACCOUNT  = "123456789012"
+      STATEFUL_TIMEOUT         = "10m"
       STATEFUL_MAX_UNAVAILABLE = "1"
       STATEFUL_BY_ZONE         = "false"
       STATEFUL_CANARY          = "0"
       STATEFUL_VERIFY          = ""
       STATEFUL_SOAK            = "0s"
+      STATEFUL_PRE_CHECK       = ""
+      STATEFUL_PROFILE         = ""
+      STATEFUL_ROLE_ARN        = ""
     }
-    error_message = "By default the roll goes one node at a time, with no canary."
+    error_message = "By default the roll acts on the whole cluster (its tag), in the module's region and account only, one node at a time, with no canary, with the runner's credentials."
+  }
+  assert {
+    condition     = strcontains(local.roll_environment.STATEFUL_ROLL_SCRIPT, "\"$bin\" \"$@\"")
+    error_message = "The script travels in the environment."
   }
 }
 
-run "roll_budget_and_canary_reach_the_flags" {
+run "roll_budget_checks_and_credentials_reach_the_flags" {
   command = plan
 
   variables {
-    roll = { max_unavailable = "zone", by_zone = true, canary = 1, verify = "curl -fsS http://$STATEFUL_NODE_IP:2379/health", soak = "10m" }
+    roll = {
+      max_unavailable = "zone", by_zone = true, canary = 1, verify = "curl -fsS http://$STATEFUL_NODE_IP:2379/health", soak = "10m",
+      pre_check       = "etcdctl endpoint health", role_arn = "arn:aws:iam::123456789012:role/deploy"
+    }
   }
 
   assert {
-    condition = local.roll_flags == {
-      STATEFUL_MAX_UNAVAILABLE = "zone"
-      STATEFUL_BY_ZONE         = "true"
-      STATEFUL_CANARY          = "1"
-      STATEFUL_VERIFY          = "curl -fsS http://$STATEFUL_NODE_IP:2379/health"
-      STATEFUL_SOAK            = "10m"
-    }
-    error_message = "The roll's budget and canary reach stateful roll as STATEFUL_<FLAG> variables."
+    condition = [for k in ["STATEFUL_MAX_UNAVAILABLE", "STATEFUL_BY_ZONE", "STATEFUL_CANARY", "STATEFUL_VERIFY", "STATEFUL_SOAK", "STATEFUL_PRE_CHECK", "STATEFUL_ROLE_ARN", "STATEFUL_PROFILE"] : local.roll_environment[k]] == [
+      "zone", "true", "1", "curl -fsS http://$STATEFUL_NODE_IP:2379/health", "10m", "etcdctl endpoint health", "arn:aws:iam::123456789012:role/deploy", "",
+    ]
+    error_message = "The roll's budget, pre-check, canary and role reach stateful roll as STATEFUL_<FLAG> variables."
   }
 }
 
-run "roll_numeric_budget" {
+run "roll_profile_and_numeric_budget" {
   command = plan
 
   variables {
-    roll = { max_unavailable = 3 }
+    roll = { max_unavailable = 3, profile = "prod-deploy" }
   }
 
   assert {
-    condition     = local.roll_flags.STATEFUL_MAX_UNAVAILABLE == "3"
-    error_message = "A number is accepted for max_unavailable."
+    condition     = local.roll_environment.STATEFUL_MAX_UNAVAILABLE == "3" && local.roll_environment.STATEFUL_PROFILE == "prod-deploy" && local.roll_environment.STATEFUL_ROLE_ARN == ""
+    error_message = "A number is accepted for max_unavailable; the profile reaches the roll."
   }
 }
 
@@ -364,5 +375,37 @@ run "secret_files_from_ssm" {
   assert {
     condition     = !strcontains(nonsensitive(local.user_data["00"]), "BEGIN PRIVATE KEY")
     error_message = "No secret in user data."
+  }
+}
+
+run "node_removal_drains_only_with_the_hook" {
+  command = plan
+
+  assert {
+    condition     = keys(terraform_data.node_removal) == ["00", "01", "02"] && !terraform_data.node_removal["00"].input.drain
+    error_message = "Every node has its removal guard; without drain_on_termination it drains nothing."
+  }
+}
+
+run "node_removal_with_drain" {
+  command = plan
+
+  variables {
+    drain_on_termination = true
+    roll                 = { role_arn = "arn:aws:iam::123456789012:role/deploy" }
+  }
+
+  assert {
+    condition = terraform_data.node_removal["01"].input.drain && { for k, v in terraform_data.node_removal["01"].input.environment : k => v if k != "STATEFUL_ROLL_SCRIPT" } == {
+      STATEFUL_ASG            = "kafka-node-01"
+      STATEFUL_CLUSTER        = ""
+      STATEFUL_TIMEOUT        = "15m"
+      AWS_REGION              = "eu-west-1"
+      STATEFUL_REGION         = "eu-west-1"
+      STATEFUL_EXPECT_ACCOUNT = "123456789012"
+      STATEFUL_PROFILE        = ""
+      STATEFUL_ROLE_ARN       = "arn:aws:iam::123456789012:role/deploy"
+    }
+    error_message = "A removed node's drain runs stateful remove-node on its own group only, in the module's region and account, with the roll's credentials."
   }
 }

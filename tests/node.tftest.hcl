@@ -141,3 +141,114 @@ run "user_data_at_16k_bytes" {
     error_message = "16384 bytes of user data are allowed."
   }
 }
+
+run "tags_reach_group_and_volume_not_the_template" {
+  command = plan
+  module {
+    source = "./modules/node"
+  }
+
+  variables {
+    default_tags = { Owner = "ops", Team = "default-team" }
+  }
+
+  assert {
+    condition = { for t in aws_autoscaling_group.node.tag : t.key => [t.value, t.propagate_at_launch] } == {
+      Owner              = ["ops", true]
+      Team               = ["streaming", true]
+      Name               = ["kafka-node-01", true]
+      "stateful:cluster" = ["kafka", true]
+      "stateful:node-id" = ["01", true]
+    }
+    error_message = "The group carries var.tags over the provider's default tags and the node's own, each propagated to its instances at launch."
+  }
+  assert {
+    condition     = aws_ebs_volume.node_data.tags == tomap({ Team = "streaming", Name = "kafka-node-01", "stateful:cluster" = "kafka", "stateful:node-id" = "01" })
+    error_message = "The data volume carries var.tags (the provider adds its default tags in tags_all)."
+  }
+  assert {
+    condition = aws_launch_template.node.tags == tomap({ Name = "kafka-node-01", "stateful:cluster" = "kafka", "stateful:node-id" = "01" }) && jsonencode([for s in aws_launch_template.node.tag_specifications : [s.resource_type, s.tags]]) == jsonencode([
+      ["instance", { Name = "kafka-node-01", "stateful:cluster" = "kafka", "stateful:node-id" = "01" }],
+      ["volume", { Name = "kafka-node-01", "stateful:cluster" = "kafka", "stateful:node-id" = "01-root" }],
+    ])
+    error_message = "The launch template carries only the node's fixed identifying tags, so a tag edit makes no new version."
+  }
+}
+
+run "key_arn_reaches_volume_and_template" {
+  command = plan
+  module {
+    source = "./modules/node"
+  }
+
+  variables {
+    kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/0b5f0a5c-1111-2222-3333-444455556666"
+  }
+
+  assert {
+    condition     = aws_ebs_volume.node_data.kms_key_id == var.kms_key_arn && aws_launch_template.node.block_device_mappings[0].ebs[0].kms_key_id == var.kms_key_arn
+    error_message = "The key's ARN reaches the data volume and the root volume of the template."
+  }
+  assert {
+    condition     = terraform_data.volume_identity.input == { availability_zone = "eu-west-1b", kms_key_arn = var.kms_key_arn }
+    error_message = "The volume's zone and key are remembered, for the replacement guard."
+  }
+}
+
+run "launch_hash_ignores_tags" {
+  command = plan
+  module {
+    source = "./modules/node"
+  }
+
+  assert {
+    condition     = output.launch_sha256 == sha256(jsonencode({ image_id = "ami-0123456789abcdef0", instance_type = "m6i.large", key_name = null, user_data = base64encode(var.user_data), profile = "kafka-node-01-eu-west-1", hop_limit = 1, node_ip = "10.0.2.10", subnet_id = "subnet-0bbbbbbbbbbbbbbbb", root_volume = var.root_volume, kms_key_arn = null }))
+    error_message = "The roll trigger's hash covers what the node runs with, and no tag."
+  }
+}
+
+run "launch_hash_same_after_a_tag_edit" {
+  command = plan
+  module {
+    source = "./modules/node"
+  }
+
+  variables {
+    tags         = { "stateful:cluster" = "kafka", Team = "platform", CostCenter = "42" }
+    default_tags = { Owner = "ops" }
+  }
+
+  assert {
+    condition     = output.launch_sha256 == sha256(jsonencode({ image_id = "ami-0123456789abcdef0", instance_type = "m6i.large", key_name = null, user_data = base64encode(var.user_data), profile = "kafka-node-01-eu-west-1", hop_limit = 1, node_ip = "10.0.2.10", subnet_id = "subnet-0bbbbbbbbbbbbbbbb", root_volume = var.root_volume, kms_key_arn = null }))
+    error_message = "A tag edit (var.tags or the provider's default tags) leaves the roll trigger's hash as it was."
+  }
+}
+
+run "launch_hash_changes_with_the_image" {
+  command = plan
+  module {
+    source = "./modules/node"
+  }
+
+  variables {
+    image_id = "ami-0fedcba9876543210"
+  }
+
+  assert {
+    condition     = output.launch_sha256 != sha256(jsonencode({ image_id = "ami-0123456789abcdef0", instance_type = "m6i.large", key_name = null, user_data = base64encode(var.user_data), profile = "kafka-node-01-eu-west-1", hop_limit = 1, node_ip = "10.0.2.10", subnet_id = "subnet-0bbbbbbbbbbbbbbbb", root_volume = var.root_volume, kms_key_arn = null }))
+    error_message = "A new image changes the hash, so the roll runs."
+  }
+}
+
+run "kms_key_id_not_an_arn" {
+  command = plan
+  module {
+    source = "./modules/node"
+  }
+
+  variables {
+    kms_key_arn = "0b5f0a5c-1111-2222-3333-444455556666"
+  }
+
+  expect_failures = [var.kms_key_arn]
+}

@@ -752,3 +752,56 @@ run "bad_secret_files_kms_key" {
 
   expect_failures = [var.secret_files_kms_key_id]
 }
+
+run "node_ids_differing_only_in_case" {
+  command = plan
+
+  variables {
+    nodes = [
+      { node_id = "a1", node_ip = "10.0.1.10", node_subnet_id = "subnet-0aaaaaaaaaaaaaaaa" },
+      { node_id = "A1", node_ip = "10.0.1.11", node_subnet_id = "subnet-0aaaaaaaaaaaaaaaa" },
+    ]
+  }
+
+  expect_failures = [var.nodes]
+}
+
+run "roll_profile_and_role" {
+  command = plan
+
+  variables {
+    roll = { profile = "prod", role_arn = "arn:aws:iam::123456789012:role/deploy" }
+  }
+
+  expect_failures = [var.roll]
+}
+
+run "roll_role_not_a_role_arn" {
+  command = plan
+
+  variables {
+    roll = { role_arn = "arn:aws:iam::123456789012:user/deploy" }
+  }
+
+  expect_failures = [var.roll]
+}
+
+run "roll_profile_with_a_space" {
+  command = plan
+
+  variables {
+    roll = { profile = "prod deploy" }
+  }
+
+  expect_failures = [var.roll]
+}
+
+run "roll_empty_pre_check" {
+  command = plan
+
+  variables {
+    roll = { pre_check = " " }
+  }
+
+  expect_failures = [var.roll]
+}

@@ -5,7 +5,7 @@ variable "region" {
 }
 
 variable "node_image" {
-  description = "AMI ID of the nodes: any stock Linux image with bash and curl (the module downloads its pinned `stateful` agent)."
+  description = "AMI ID of the nodes: any stock Linux image with bash, curl and the user `ec2-user` (the module downloads its pinned `stateful` agent). Default: the latest Amazon Linux 2023 for x86_64 at plan time (a newer one rolls the nodes: pin it for production)."
   type        = string
-  default     = "ami-0123456789abcdef0"
+  default     = null
 }

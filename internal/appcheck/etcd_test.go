@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stateful-aws/stateful/internal/cluster"
+	"github.com/stateful-aws/stateful/internal/proctest"
 )
 
 // etcdBinary is Debian's etcd-server.
@@ -31,12 +31,12 @@ func freePort(t *testing.T) string {
 // etcdMember is one launched etcd process.
 type etcdMember struct {
 	name, client, peer, dir string
-	cmd                     *exec.Cmd
+	cmd                     *proctest.Cmd
 }
 
 func (m *etcdMember) start(t *testing.T, initial string) {
 	t.Helper()
-	m.cmd = exec.Command(etcdBinary, "--name", m.name, "--data-dir", m.dir,
+	m.cmd = proctest.Command(t, etcdBinary, "--name", m.name, "--data-dir", m.dir,
 		"--listen-client-urls", "http://"+m.client, "--advertise-client-urls", "http://"+m.client,
 		"--listen-peer-urls", "http://"+m.peer, "--initial-advertise-peer-urls", "http://"+m.peer,
 		"--initial-cluster", initial, "--initial-cluster-state", "new", "--initial-cluster-token", "appcheck-test")

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/logging"
 )
 
@@ -38,6 +39,8 @@ type Config struct {
 	// Credentials, when set, replace the SDK's credential chain (the lab
 	// and tests use static ones, so nothing asks a metadata service).
 	Credentials aws.CredentialsProvider
+	// RoleARN, when set, is assumed with the credentials above (sts.go).
+	RoleARN string
 	// SDKLog receives the SDK's own log (its warnings, such as a response
 	// body it could not discard or an IMDSv1 fallback, and its retries);
 	// nil discards it, so the commands' stderr carries only their own words.
@@ -72,6 +75,7 @@ type Clients struct {
 	SSM *ssm.Client
 	// IAM revokes a replaced node's older sessions (internal/evict).
 	IAM    IAM
+	STS    STS
 	Region string
 }
 
@@ -126,6 +130,9 @@ func New(ctx context.Context, c Config) (*Clients, error) {
 	if cfg.Region == "" {
 		return nil, fmt.Errorf("no AWS region: pass --region or set AWS_REGION")
 	}
+	if c.RoleARN != "" {
+		assumeRole(&cfg, c.RoleARN, c.EndpointURL)
+	}
 	asg := autoscaling.NewFromConfig(cfg, func(o *autoscaling.Options) {
 		if c.EndpointURL != "" {
 			o.BaseEndpoint = aws.String(c.EndpointURL)
@@ -147,5 +154,5 @@ func New(ctx context.Context, c Config) (*Clients, error) {
 			o.BaseEndpoint = aws.String(c.EndpointURL)
 		}
 	})
-	return &Clients{AutoScaling: asg, EC2: ec, SSM: sm, IAM: im, Region: cfg.Region}, nil
+	return &Clients{AutoScaling: asg, EC2: ec, SSM: sm, IAM: im, STS: sts.NewFromConfig(cfg, stsEndpoint(c.EndpointURL)), Region: cfg.Region}, nil
 }

@@ -35,7 +35,7 @@ type deps struct {
 func defaultDeps() deps {
 	return deps{
 		clients: func(ctx context.Context, f *awsFlags) (awsapi.AutoScaling, awsapi.EC2, error) {
-			cfg := awsapi.Config{Region: f.Region, Profile: f.Profile, EndpointURL: f.EndpointURL}
+			cfg := awsapi.Config{Region: f.Region, Profile: f.Profile, EndpointURL: f.EndpointURL, RoleARN: f.RoleARN}
 			if f.Verbose {
 				cfg.SDKLog = f.stderr
 				if cfg.SDKLog == nil {
@@ -44,6 +44,9 @@ func defaultDeps() deps {
 			}
 			c, err := awsapi.New(ctx, cfg)
 			if err != nil {
+				return nil, nil, err
+			}
+			if err := checkAccount(ctx, c.STS, f); err != nil {
 				return nil, nil, err
 			}
 			return c.AutoScaling, c.EC2, nil
@@ -85,8 +88,11 @@ type awsFlags struct {
 	Region      string
 	Profile     string
 	EndpointURL string
-	Output      string
-	Verbose     bool
+	// RoleARN and ExpectAccount: account.go.
+	RoleARN       string
+	ExpectAccount string
+	Output        string
+	Verbose       bool
 	// wideOK: the command has a wide table (--output wide).
 	wideOK bool
 	// stderr receives the SDK's log under --verbose (the command's stderr).
@@ -101,6 +107,7 @@ func (f *awsFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.EndpointURL, "endpoint-url", "", "send Auto Scaling, EC2 and Parameter Store calls to this URL (for example stateful sim serve)")
 	fs.StringVarP(&f.Output, "output", "o", "text", "output format: text or json (status: also wide)")
 	fs.BoolVar(&f.Verbose, "verbose", false, "let the AWS SDK log its warnings and retries on stderr")
+	f.registerAccount(fs)
 }
 
 func (f *awsFlags) validate() error {

@@ -73,7 +73,7 @@ func newRoot(io IO, d deps) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRollCmd(io, d), newStatusCmd(io, d), newRecoverCmd(io, d), newPlanCheckCmd(io), newNodeCmd(io), newVersionCmd(io))
+	root.AddCommand(newRollCmd(io, d), newStatusCmd(io, d), newRecoverCmd(io, d), newRemoveNodeCmd(io, d), newPlanCheckCmd(io), newNodeCmd(io), newVersionCmd(io))
 	root.AddCommand(labCommands(io)...) // none in the release (node) build: labcmds.go
 	// Bad flags, arguments or subcommands are usage errors (exit 2) on
 	// every command.

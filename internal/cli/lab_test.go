@@ -33,7 +33,7 @@ func TestLabConfigRefusals(t *testing.T) {
 		{[]string{"lab", "demo", "--release-dir", t.TempDir()}, "--config is required: a Terraform configuration directory with a module block calling this module, such as examples/etcd"},
 		{[]string{"lab", "up", "--config", "no/such/dir"}, "--config no/such/dir is not a directory"},
 		// examples/complete builds its own VPC: its subnets are resources.
-		{[]string{"lab", "demo", "--config", "../../examples/complete", "--module", "../.."}, "examples/complete/main.tf:141: the lab cannot evaluate `aws_subnet.private` in `[for i, s in aws_subnet.private : {"},
+		{[]string{"lab", "demo", "--config", "../../examples/complete", "--module", "../.."}, "examples/complete/main.tf:252: the lab cannot evaluate `aws_subnet.private` in `[for i, s in aws_subnet.private : {"},
 		{[]string{"lab", "demo", "--config", "../../examples/etcd", "--module", "../..", "--var", "subnet_ids=[\"subnet-a\"]"}, "invalid value for variable subnet_ids: The subnet_ids must list exactly three subnets, one per AZ."},
 	}
 	for _, c := range cases {

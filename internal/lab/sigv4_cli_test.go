@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stateful-aws/stateful/internal/proctest"
 )
 
 // awsCLIs finds both AWS CLIs: Debian's v2 at /usr/bin/aws and the v1 that
@@ -52,10 +54,10 @@ func TestHostEndpointAcceptsBothAWSCLIs(t *testing.T) {
 			t.Parallel()
 			home := t.TempDir()
 			run := func(sk string, args ...string) (string, error) {
-				cmd := exec.Command(bin, append([]string{"--endpoint-url", srv.URL, "--output", "json"}, args...)...)
+				cmd := proctest.Command(t, bin, append([]string{"--endpoint-url", srv.URL, "--output", "json"}, args...)...)
 				cmd.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "AWS_ACCESS_KEY_ID=" + AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + sk,
 					"AWS_DEFAULT_REGION=us-east-1", "AWS_PAGER=", "AWS_CONFIG_FILE=" + home + "/none", "AWS_SHARED_CREDENTIALS_FILE=" + home + "/none", "AWS_MAX_ATTEMPTS=1"}
-				out, err := cmd.CombinedOutput()
+				out, err := cmd.CombinedOutput("aws " + strings.Join(args, " "))
 				return string(out), err
 			}
 			for _, args := range [][]string{

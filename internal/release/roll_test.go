@@ -82,18 +82,18 @@ func TestRollTrigger(t *testing.T) {
 		t.Cleanup(srv.Close)
 		return server{srv.URL + "/rel", gets}
 	}
-	// run runs the trigger with a fake stateful of the given version on
-	// the PATH ("" for none) and the cache in cacheHome.
-	run := func(t *testing.T, s server, pathVersion, cacheHome string) (string, int) {
+	// run runs the trigger (as the module does: sh -c SCRIPT stateful
+	// roll) with the given stateful on the PATH (nil for none) and the
+	// cache in cacheHome.
+	run := func(t *testing.T, s server, onPath []byte, cacheHome string) (string, int) {
 		script := renderRoll(t, "0.1.0", s.url, sums)
 		bin := t.TempDir()
-		if pathVersion != "" {
-			fake := fmt.Sprintf("#!/bin/sh\nif [ \"$1\" = version ]; then echo %s; else echo \"PATH stateful $*\"; fi\n", pathVersion)
-			if err := os.WriteFile(filepath.Join(bin, "stateful"), []byte(fake), 0o755); err != nil {
+		if onPath != nil {
+			if err := os.WriteFile(filepath.Join(bin, "stateful"), onPath, 0o755); err != nil {
 				t.Fatal(err)
 			}
 		}
-		cmd := proctest.Command(t, "sh", "-c", script)
+		cmd := proctest.Command(t, "sh", "-c", script, "stateful", "roll")
 		cmd.Env = []string{"PATH=" + bin + string(os.PathListSeparator) + pathWithoutStateful(t), "XDG_CACHE_HOME=" + cacheHome, "HOME=/nonexistent"}
 		out, err := cmd.CombinedOutput("the roll trigger's script")
 		if ee, ok := err.(*exec.ExitError); ok {
@@ -107,20 +107,24 @@ func TestRollTrigger(t *testing.T) {
 		return filepath.Join(cacheHome, "stateful", "v0.1.0", FileName(target))
 	}
 
-	t.Run("the pinned version on the PATH runs, nothing is downloaded", func(t *testing.T) {
+	// A stateful that says it is the pinned version but has other bytes
+	// (a rebuild under the same version label).
+	sameVersion := []byte("#!/bin/sh\nif [ \"$1\" = version ]; then echo 0.1.0; else echo \"PATH stateful $*\"; fi\n")
+
+	t.Run("the pinned bytes on the PATH run, nothing is downloaded", func(t *testing.T) {
 		t.Parallel()
 		s := serve(t, good)
-		out, code := run(t, s, "0.1.0", t.TempDir())
-		if code != 0 || out != "PATH stateful roll\n" || s.gets.Load() != 0 {
+		out, code := run(t, s, good, t.TempDir())
+		if code != 0 || out != "downloaded stateful roll\n" || s.gets.Load() != 0 {
 			t.Fatalf("exit %d, %d downloads, output %q", code, s.gets.Load(), out)
 		}
 	})
-	t.Run("another version on the PATH: the pinned release is downloaded once, checked, cached and run", func(t *testing.T) {
+	t.Run("other bytes on the PATH, whatever their version says: the pinned release is downloaded once, checked, cached and run", func(t *testing.T) {
 		t.Parallel()
 		s := serve(t, good)
 		cache := t.TempDir()
 		for range 2 {
-			out, code := run(t, s, "0.0.9", cache)
+			out, code := run(t, s, sameVersion, cache)
 			if code != 0 || out != "downloaded stateful roll\n" {
 				t.Fatalf("exit %d, output %q", code, out)
 			}
@@ -132,7 +136,7 @@ func TestRollTrigger(t *testing.T) {
 		if err := os.WriteFile(cached(cache), corrupt, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if out, code := run(t, s, "", cache); code != 0 || out != "downloaded stateful roll\n" || s.gets.Load() != 2 {
+		if out, code := run(t, s, nil, cache); code != 0 || out != "downloaded stateful roll\n" || s.gets.Load() != 2 {
 			t.Fatalf("after tampering with the cache: exit %d, %d downloads, output %q", code, s.gets.Load(), out)
 		}
 	})
@@ -140,7 +144,7 @@ func TestRollTrigger(t *testing.T) {
 		t.Parallel()
 		s := serve(t, corrupt)
 		cache := t.TempDir()
-		out, code := run(t, s, "", cache)
+		out, code := run(t, s, nil, cache)
 		want := fmt.Sprintf("stateful: %s/%s has sha256 %s, not %s, the sha256 the module pins for it: refusing to run it\n",
 			s.url, Path("0.1.0", target), hex.EncodeToString(corruptSum[:]), sums[target.String()])
 		if code != 1 || out != want {
@@ -153,7 +157,7 @@ func TestRollTrigger(t *testing.T) {
 	t.Run("a missing download fails naming the URL and the pinned sha256", func(t *testing.T) {
 		t.Parallel()
 		s := serve(t, nil)
-		out, code := run(t, s, "", t.TempDir())
+		out, code := run(t, s, nil, t.TempDir())
 		want := fmt.Sprintf("could not download %s/%s (the release the module pins, sha256 %s)", s.url, Path("0.1.0", target), sums[target.String()])
 		if code != 1 || !strings.Contains(out, want) {
 			t.Fatalf("exit %d, output %q; want exit 1 and %q", code, out, want)

@@ -2,6 +2,7 @@ package userdata
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -142,12 +143,16 @@ func TestConfigJSONIsTerraformsJSONEncode(t *testing.T) {
 // credentials), and records the CompleteLifecycleAction calls after
 // checking their SigV4 signature with the AWS SDK's signer.
 type fakeAWS struct {
-	srv       *httptest.Server
-	agent     []byte // served at /bin/stateful-linux-amd64 and as S3 object s3://artifacts-bucket/stateful (nil: 404)
-	s3Owner   string // the account owning the S3 bucket
-	mu        sync.Mutex
-	completes []url.Values
-	problems  []string
+	srv     *httptest.Server
+	agent   []byte // served at /bin/stateful-linux-amd64 and as S3 object s3://artifacts-bucket/stateful (nil: 404)
+	s3Owner string // the account owning the S3 bucket
+	// s3Object is the S3 URI the agent is served as (default
+	// s3://artifacts-bucket/stateful), in s3Region (default eu-west-1):
+	// asked in another region, S3 answers 301 naming its own.
+	s3Object, s3Region string
+	mu                 sync.Mutex
+	completes          []url.Values
+	problems           []string
 }
 
 const fakeAK, fakeSK, fakeToken = "ASIAEXAMPLE", "secret/key+with=chars", "role-session-token"
@@ -171,11 +176,25 @@ func (f *fakeAWS) serve(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "{\n  \"Code\" : \"Success\",\n  \"AccessKeyId\" : %q,\n  \"SecretAccessKey\" : %q,\n  \"Token\" : %q\n}\n", fakeAK, fakeSK, fakeToken)
 	case r.URL.Path == "/bin/stateful-linux-amd64" && f.agent != nil:
 		_, _ = w.Write(f.agent)
-	case r.URL.Path == "/stateful" && r.Method == http.MethodGet:
+	case r.Method == http.MethodGet && strings.Contains(r.Host, ".amazonaws.com"):
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		if p := checkSigV4(r, nil, "s3"); p != "" || r.Host != "artifacts-bucket.s3.eu-west-1.amazonaws.com" {
-			f.problems = append(f.problems, p+" host "+r.Host)
+		object, region := cmp.Or(f.s3Object, "s3://artifacts-bucket/stateful"), cmp.Or(f.s3Region, "eu-west-1")
+		bucket, key, _ := strings.Cut(strings.TrimPrefix(object, "s3://"), "/")
+		// Virtual-hosted style, or path-style for a bucket with dots (its
+		// virtual host would not match S3's wildcard certificate).
+		wantHost, wantPath := bucket+".s3."+region+".amazonaws.com", "/"+key
+		if strings.Contains(bucket, ".") {
+			wantHost, wantPath = "s3."+region+".amazonaws.com", "/"+bucket+"/"+key
+		}
+		asked := strings.TrimPrefix(strings.TrimSuffix(r.Host, ".amazonaws.com"), bucket+".")
+		if asked != "s3."+region {
+			w.Header().Set("X-Amz-Bucket-Region", region)
+			http.Error(w, "PermanentRedirect", http.StatusMovedPermanently)
+			return
+		}
+		if p := checkSigV4(r, nil, "s3", region); p != "" || r.Host != wantHost || r.URL.Path != wantPath {
+			f.problems = append(f.problems, p+" host "+r.Host+" path "+r.URL.Path)
 			http.Error(w, "SignatureDoesNotMatch", http.StatusForbidden)
 			return
 		}
@@ -192,7 +211,7 @@ func (f *fakeAWS) serve(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		if p := checkSigV4(r, body, "autoscaling"); p != "" {
+		if p := checkSigV4(r, body, "autoscaling", "eu-west-1"); p != "" {
 			f.problems = append(f.problems, p)
 			http.Error(w, "SignatureDoesNotMatch", http.StatusForbidden)
 			return
@@ -207,7 +226,7 @@ func (f *fakeAWS) serve(w http.ResponseWriter, r *http.Request) {
 
 // checkSigV4 re-signs the request's signed headers with the fake
 // credentials and says what differs, or "".
-func checkSigV4(r *http.Request, body []byte, service string) string {
+func checkSigV4(r *http.Request, body []byte, service, region string) string {
 	auth := r.Header.Get("Authorization")
 	_, signed, ok := strings.Cut(auth, "SignedHeaders=")
 	if !ok {
@@ -226,7 +245,7 @@ func checkSigV4(r *http.Request, body []byte, service string) string {
 	}
 	sum := sha256.Sum256(body)
 	err = v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = service == "s3" }).SignHTTP(context.Background(), aws.Credentials{AccessKeyID: fakeAK, SecretAccessKey: fakeSK, SessionToken: fakeToken},
-		check, hex.EncodeToString(sum[:]), service, "eu-west-1", at)
+		check, hex.EncodeToString(sum[:]), service, region, at)
 	if err != nil || check.Header.Get("Authorization") != auth {
 		return fmt.Sprintf("signature mismatch:\n got  %s\n want %s", auth, check.Header.Get("Authorization"))
 	}
@@ -385,6 +404,7 @@ func TestS3AgentIsSignedPinnedAndChecked(t *testing.T) {
 	pinned := hex.EncodeToString(sum[:])
 	for _, c := range []struct {
 		name, owner, version string
+		object, region       string
 		served               []byte
 		wantCode             int
 		wantOut              string
@@ -394,12 +414,17 @@ func TestS3AgentIsSignedPinnedAndChecked(t *testing.T) {
 		{name: "another version", owner: "111122223333", version: "v1", served: good, wantCode: 1, wantOut: "could not fetch the agent from s3://artifacts-bucket/stateful"},
 		{name: "replaced object", owner: "111122223333", served: []byte("evil"), wantCode: 1, wantOut: "not the pinned " + pinned},
 		{name: "bucket of another account", owner: "999988887777", served: good, wantCode: 1, wantOut: "(bucket owner 111122223333)"},
+		{name: "dotted bucket, path-style", owner: "111122223333", object: "s3://artifacts.example.com/stateful", served: good, wantOut: "agent ready"},
+		{name: "bucket in another region", owner: "111122223333", region: "us-east-2", served: good, wantOut: "agent ready"},
+		{name: "key SigV4 percent-encodes", owner: "111122223333", object: "s3://artifacts-bucket/builds/v1+2(rc)=x,y@z!*/stateful", served: good, wantOut: "agent ready"},
+		{name: "all three", owner: "111122223333", object: "s3://artifacts.example.com/a+b/stateful", region: "ap-southeast-2", version: "v2", served: good, wantOut: "agent ready"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFakeAWS(t, c.served)
 			f.s3Owner = c.owner
-			script, err := RenderFile(moduleDir, exampleConfig(), Agent{S3URI: "s3://artifacts-bucket/stateful", S3SHA256: pinned, S3Owner: "111122223333", S3Version: c.version})
+			f.s3Object, f.s3Region = c.object, c.region
+			script, err := RenderFile(moduleDir, exampleConfig(), Agent{S3URI: cmp.Or(c.object, "s3://artifacts-bucket/stateful"), S3SHA256: pinned, S3Owner: "111122223333", S3Version: c.version})
 			if err != nil {
 				t.Fatal(err)
 			}

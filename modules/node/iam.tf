@@ -9,9 +9,11 @@ locals {
   arn_prefix = "arn:${var.iam.partition}"
   ec2_arn    = "${local.arn_prefix}:ec2:${var.iam.region}:${var.iam.account_id}"
 
-  # IAM allows 64 characters in a role or profile name; a long node id
-  # keeps a readable prefix and a hash that tells it apart.
-  role_name = length(var.name) <= 64 ? var.name : "${substr(var.name, 0, 55)}-${substr(sha256(var.name), 0, 8)}"
+  # IAM names are global to the account: the region tells apart the same
+  # app_name in two regions. IAM allows 64 characters in a role or profile
+  # name; a long one keeps a readable prefix and a hash that tells it apart.
+  role_base = "${var.name}-${var.iam.region}"
+  role_name = length(local.role_base) <= 64 ? local.role_base : "${substr(local.role_base, 0, 55)}-${substr(sha256(local.role_base), 0, 8)}"
 
   this_node = {
     "aws:ResourceTag/${var.iam.cluster_tag_key}" = var.iam.cluster

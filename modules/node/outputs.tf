@@ -23,6 +23,12 @@ output "launch_template_version" {
   value       = aws_launch_template.node.latest_version
 }
 
+output "launch_sha256" {
+  description = "SHA-256 of everything the node runs with (image, type, user data, profile, root volume, key, network): it changes exactly when the launch template gets a new version that the node must roll to, and never for a tag."
+  # The user data inside is sensitive; its hash is not.
+  value = nonsensitive(sha256(jsonencode(local.launch)))
+}
+
 output "iam_role_name" {
   description = "Name of the node's own IAM role."
   value       = aws_iam_role.node.name

@@ -113,10 +113,15 @@ variable "root_volume" {
   })
 }
 
-variable "kms_key_id" {
-  description = "Optional KMS key ARN for the data and root volumes."
+variable "kms_key_arn" {
+  description = "Optional KMS key ARN for the data and root volumes (the provider accepts only ARNs there)."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || startswith(coalesce(var.kms_key_arn, "arn:"), "arn:")
+    error_message = "The kms_key_arn must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)."
+  }
 }
 
 variable "http_put_hop_limit" {
@@ -138,9 +143,22 @@ variable "drain_on_termination" {
 }
 
 variable "tags" {
-  description = "Tags of every resource, already including the cluster tag."
+  description = "Tags of every resource, already including the cluster tag (`cluster_tag_key`)."
   type        = map(string)
   nullable    = false
+}
+
+variable "default_tags" {
+  description = "The provider's default tags, which the provider applies to neither groups nor launch-time tags: the group carries them and propagates them to its instances."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+}
+
+variable "cluster_tag_key" {
+  description = "Key of the cluster tag (its value is in `tags`)."
+  type        = string
+  default     = "stateful:cluster"
 }
 
 variable "node_id_tag_key" {
@@ -152,4 +170,11 @@ variable "volume_delete_timeout" {
   description = "How long Terraform waits for the data volume's deletion, final snapshot included (a duration such as `4h`)."
   type        = string
   default     = "4h"
+}
+
+variable "allow_volume_replacement" {
+  description = "Let a plan replace the data volume (a blank one) when its availability zone or key changes; false refuses such a plan."
+  type        = bool
+  default     = false
+  nullable    = false
 }

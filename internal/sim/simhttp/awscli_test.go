@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stateful-aws/stateful/internal/cluster"
+	"github.com/stateful-aws/stateful/internal/proctest"
 	"github.com/stateful-aws/stateful/internal/sim"
 )
 
@@ -50,7 +51,7 @@ func testAWSCLI(t *testing.T, bin string) {
 	home := t.TempDir()
 	run := func(args ...string) map[string]any {
 		t.Helper()
-		cmd := exec.Command(bin, append([]string{"--endpoint-url", srv.URL, "--output", "json"}, args...)...)
+		cmd := proctest.Command(t, bin, append([]string{"--endpoint-url", srv.URL, "--output", "json"}, args...)...)
 		cmd.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
 			"AWS_DEFAULT_REGION=us-east-1", "AWS_PAGER=", "AWS_CONFIG_FILE=" + home + "/none", "AWS_SHARED_CREDENTIALS_FILE=" + home + "/none"}
 		out, err := cmd.Output()

@@ -120,6 +120,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serveSSM(w, r)
 		return
 	}
+	if isSTS(r) {
+		h.serveSTS(w, r, reqID)
+		return
+	}
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
 		writeError(w, ec2Query, reqID, &sim.APIError{Code: "InvalidHttpRequest", Message: "Only GET and POST requests are supported.", Status: http.StatusMethodNotAllowed})
 		return

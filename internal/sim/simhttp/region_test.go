@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -16,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/stateful-aws/stateful/internal/proctest"
 )
 
 // Issue 25 item 9: the simulator answers only for its region; a request
@@ -57,10 +58,10 @@ func TestTheSimulatorAnswersOnlyForItsRegion(t *testing.T) {
 	}
 	for version, bin := range awsCLIs(t) {
 		home := t.TempDir()
-		cmd := exec.Command(bin, "--endpoint-url", srv.URL, "--region", "eu-west-1", "ec2", "describe-instances")
+		cmd := proctest.Command(t, bin, "--endpoint-url", srv.URL, "--region", "eu-west-1", "ec2", "describe-instances")
 		cmd.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
 			"AWS_PAGER=", "AWS_CONFIG_FILE=" + home + "/none", "AWS_SHARED_CREDENTIALS_FILE=" + home + "/none", "AWS_MAX_ATTEMPTS=1"}
-		out, err := cmd.CombinedOutput()
+		out, err := cmd.CombinedOutput("aws ec2 describe-instances")
 		if err == nil || !strings.Contains(string(out), "(SignatureDoesNotMatch)") || !strings.Contains(string(out), "Credential should be scoped to a valid region, not 'eu-west-1'.") {
 			t.Errorf("CLI %s with --region eu-west-1: %v\n%s", version, err, out)
 		}

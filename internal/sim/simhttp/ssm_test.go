@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/stateful-aws/stateful/internal/clock"
+	"github.com/stateful-aws/stateful/internal/proctest"
 	"github.com/stateful-aws/stateful/internal/sim"
 	"github.com/stateful-aws/stateful/internal/sim/simhttp"
 )
@@ -125,7 +125,7 @@ func TestSSMLockCallsThroughTheAWSCLI(t *testing.T) {
 			defer srv.Close()
 			home := t.TempDir()
 			run := func(args ...string) (map[string]any, string) {
-				cmd := exec.Command(bin, append([]string{"--endpoint-url", srv.URL, "--output", "json", "ssm"}, args...)...)
+				cmd := proctest.Command(t, bin, append([]string{"--endpoint-url", srv.URL, "--output", "json", "ssm"}, args...)...)
 				cmd.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
 					"AWS_DEFAULT_REGION=us-east-1", "AWS_PAGER=", "AWS_CONFIG_FILE=" + home + "/none", "AWS_SHARED_CREDENTIALS_FILE=" + home + "/none"}
 				var stderr strings.Builder

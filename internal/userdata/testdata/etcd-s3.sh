@@ -118,29 +118,75 @@ hmac() {
   { printf '%b' "$opad"; printf '%b' "$(hexbytes "${inner%% *}")"; } | sha256sum | cut -d' ' -f1
 }
 
+# uri_encode STRING: STRING percent-encoded as SigV4 wants it for S3 (RFC
+# 3986 unreserved characters and / kept, every other byte %XX in capitals),
+# both in the canonical request and in the URL, so that the two agree.
+uri_encode() {
+  local LC_ALL=C s=$1 out='' c i
+  for ((i = 0; i < ${#s}; i++)); do
+    c=${s:i:1}
+    case "$c" in
+      [A-Za-z0-9._~/-]) out+=$c ;;
+      *) printf -v c '%%%02X' "'$c"; out+=$c ;;
+    esac
+  done
+  printf '%s' "$out"
+}
+
 # s3_get s3://BUCKET/KEY FILE OWNER [VERSION]: a GET signed (SigV4) with the
 # instance role's credentials from IMDSv2, so no AWS CLI is needed; S3
 # refuses it unless account OWNER owns the bucket (a deleted bucket's name
-# re-created elsewhere), and VERSION pins the object's version.
+# re-created elsewhere), and VERSION pins the object's version. A bucket
+# name with dots is addressed path-style (its virtual host would not match
+# S3's certificate); a bucket in another region is asked again in the
+# region S3 names (x-amz-bucket-region); China regions use their own
+# domain.
 s3_get() {
-  local bucket key host owner=$3 version=${4:-} query='' token role creds ak sk st now day scope empty creq sts k part sig
+  local bucket key owner=$3 version=${4:-} query='' bucket_region=$region suffix=amazonaws.com
   bucket=${1#s3://}; key=${bucket#*/}; bucket=${bucket%%/*}
-  host="$bucket.s3.$region.amazonaws.com"
-  [ -z "$version" ] || query="versionId=$version"
-  token=$(imds_token)
-  role=$(imds_get "$token" meta-data/iam/security-credentials/)
-  creds=$(imds_get "$token" "meta-data/iam/security-credentials/$role")
+  case "$region" in cn-*) suffix=amazonaws.com.cn ;; esac
+  [ -z "$version" ] || query="versionId=$(uri_encode "$version")"
+  local attempt status headers
+  headers=$(mktemp)
+  for attempt in 1 2; do
+    status=$(s3_request "$bucket" "$key" "$2" "$owner" "$query" "$bucket_region" "$suffix" "$headers") || { rm -f "$headers"; return 1; }
+    [ "$status" != 200 ] || { rm -f "$headers"; return 0; }
+    local other
+    other=$(tr -d '\r' <"$headers" | sed -n 's/^[Xx]-[Aa]mz-[Bb]ucket-[Rr]egion: *//p' | tail -n 1)
+    if [ "$attempt" = 1 ] && [ -n "$other" ] && [ "$other" != "$bucket_region" ]; then
+      bucket_region=$other
+      continue
+    fi
+    echo "stateful: S3 answered HTTP $status for s3://$bucket/$key in $bucket_region" >&2
+    break
+  done
+  rm -f "$headers"
+  return 1
+}
+
+# s3_request BUCKET KEY FILE OWNER QUERY REGION SUFFIX HEADERS: one signed
+# GET; prints the HTTP status, the body in FILE, the headers in HEADERS.
+s3_request() {
+  local bucket=$1 key=$2 owner=$4 query=$5 sregion=$6 suffix=$7 host path token role creds ak sk st now day scope empty creq sts k part sig
+  if [[ "$bucket" == *.* ]]; then
+    host="s3.$sregion.$suffix"; path="/$bucket/$(uri_encode "$key")"
+  else
+    host="$bucket.s3.$sregion.$suffix"; path="/$(uri_encode "$key")"
+  fi
+  token=$(imds_token) || return 1
+  role=$(imds_get "$token" meta-data/iam/security-credentials/) || return 1
+  creds=$(imds_get "$token" "meta-data/iam/security-credentials/$role") || return 1
   ak=$(json_field AccessKeyId <<<"$creds"); sk=$(json_field SecretAccessKey <<<"$creds"); st=$(json_field Token <<<"$creds")
-  now=$(date -u +%Y%m%dT%H%M%SZ); day=${now%%T*}; scope="$day/$region/s3/aws4_request"
+  now=$(date -u +%Y%m%dT%H%M%SZ); day=${now%%T*}; scope="$day/$sregion/s3/aws4_request"
   empty=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
-  creq=$(printf 'GET\n/%s\n%s\nhost:%s\nx-amz-content-sha256:%s\nx-amz-date:%s\nx-amz-expected-bucket-owner:%s\nx-amz-security-token:%s\n\nhost;x-amz-content-sha256;x-amz-date;x-amz-expected-bucket-owner;x-amz-security-token\n%s' \
-    "$key" "$query" "$host" "$empty" "$now" "$owner" "$st" "$empty")
+  creq=$(printf 'GET\n%s\n%s\nhost:%s\nx-amz-content-sha256:%s\nx-amz-date:%s\nx-amz-expected-bucket-owner:%s\nx-amz-security-token:%s\n\nhost;x-amz-content-sha256;x-amz-date;x-amz-expected-bucket-owner;x-amz-security-token\n%s' \
+    "$path" "$query" "$host" "$empty" "$now" "$owner" "$st" "$empty")
   sts=$(printf 'AWS4-HMAC-SHA256\n%s\n%s\n%s' "$now" "$scope" "$(printf '%s' "$creq" | sha256sum | cut -d' ' -f1)")
   k=$(printf '%s' "AWS4$sk" | od -An -v -tx1 | tr -d ' \n')
   k=$(printf '%s' "$day" | hmac "$k")
-  for part in "$region" s3 aws4_request; do k=$(printf '%s' "$part" | hmac "$k"); done
+  for part in "$sregion" s3 aws4_request; do k=$(printf '%s' "$part" | hmac "$k"); done
   sig=$(printf '%s' "$sts" | hmac "$k")
-  curl -fsS --retry 5 -o "$2" -K - "${STATEFUL_S3_ENDPOINT:-https://$host}/$key${query:+?$query}" <<STATEFUL_CURL
+  curl -sS --retry 5 -o "$3" -D "$8" -w '%{http_code}' -K - "${STATEFUL_S3_ENDPOINT:-https://$host}$path${query:+?$query}" <<STATEFUL_CURL
 header = "Host: $host"
 header = "x-amz-date: $now"
 header = "x-amz-content-sha256: $empty"
