@@ -33,7 +33,8 @@ func TestFailureTagHoldsNoScriptOutput(t *testing.T) {
 	a.keep("DB_PASSWORD=hunter2")
 	a.keep("\x1b]0;owned\x07\x1b[2J")
 	a.report(context.Background(), "node-script", &StepError{Step: "node-script", Err: errors.New("the node script failed: exit status 3\x1b[31m")})
-	if len(rec.tags) != 1 {
+	// The summary, and its failure class (whether a relaunch can fix it).
+	if len(rec.tags) != 2 || rec.tags[1] != "node" {
 		t.Fatalf("tags: %q", rec.tags)
 	}
 	got := rec.tags[0]

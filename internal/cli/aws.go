@@ -25,8 +25,9 @@ type deps struct {
 	clients func(ctx context.Context, f *awsFlags) (awsapi.AutoScaling, awsapi.EC2, error)
 	// params reaches Parameter Store: the cluster's lock and failure mark.
 	params func(ctx context.Context, f *awsFlags) (lock.API, error)
-	// iam revokes a replaced node's older sessions (evict.go); nil: none.
-	iam   func(ctx context.Context, f *awsFlags) (awsapi.IAM, error)
+	// iam revokes a replaced node's older sessions (evict.go), in the
+	// region it returns (the node roles' names carry it); nil: none.
+	iam   func(ctx context.Context, f *awsFlags) (awsapi.IAM, string, error)
 	clock clock.Clock
 	// terminal reports whether a stream is an interactive terminal.
 	terminal func(any) bool
@@ -58,12 +59,12 @@ func defaultDeps() deps {
 			}
 			return c.SSM, nil
 		},
-		iam: func(ctx context.Context, f *awsFlags) (awsapi.IAM, error) {
+		iam: func(ctx context.Context, f *awsFlags) (awsapi.IAM, string, error) {
 			c, err := awsapi.New(ctx, awsapi.Config{Region: f.Region, Profile: f.Profile, EndpointURL: f.EndpointURL})
 			if err != nil {
-				return nil, err
+				return nil, "", err
 			}
-			return c.IAM, nil
+			return c.IAM, c.Region, nil
 		},
 		clock: clock.Real{},
 		terminal: func(s any) bool {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/stateful-aws/stateful/internal/cluster"
 	"github.com/stateful-aws/stateful/internal/evict"
 	"github.com/stateful-aws/stateful/internal/rollout"
 )
@@ -23,11 +24,11 @@ func (d deps) replacement(ctx context.Context, f *awsFlags) (evict.Replacement, 
 	if err != nil {
 		return evict.Replacement{}, err
 	}
-	im, err := d.iam(ctx, f)
+	im, region, err := d.iam(ctx, f)
 	if err != nil {
 		return evict.Replacement{}, err
 	}
-	return evict.Replacement{AutoScaling: as, EC2: ec, IAM: im, Clock: d.clock, Poll: 5 * time.Second, Timeout: evictTimeout}, nil
+	return evict.Replacement{AutoScaling: as, EC2: ec, IAM: im, Region: region, Clock: d.clock, Poll: 5 * time.Second, Timeout: evictTimeout}, nil
 }
 
 // evictOnReplaced passes the roll's events on and, on each "replaced",
@@ -50,7 +51,11 @@ func evictOnReplaced(ctx context.Context, d deps, f *awsFlags, stderr io.Writer,
 			var group string
 			var cut time.Time
 			if group, cut, err = r.AfterReplacedBy(ctx, e.Instance); err == nil {
-				fmt.Fprintf(stderr, "node %s: sessions of role %s issued before %s revoked\n", e.Node, evict.RoleName(group), cut.UTC().Format(time.RFC3339))
+				// The roll's output is its events: a revocation is said
+				// only with --verbose, and always when it fails.
+				if f.Verbose {
+					fmt.Fprintf(stderr, "node %s: sessions of role %s issued before %s revoked\n", e.Node, cluster.RoleName(group, r.Region), cut.UTC().Format(time.RFC3339))
+				}
 				return
 			}
 		}
@@ -66,10 +71,10 @@ func evictAfterReplace(ctx context.Context, d deps, f *awsFlags, out io.Writer, 
 	}
 	r, err := d.replacement(ctx, f)
 	if err == nil {
-		fmt.Fprintf(out, "waiting for %s to leave node %s's group, then revoking the older sessions of its role %s\n", old, node, evict.RoleName(group))
+		fmt.Fprintf(out, "waiting for %s to leave node %s's group, then revoking the older sessions of its role %s\n", old, node, cluster.RoleName(group, r.Region))
 		var cut time.Time
 		if cut, err = r.AfterReplacement(ctx, group, old); err == nil {
-			fmt.Fprintf(out, "node %s: sessions of role %s issued before %s revoked\n", node, evict.RoleName(group), cut.UTC().Format(time.RFC3339))
+			fmt.Fprintf(out, "node %s: sessions of role %s issued before %s revoked\n", node, cluster.RoleName(group, r.Region), cut.UTC().Format(time.RFC3339))
 			return nil
 		}
 	}

@@ -15,7 +15,9 @@ import (
 
 	"github.com/stateful-aws/stateful/internal/awsapi"
 	"github.com/stateful-aws/stateful/internal/clock"
+	"github.com/stateful-aws/stateful/internal/cluster"
 	"github.com/stateful-aws/stateful/internal/evict"
+	"github.com/stateful-aws/stateful/internal/lock"
 	"github.com/stateful-aws/stateful/internal/sim"
 )
 
@@ -27,7 +29,8 @@ func (w *simWorld) runWithIAM(args ...string) (int, string, string) {
 		clients: func(context.Context, *awsFlags) (awsapi.AutoScaling, awsapi.EC2, error) {
 			return w.e.AutoScaling(), w.e.EC2(), nil
 		},
-		iam:      func(context.Context, *awsFlags) (awsapi.IAM, error) { return w.e.IAM(), nil },
+		params:   func(context.Context, *awsFlags) (lock.API, error) { return w.e.SSM(), nil },
+		iam:      func(context.Context, *awsFlags) (awsapi.IAM, string, error) { return w.e.IAM(), w.e.Region(), nil },
 		clock:    clock.Real{},
 		terminal: func(any) bool { return false },
 	}
@@ -39,7 +42,7 @@ func (w *simWorld) runWithIAM(args ...string) (int, string, string) {
 // the zero time when it has none.
 func (w *simWorld) revokedBefore(n sim.NodeSpec) time.Time {
 	w.t.Helper()
-	doc, ok := w.e.RolePolicy(evict.RoleName(n.Group), evict.PolicyName)
+	doc, ok := w.e.RolePolicy(cluster.RoleName(n.Group, w.e.Region()), evict.PolicyName)
 	if !ok {
 		return time.Time{}
 	}

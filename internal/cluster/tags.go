@@ -3,6 +3,11 @@
 // tags that tie AWS resources to a node.
 package cluster
 
+import (
+	"crypto/sha256"
+	"encoding/hex"
+)
+
 // Tags the Terraform module puts on every resource of a node, and that the
 // Go code reads to find them. modules/node declares the same keys; a test
 // checks that the two agree.
@@ -52,6 +57,20 @@ const TagReady = "stateful:ready"
 // original's had. modules/node declares the same patterns; a test checks
 // that the two agree.
 func GroupName(clusterName, nodeID string) string { return clusterName + "-node-" + nodeID }
+
+// RoleName is the node's own IAM role and instance profile: its group's
+// name and the region (IAM names are account-wide, so the same cluster
+// name in two regions must not collide). IAM allows 64 characters: a
+// longer name keeps 55 and a hash that tells it apart. modules/node/iam.tf
+// computes the same.
+func RoleName(group, region string) string {
+	base := group + "-" + region
+	if len(base) <= 64 {
+		return base
+	}
+	sum := sha256.Sum256([]byte(base))
+	return base[:55] + "-" + hex.EncodeToString(sum[:])[:8]
+}
 
 // LaunchTemplateName is the node's launch template: the group's name.
 func LaunchTemplateName(clusterName, nodeID string) string { return GroupName(clusterName, nodeID) }

@@ -9,8 +9,6 @@ package evict
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -27,17 +25,6 @@ const PolicyName = "AWSRevokeOlderSessions"
 
 // IAM is the one IAM call this package makes.
 type IAM = awsapi.IAM
-
-// RoleName is the name of a node's own role for its group's name, as
-// modules/node/iam.tf computes it: IAM allows 64 characters, so a longer
-// name keeps 55 and a hash that tells it apart.
-func RoleName(group string) string {
-	if len(group) <= 64 {
-		return group
-	}
-	sum := sha256.Sum256([]byte(group))
-	return group[:55] + "-" + hex.EncodeToString(sum[:])[:8]
-}
 
 // Document is the revocation policy for a cutoff: every action is denied
 // to sessions issued before it.

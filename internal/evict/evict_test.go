@@ -2,7 +2,6 @@ package evict
 
 import (
 	"encoding/json"
-	"strings"
 	"testing"
 	"time"
 )
@@ -21,19 +20,6 @@ func TestCutoff(t *testing.T) {
 		if got := Cutoff(c.launch, c.gone); !got.Equal(c.want) {
 			t.Errorf("%s: Cutoff = %v, want %v", c.name, got, c.want)
 		}
-	}
-}
-
-// RoleName is modules/node/iam.tf's role_name: the name itself up to 64
-// characters, else 55 of it, a dash and 8 hex digits of its sha256.
-func TestRoleName(t *testing.T) {
-	if got := RoleName("kafka-node-00"); got != "kafka-node-00" {
-		t.Errorf("short name: %q", got)
-	}
-	long := strings.Repeat("a", 60) + "-node-00"
-	got := RoleName(long)
-	if len(got) != 64 || !strings.HasPrefix(got, long[:55]+"-") || got == RoleName(long+"x") {
-		t.Errorf("long name: %q", got)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stateful-aws/stateful/internal/awsapi"
 	"github.com/stateful-aws/stateful/internal/clock"
+	"github.com/stateful-aws/stateful/internal/cluster"
 )
 
 // Replacement is what revoking after a node's replacement needs.
@@ -19,6 +20,7 @@ type Replacement struct {
 	EC2         awsapi.EC2
 	IAM         IAM
 	Clock       clock.Clock
+	Region      string        // the node roles' names carry it (cluster.RoleName)
 	Poll        time.Duration // between looks at the group
 	Timeout     time.Duration // how long to wait for the old instance to go
 }
@@ -37,7 +39,7 @@ func (r Replacement) AfterReplacement(ctx context.Context, group, old string) (t
 		}
 		if gone && !launch.IsZero() {
 			cut := Cutoff(launch, r.Clock.Now())
-			return cut, Revoke(ctx, r.IAM, RoleName(group), cut)
+			return cut, Revoke(ctx, r.IAM, cluster.RoleName(group, r.Region), cut)
 		}
 		if !r.Clock.Now().Before(deadline) {
 			return time.Time{}, fmt.Errorf("node group %s: the old instance %s did not leave, or no replacement came, within %s; its role's older sessions are not revoked (stateful roll or recover --replace again revokes them)", group, old, r.Timeout)

@@ -254,7 +254,7 @@ func TestRollbackPutsTheFailedNodeAloneBack(t *testing.T) {
 			sim.AbandonAfter(10*time.Second)(e, inst)
 			return
 		}
-		sim.ContinueAfter(bootTime)(e, inst)
+		sim.AgentAfter(bootTime)(e, inst)
 	}
 	// Version 2 boots, but its member never catches up.
 	behindOnV2 := func(_ string, m sim.Member, _ time.Duration) bool { return m.Version == 2 }
@@ -350,7 +350,7 @@ func TestRollbackUnderRandomFaults(t *testing.T) {
 						sim.AbandonAfter(10*time.Second)(e, inst)
 						return
 					}
-					sim.ContinueAfter(bootTime)(e, inst)
+					sim.AgentAfter(bootTime)(e, inst)
 				}
 				w := newWorld(t, 3, boot)
 				badGroup = w.nodes[bad].Group

@@ -2,14 +2,14 @@ package sim
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"regexp"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+
+	"github.com/stateful-aws/stateful/internal/cluster"
 )
 
 // IAMAPI is the part of IAM the product calls: PutRolePolicy, with which
@@ -77,19 +77,9 @@ func (e *Engine) RolePolicy(role, name string) (string, bool) {
 // roleExists: every node group has its node's role.
 func (e *Engine) roleExists(role string) bool {
 	for name := range e.w.groups {
-		if nodeRoleName(name) == role {
+		if cluster.RoleName(name, e.cfg.Region) == role {
 			return true
 		}
 	}
 	return false
-}
-
-// nodeRoleName is a node group's role name: IAM allows 64 characters, so a
-// longer name keeps 55 and a hash.
-func nodeRoleName(group string) string {
-	if len(group) <= 64 {
-		return group
-	}
-	sum := sha256.Sum256([]byte(group))
-	return group[:55] + "-" + hex.EncodeToString(sum[:])[:8]
 }

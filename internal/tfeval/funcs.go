@@ -343,3 +343,7 @@ var cidrNetmaskFunc = function.New(&function.Spec{
 		return cty.StringVal(netip.AddrFrom4([4]byte{byte(m >> 24), byte(m >> 16), byte(m >> 8), byte(m)}).String()), nil
 	},
 })
+
+// Functions is Terraform's function table as the evaluator has it, for
+// tests that evaluate one of the module's expressions alone.
+func Functions() map[string]function.Function { return functions() }

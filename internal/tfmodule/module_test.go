@@ -17,6 +17,7 @@ import (
 
 	"github.com/stateful-aws/stateful/internal/agent"
 	"github.com/stateful-aws/stateful/internal/cluster"
+	"github.com/stateful-aws/stateful/internal/tfeval"
 )
 
 const root = "../.."
@@ -299,5 +300,33 @@ func TestScriptsPassShellcheck(t *testing.T) {
 	out, err := exec.Command(sc, append([]string{"-s", "bash"}, scripts...)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("shellcheck: %v\n%s", err, out)
+	}
+}
+
+// TestRoleNameAgrees evaluates modules/node's role name (its group's name
+// and the region, shortened past IAM's 64 characters) against the Go side's
+// cluster.RoleName, which the roll and recover use to revoke a replaced
+// node's older sessions: a mismatch would revoke nothing.
+func TestRoleNameAgrees(t *testing.T) {
+	t.Parallel()
+	for _, group := range []string{"kafka-prod-node-07", strings.Repeat("long-cluster-name-", 4) + "node-07"} {
+		ctx := &hcl.EvalContext{Functions: tfeval.Functions(), Variables: map[string]cty.Value{
+			"var": cty.ObjectVal(map[string]cty.Value{
+				"name": cty.StringVal(group),
+				"iam":  cty.ObjectVal(map[string]cty.Value{"region": cty.StringVal("eu-west-1")}),
+			}),
+		}}
+		locals := map[string]cty.Value{}
+		for _, name := range []string{"role_base", "role_name"} {
+			ctx.Variables["local"] = cty.ObjectVal(locals)
+			v, diags := local(t, "modules/node/iam.tf", name).Value(ctx)
+			if diags.HasErrors() {
+				t.Fatalf("local.%s: %s", name, diags.Error())
+			}
+			locals[name] = v
+		}
+		if got, want := locals["role_name"].AsString(), cluster.RoleName(group, "eu-west-1"); got != want {
+			t.Errorf("role name of %s: HCL %q, Go %q", group, got, want)
+		}
 	}
 }
