@@ -84,7 +84,13 @@ locals {
       STATEFUL_VERIFY          = var.roll.verify == null ? "" : var.roll.verify
       STATEFUL_SOAK            = coalesce(var.roll.soak, "0s")
       STATEFUL_PRE_CHECK       = var.roll.pre_check == null ? "" : var.roll.pre_check
+      STATEFUL_APP             = var.roll.app == null ? "" : var.roll.app
+      STATEFUL_ON_FAILURE      = var.roll.on_failure
+      STATEFUL_LOCK_WAIT       = var.roll.lock_wait
     },
+    # Set only when given: the flags' own defaults otherwise.
+    var.roll.app_port == null ? {} : { STATEFUL_APP_PORT = tostring(var.roll.app_port) },
+    length(var.roll.skip_checks) == 0 ? {} : { STATEFUL_SKIP_CHECK = join(",", var.roll.skip_checks) },
     var.roll.command != null ? {} : { STATEFUL_ROLL_SCRIPT = local.roll_script },
   )
 }

@@ -400,6 +400,7 @@ variable "roll" {
     The rolling update run after every change of what a node runs with (image, instance type, user data and agent, profile, root volume, key; never a tag edit): `enabled` (default true), and `command` to run instead of the default, `stateful roll` of the release the module pins (the stateful on the PATH or in the cache when its sha256 is the pinned one, else downloaded for the runner and checked against it: a shell, curl and mktemp are all it needs). It rolls the whole cluster (`--cluster`, the app_name) in the module's region, and refuses to touch anything when the credentials it has reach another account than the module's (STS GetCallerIdentity). The environment carries STATEFUL_CLUSTER, AWS_REGION, STATEFUL_REGION, STATEFUL_EXPECT_ACCOUNT, STATEFUL_TIMEOUT and the settings below.
     Credentials: `local-exec` sees only the environment Terraform runs in, never the provider block's `assume_role`, `profile` or dynamic credentials. `profile` names a shared-config profile (STATEFUL_PROFILE) and `role_arn` a role to assume (STATEFUL_ROLE_ARN) with the runner's credentials, at most one of the two; neither: the runner's own credentials.
     The roll's budget and checks, passed as STATEFUL_<FLAG> variables: `max_unavailable`, the most nodes out of service at once, a whole number of at least 1 or `"zone"` (a whole zone, with `by_zone`; default `"1"`); `by_zone`, replace one availability zone at a time (default false); `pre_check`, a bash command that must pass before each node's termination (retried until the timeout; it gets STATEFUL_NODE_ID and STATEFUL_NODE_IP); `canary`, nodes replaced first (default 0); `verify`, a bash command that must pass after the canary (needs `canary`); `soak`, how long to wait after the canary passed, a Go duration such as `"10m"` (needs `canary`).
+    The application's built-in checks (STATEFUL_APP...): `app`, `"etcd"`, `"zookeeper"` or `"kafka"`: before each termination the cluster is healthy by the application's own measure, after each replacement the new member has caught up, and the leader goes last (etcd's leadership is handed over first); the release binary the default roll runs carries the ZooKeeper check only, so `"etcd"` and `"kafka"` need `command` naming a full `stateful` build (make build); `app_port`, the client port on every node (default the application's); `skip_checks`, check names not to run; `on_failure`, `"stop"` (default) or `"rollback"` (a node whose replacement fails goes back to its last good launch-template version, with its own volume and IP, and the roll stops). `lock_wait`, how long a roll waits for another command's cluster lock (a second apply's roll while one runs) before it refuses, a Go duration (default `"15m"`).
     A budget that leaves fewer nodes in service than a majority is refused unless STATEFUL_ALLOW_QUORUM_LOSS=true is in the environment Terraform runs in.
   EOT
   type = object({
@@ -413,9 +414,35 @@ variable "roll" {
     canary          = optional(number, 0)
     verify          = optional(string)
     soak            = optional(string)
+    app             = optional(string)
+    app_port        = optional(number)
+    skip_checks     = optional(list(string), [])
+    on_failure      = optional(string, "stop")
+    lock_wait       = optional(string, "15m")
   })
   default  = {}
   nullable = false
+
+  validation {
+    condition     = var.roll.app == null || contains(["etcd", "zookeeper", "kafka"], coalesce(var.roll.app, "-"))
+    error_message = "The roll.app must be \"etcd\", \"zookeeper\" or \"kafka\" (or unset)."
+  }
+  validation {
+    condition     = !contains(["etcd", "kafka"], coalesce(var.roll.app, "-")) || var.roll.command != null
+    error_message = "The roll.app = \"etcd\" or \"kafka\" needs roll.command naming a full stateful build (the release binary the default roll runs carries the ZooKeeper check only)."
+  }
+  validation {
+    condition     = contains(["stop", "rollback"], var.roll.on_failure)
+    error_message = "The roll.on_failure must be \"stop\" or \"rollback\"."
+  }
+  validation {
+    condition     = var.roll.app_port == null || (coalesce(var.roll.app_port, 1) >= 1 && coalesce(var.roll.app_port, 1) <= 65535 && floor(coalesce(var.roll.app_port, 1)) == coalesce(var.roll.app_port, 1))
+    error_message = "The roll.app_port must be a whole port number from 1 to 65535."
+  }
+  validation {
+    condition     = can(regex("^([0-9]+(h|m|s))+$", var.roll.lock_wait))
+    error_message = "The roll.lock_wait must be a Go duration such as \"15m\" or \"0s\"."
+  }
 
   validation {
     condition     = can(regex("^[1-9][0-9]*$", var.roll.max_unavailable)) || var.roll.max_unavailable == "zone"
@@ -535,6 +562,10 @@ variable "data_volume_noexec" {
 
 variable "data_volume_offline_repair" {
   description = "Let the agent run `e2fsck -f -p` and `resize2fs` as root on an ext4 data volume that is smaller than its device before mounting it. Off by default: the filesystem was last written by the previous instance, which may have been compromised, and a crafted filesystem can attack the root-run tools. Without it ext4 grows online through the kernel (EXT4_IOC_RESIZE_FS) and xfs with xfs_growfs, and an ext4 volume the kernel cannot grow online keeps its size (the agent logs it)."
+  type        = bool
+  default     = false
+  nullable    = false
+}
 
 variable "allow_data_volume_replacement" {
   description = "Let a plan replace data volumes (default false). Changing what AWS cannot change on an existing volume (its availability zone, when a node moves to another zone's subnet, or its `kms_key_id`) makes Terraform delete the volume and create a blank one; the module refuses such a plan, naming the nodes, unless this is true. Restore from the final snapshot (`final_snapshot`) or copy the data yourself: the new volume starts empty."

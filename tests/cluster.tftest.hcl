@@ -277,6 +277,9 @@ run "roll_defaults_reach_the_flags" {
       STATEFUL_PRE_CHECK       = ""
       STATEFUL_PROFILE         = ""
       STATEFUL_ROLE_ARN        = ""
+      STATEFUL_APP             = ""
+      STATEFUL_ON_FAILURE      = "stop"
+      STATEFUL_LOCK_WAIT       = "15m"
     }
     error_message = "By default the roll acts on the whole cluster (its tag), in the module's region and account only, one node at a time, with no canary, with the runner's credentials."
   }
@@ -301,6 +304,21 @@ run "roll_budget_checks_and_credentials_reach_the_flags" {
       "zone", "true", "1", "curl -fsS http://$STATEFUL_NODE_IP:2379/health", "10m", "etcdctl endpoint health", "arn:aws:iam::123456789012:role/deploy", "",
     ]
     error_message = "The roll's budget, pre-check, canary and role reach stateful roll as STATEFUL_<FLAG> variables."
+  }
+}
+
+run "roll_app_checks_and_rollback_reach_the_flags" {
+  command = plan
+
+  variables {
+    roll = { app = "zookeeper", app_port = 2182, skip_checks = ["zookeeper-follower"], on_failure = "rollback", lock_wait = "0s" }
+  }
+
+  assert {
+    condition = [for k in ["STATEFUL_APP", "STATEFUL_APP_PORT", "STATEFUL_SKIP_CHECK", "STATEFUL_ON_FAILURE", "STATEFUL_LOCK_WAIT"] : local.roll_environment[k]] == [
+      "zookeeper", "2182", "zookeeper-follower", "rollback", "0s",
+    ]
+    error_message = "The built-in check, its port and skipped checks, the rollback and the lock wait reach stateful roll as STATEFUL_<FLAG> variables."
   }
 }
 

@@ -805,3 +805,53 @@ run "roll_empty_pre_check" {
 
   expect_failures = [var.roll]
 }
+
+run "roll_unknown_app" {
+  command = plan
+
+  variables {
+    roll = { app = "mongodb" }
+  }
+
+  expect_failures = [var.roll]
+}
+
+run "roll_etcd_check_without_a_full_build" {
+  command = plan
+
+  variables {
+    roll = { app = "etcd" }
+  }
+
+  expect_failures = [var.roll]
+}
+
+run "roll_unknown_on_failure" {
+  command = plan
+
+  variables {
+    roll = { on_failure = "retry" }
+  }
+
+  expect_failures = [var.roll]
+}
+
+run "roll_app_port_out_of_range" {
+  command = plan
+
+  variables {
+    roll = { app = "zookeeper", app_port = 70000 }
+  }
+
+  expect_failures = [var.roll]
+}
+
+run "roll_lock_wait_not_a_duration" {
+  command = plan
+
+  variables {
+    roll = { lock_wait = "fifteen minutes" }
+  }
+
+  expect_failures = [var.roll]
+}

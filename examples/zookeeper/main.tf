@@ -51,6 +51,10 @@ module "zookeeper" {
   node_config_script   = filebase64("${path.module}/node.sh")
   security_groups      = var.security_group_ids
   drain_on_termination = true
+  # Between nodes the roll asks ZooKeeper itself (a quorum with a leader,
+  # every follower synced; the replaced server a follower again) and
+  # replaces the leader last.
+  roll = { app = "zookeeper" }
   default_data_volume = {
     file_system_type       = "ext4"
     mount_path             = "/data"
