@@ -96,11 +96,11 @@ fi
 # --- end of IMDS for root only --------------------------------------------
 
 case "$(uname -m)" in
-  x86_64 | amd64) arch=amd64 sha256='498cb853f96e5994b89c54e0f97b5e258d5766c6e0de65c36d7c38ae49aa4a3b' ;;
-  aarch64 | arm64) arch=arm64 sha256='b8ebf03b05f713c6ea1d1cd929027df6fd37d12d2ef50542b5407f317079a449' ;;
+  x86_64 | amd64) arch=amd64 sha256='89d2fc2d7d65eb7369520c33fb65ed6130a6739a3b06f047fbd90a249f7cc128' ;;
+  aarch64 | arm64) arch=arm64 sha256='a19068c31da3769d4d94a062f715b29c94572e86cd76456ca4b859fbf9e247b9' ;;
   *) refuse "this node's architecture $(uname -m) has no stateful agent: releases are built for x86_64 (amd64) and aarch64 (arm64)" ;;
 esac
-url='https://github.com/stateful-aws/stateful/releases/download/v0.1.0/stateful-linux-{arch}'
+url='https://github.com/stateful-aws/stateful/releases/download/v0.2.0/stateful-linux-{arch}'
 url=${url//\{arch\}/$arch}
 tmp=$(mktemp)
 curl -fsSL --retry 5 --retry-connrefused -o "$tmp" "$url" ||
