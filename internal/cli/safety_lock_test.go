@@ -88,17 +88,16 @@ func (a applyFaults) describe() []string {
 }
 
 // triggerEnv is the environment the module's terraform_data.roll gives
-// `stateful roll` (roll.tf, templates/roll.sh.tftpl: `exec stateful roll`
-// with no arguments), with var.roll's and asg_inservice_timeout_in_mins'
-// defaults: every group by name in node-id order, the region, the budget.
+// `stateful roll` (roll.tf, templates/roll.sh.tftpl: `stateful roll` with
+// no arguments), with var.roll's and asg_inservice_timeout_in_mins'
+// defaults: the whole cluster by its tag, the region, the budget, no
+// pre-check, no application check, stop on a failure. (The account check,
+// STATEFUL_EXPECT_ACCOUNT, is in the real clients the test replaces.)
 func (r *safetyRun) triggerEnv() map[string]string {
-	groups := make([]string, len(r.nodes))
-	for i, n := range r.nodes {
-		groups[i] = n.Group
-	}
 	env := map[string]string{
-		"STATEFUL_ASG": strings.Join(groups, ","), "AWS_REGION": "us-east-1", "STATEFUL_TIMEOUT": "10m",
+		"STATEFUL_CLUSTER": "c", "AWS_REGION": "us-east-1", "STATEFUL_REGION": "us-east-1", "STATEFUL_TIMEOUT": "10m",
 		"STATEFUL_MAX_UNAVAILABLE": "1", "STATEFUL_BY_ZONE": "false", "STATEFUL_CANARY": "0", "STATEFUL_VERIFY": "", "STATEFUL_SOAK": "0s",
+		"STATEFUL_PRE_CHECK": "", "STATEFUL_APP": "", "STATEFUL_ON_FAILURE": "stop",
 	}
 	if r.s.apply.wait > 0 {
 		env["STATEFUL_LOCK_WAIT"] = r.s.apply.wait.String()
@@ -166,7 +165,7 @@ func envPrefix(env map[string]string) string {
 		return ""
 	}
 	var b strings.Builder
-	for _, k := range []string{"STATEFUL_ASG", "STATEFUL_TIMEOUT", "STATEFUL_LOCK_WAIT"} {
+	for _, k := range []string{"STATEFUL_CLUSTER", "STATEFUL_TIMEOUT", "STATEFUL_LOCK_WAIT"} {
 		if v, ok := env[k]; ok {
 			fmt.Fprintf(&b, "%s=%s ", k, v)
 		}
