@@ -95,6 +95,9 @@ var ownArguments = map[string]string{
 // arguments, the module's own locals and node-module arguments: the user
 // data of every node is the module's templatefile, evaluated.
 func Evaluate(src Source, baseURL string) (*Cluster, error) {
+	if err := trustedDir(src.Dir); err != nil {
+		return nil, err
+	}
 	user, err := tfeval.Load(src.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("reading the configuration in %s: %w", src.Dir, err)

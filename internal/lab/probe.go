@@ -61,6 +61,9 @@ const probeTimeout = 10 * time.Second
 // LoadProbe reads dir/lab.hcl; a missing file is no probe.
 func LoadProbe(dir string) (Probe, error) {
 	var p Probe
+	if err := trustedDir(dir); err != nil {
+		return p, err
+	}
 	path := filepath.Join(dir, ProbeFile)
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return p, nil
