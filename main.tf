@@ -260,6 +260,7 @@ module "cluster_nodes" {
   drain_on_termination     = var.drain_on_termination
   tags                     = local.tags
   default_tags             = data.aws_default_tags.current.tags
+  launch_tags              = var.launch_tags
   cluster_tag_key          = local.cluster_tag_key
   node_id_tag_key          = local.node_id_tag_key
 }

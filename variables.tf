@@ -296,6 +296,13 @@ variable "tags" {
   nullable    = false
 }
 
+variable "launch_tags" {
+  description = "Tags the launch templates put on instances and their root volumes as they are created (`tag_specifications`), for what needs them at creation: an SCP that refuses untagged `ec2:RunInstances` or `ec2:CreateVolume`, or cost allocation of root volumes (Auto Scaling propagates no tag to volumes). Unlike `tags`, changing them makes a new launch-template version for every node and so a roll: keep here only tags that seldom change."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+}
+
 variable "kms_key_id" {
   description = "Optional KMS key for the data and root volumes (default: the account's EBS key), as a key ARN (`arn:aws:kms:REGION:ACCOUNT:key/ID`) or a key ID (the module passes on its ARN, in the nodes' region and account: the provider accepts only ARNs). Setting or changing it on an existing cluster replaces every data volume, which the module refuses unless `allow_data_volume_replacement` is set. Not an alias: EC2 records the key an alias points to, so an alias would replace every volume on every apply. The node role may use only this key, and the key's policy must let the Auto Scaling service-linked role (`AWSServiceRoleForAutoScaling`) use it, or launches fail with `Client.InternalError` (see examples/complete)."
   type        = string

@@ -202,7 +202,7 @@ run "launch_hash_ignores_tags" {
   }
 
   assert {
-    condition     = output.launch_sha256 == sha256(jsonencode({ image_id = "ami-0123456789abcdef0", instance_type = "m6i.large", key_name = null, user_data = base64encode(var.user_data), profile = "kafka-node-01-eu-west-1", hop_limit = 1, node_ip = "10.0.2.10", subnet_id = "subnet-0bbbbbbbbbbbbbbbb", root_volume = var.root_volume, kms_key_arn = null }))
+    condition     = output.launch_sha256 == sha256(jsonencode({ image_id = "ami-0123456789abcdef0", instance_type = "m6i.large", key_name = null, user_data = base64encode(var.user_data), profile = "kafka-node-01-eu-west-1", hop_limit = 1, node_ip = "10.0.2.10", subnet_id = "subnet-0bbbbbbbbbbbbbbbb", root_volume = var.root_volume, kms_key_arn = null, launch_tags = {} }))
     error_message = "The roll trigger's hash covers what the node runs with, and no tag."
   }
 }
@@ -219,7 +219,7 @@ run "launch_hash_same_after_a_tag_edit" {
   }
 
   assert {
-    condition     = output.launch_sha256 == sha256(jsonencode({ image_id = "ami-0123456789abcdef0", instance_type = "m6i.large", key_name = null, user_data = base64encode(var.user_data), profile = "kafka-node-01-eu-west-1", hop_limit = 1, node_ip = "10.0.2.10", subnet_id = "subnet-0bbbbbbbbbbbbbbbb", root_volume = var.root_volume, kms_key_arn = null }))
+    condition     = output.launch_sha256 == sha256(jsonencode({ image_id = "ami-0123456789abcdef0", instance_type = "m6i.large", key_name = null, user_data = base64encode(var.user_data), profile = "kafka-node-01-eu-west-1", hop_limit = 1, node_ip = "10.0.2.10", subnet_id = "subnet-0bbbbbbbbbbbbbbbb", root_volume = var.root_volume, kms_key_arn = null, launch_tags = {} }))
     error_message = "A tag edit (var.tags or the provider's default tags) leaves the roll trigger's hash as it was."
   }
 }
@@ -235,8 +235,31 @@ run "launch_hash_changes_with_the_image" {
   }
 
   assert {
-    condition     = output.launch_sha256 != sha256(jsonencode({ image_id = "ami-0123456789abcdef0", instance_type = "m6i.large", key_name = null, user_data = base64encode(var.user_data), profile = "kafka-node-01-eu-west-1", hop_limit = 1, node_ip = "10.0.2.10", subnet_id = "subnet-0bbbbbbbbbbbbbbbb", root_volume = var.root_volume, kms_key_arn = null }))
+    condition     = output.launch_sha256 != sha256(jsonencode({ image_id = "ami-0123456789abcdef0", instance_type = "m6i.large", key_name = null, user_data = base64encode(var.user_data), profile = "kafka-node-01-eu-west-1", hop_limit = 1, node_ip = "10.0.2.10", subnet_id = "subnet-0bbbbbbbbbbbbbbbb", root_volume = var.root_volume, kms_key_arn = null, launch_tags = {} }))
     error_message = "A new image changes the hash, so the roll runs."
+  }
+}
+
+run "launch_tags_reach_instance_and_root_volume_and_roll" {
+  command = plan
+  module {
+    source = "./modules/node"
+  }
+
+  variables {
+    launch_tags = { CostCenter = "42" }
+  }
+
+  assert {
+    condition = jsonencode([for s in aws_launch_template.node.tag_specifications : [s.resource_type, s.tags]]) == jsonencode([
+      ["instance", { CostCenter = "42", Name = "kafka-node-01", "stateful:cluster" = "kafka", "stateful:node-id" = "01" }],
+      ["volume", { CostCenter = "42", Name = "kafka-node-01", "stateful:cluster" = "kafka", "stateful:node-id" = "01-root" }],
+    ])
+    error_message = "launch_tags are put on the instance and its root volume at creation, under the node's identifying tags."
+  }
+  assert {
+    condition     = output.launch_sha256 != sha256(jsonencode({ image_id = "ami-0123456789abcdef0", instance_type = "m6i.large", key_name = null, user_data = base64encode(var.user_data), profile = "kafka-node-01-eu-west-1", hop_limit = 1, node_ip = "10.0.2.10", subnet_id = "subnet-0bbbbbbbbbbbbbbbb", root_volume = var.root_volume, kms_key_arn = null, launch_tags = {} }))
+    error_message = "A launch-tag change is a new template version, so the roll trigger's hash changes and the nodes roll to it."
   }
 }
 

@@ -27,6 +27,7 @@ locals {
     subnet_id     = var.subnet_id
     root_volume   = var.root_volume
     kms_key_arn   = var.kms_key_arn
+    launch_tags   = var.launch_tags
   }
 
   # The data volume's settings that replace it when they change.
@@ -147,12 +148,12 @@ resource "aws_launch_template" "node" {
   # root volume carries these only (the README says so).
   tag_specifications {
     resource_type = "instance"
-    tags          = local.node_tags
+    tags          = merge(var.launch_tags, local.node_tags)
   }
 
   tag_specifications {
     resource_type = "volume"
-    tags          = merge(local.node_tags, { (var.node_id_tag_key) = "${var.node_id}-root" })
+    tags          = merge(var.launch_tags, local.node_tags, { (var.node_id_tag_key) = "${var.node_id}-root" })
   }
 
   tags = local.node_tags

@@ -148,6 +148,13 @@ variable "tags" {
   nullable    = false
 }
 
+variable "launch_tags" {
+  description = "Tags the launch template puts on the instance and its root volume at creation; a change makes a new template version (and a roll)."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+}
+
 variable "default_tags" {
   description = "The provider's default tags, which the provider applies to neither groups nor launch-time tags: the group carries them and propagates them to its instances."
   type        = map(string)
