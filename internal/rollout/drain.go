@@ -104,7 +104,7 @@ func (r *roller) drain(ctx context.Context, f *flight, n cluster.Node) {
 		r.emit(Event{Kind: EventDrainCompleted, Node: n.ID, Instance: old.ID, Message: fmt.Sprintf(
 			"node %s: completed drain hook %s with CONTINUE for %s, which has no %s tag (launched by the original v0.8.0 module, no agent drains it), so its replacement proceeds now instead of after the hook's timeout",
 			n.ID, hook, old.ID, cluster.TagCluster)})
-	case awsapi.Classify(err) == awsapi.KindValidation:
+	case awsapi.Classify(err) == awsapi.KindNoActiveLifecycleAction || awsapi.Classify(err) == awsapi.KindValidation:
 		// No action waits any more (its timeout ended it, or someone
 		// completed it): the termination proceeds by itself.
 		f.drainDone = true
