@@ -220,13 +220,18 @@ func runRecover(ctx context.Context, io IO, d deps, o *recoverOptions, nodeID st
 				if err != nil {
 					return err
 				}
-				return completeOldDrain(ctx, as, inv, o.selector(), nodeID, again.Target.ID, hooks, func(msg string) {
+				// The instance is terminating: a drain hook left to its
+				// timeout is a slower replacement, not a failed one.
+				if err := completeOldDrain(ctx, as, inv, o.selector(), nodeID, again.Target.ID, hooks, func(msg string) {
 					if o.Output == "json" {
 						out.write(Event{At: d.clock.Now(), Kind: rollout.EventDrainCompleted, Node: nodeID, Instance: again.Target.ID, Message: msg})
 					} else {
 						fmt.Fprintln(io.Out, msg)
 					}
-				})
+				}); err != nil {
+					fmt.Fprintf(io.Err, "stateful: %v\n", translate(err, &o.awsFlags))
+				}
+				return nil
 			})
 		}
 	}
