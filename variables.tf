@@ -397,7 +397,7 @@ variable "node_failure_policy" {
 }
 
 variable "drain_on_termination" {
-  description = "Add a termination lifecycle hook: a terminating node runs `stateful node drain` (the script's optional drain_cluster_node, unmount, detach) so its replacement gets the volume at once. A node removed from `nodes` then drains before Terraform deletes it (`stateful remove-node`, run where Terraform runs, with the roll's credentials). On an upgrade from v0.8.0, set it only once every node runs this module's agent: the original's instances never complete the hook."
+  description = "Add a termination lifecycle hook: a terminating node runs `stateful node drain` (the script's optional drain_cluster_node, unmount, detach) so its replacement gets the volume at once. A node removed from `nodes` then drains before Terraform deletes it (`stateful remove-node`, run where Terraform runs, with the roll's credentials). On an upgrade from v0.8.0 it can be set in the same apply: the roll completes the hook itself for the original's instances, which have no agent to drain them."
   type        = bool
   default     = false
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/stateful-aws/stateful/internal/inventory"
 	"github.com/stateful-aws/stateful/internal/lock"
 	"github.com/stateful-aws/stateful/internal/recovery"
+	"github.com/stateful-aws/stateful/internal/rollout"
 )
 
 type recoverOptions struct {
@@ -216,7 +217,21 @@ func runRecover(ctx context.Context, io IO, d deps, o *recoverOptions, nodeID st
 					return &exitError{code: ExitUnsafe, err: fmt.Errorf("refused: node %s's instance changed from %s to %s since the question; nothing was done", nodeID, plan.Target.ID, again.Target.ID)}
 				}
 				_, err = as.TerminateInstanceInAutoScalingGroup(ctx, &autoscaling.TerminateInstanceInAutoScalingGroupInput{InstanceId: aws.String(again.Target.ID), ShouldDecrementDesiredCapacity: aws.Bool(false)})
-				return err
+				if err != nil {
+					return err
+				}
+				// The instance is terminating: a drain hook left to its
+				// timeout is a slower replacement, not a failed one.
+				if err := completeOldDrain(ctx, as, inv, o.selector(), nodeID, again.Target.ID, hooks, func(msg string) {
+					if o.Output == "json" {
+						out.write(Event{At: d.clock.Now(), Kind: rollout.EventDrainCompleted, Node: nodeID, Instance: again.Target.ID, Message: msg})
+					} else {
+						fmt.Fprintln(io.Out, msg)
+					}
+				}); err != nil {
+					fmt.Fprintf(io.Err, "stateful: %v\n", translate(err, &o.awsFlags))
+				}
+				return nil
 			})
 		}
 	}

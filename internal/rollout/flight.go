@@ -21,6 +21,10 @@ type flight struct {
 	start   time.Time
 	resumed bool // Launch resumed (or never suspended)
 	release time.Duration
+	// The old instance's drain hook, for an instance no agent drains
+	// (drain.go).
+	hooks     GroupHooks
+	drainDone bool
 }
 
 // advance moves every replacement under way on the latest look: resume
@@ -33,6 +37,7 @@ func (r *roller) advance(ctx context.Context, res *Result) error {
 		f := r.flights[id]
 		cur, _ := r.snap.Node(id)
 		elapsed := r.now().Sub(f.start)
+		r.drain(ctx, f, cur)
 		t := Next(cur, FlightState{Old: f.old, Resumed: f.resumed, KnowsENI: f.node.ENI != ""}, elapsed, r.cfg.Timeout)
 		if t.Resume {
 			if err := r.resumeLaunch(ctx, cur, r.now().Add(r.cfg.Timeout)); err != nil {

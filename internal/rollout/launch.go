@@ -213,7 +213,7 @@ func (r *roller) start(ctx context.Context, n cluster.Node, old cluster.Instance
 			return errNotNow
 		}
 	}
-	f := &flight{node: n, old: old.ID, start: r.now()}
+	f := &flight{node: n, old: old.ID, start: r.now(), hooks: GroupHooks{Cluster: r.cfg.Selector.Cluster}}
 	// Registered before the terminate call: a failure from here on must
 	// give the group its Launch back.
 	r.flights[n.ID] = f

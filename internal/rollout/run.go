@@ -92,6 +92,9 @@ const (
 	EventPaused       EventKind = "paused"
 	EventDone         EventKind = "done"
 	EventFailed       EventKind = "failed"
+	// The roll completed the drain hook of an instance no agent drains
+	// (drain.go).
+	EventDrainCompleted EventKind = "drain-completed"
 	// With an application's built-in check (app.go, rollback.go).
 	EventLeader     EventKind = "leader"
 	EventMoveLeader EventKind = "move-leader"

@@ -85,6 +85,7 @@ func New(e *sim.Engine, log *slog.Logger) *Handler {
 			"StopInstances":                  op(ec2Query, ec.StopInstances),
 			"DescribeSubnets":                op(ec2Query, ec.DescribeSubnets),
 			"CreateTags":                     op(ec2Query, ec.CreateTags),
+			"DeleteTags":                     op(ec2Query, ec.DeleteTags),
 		},
 		iamOps: map[string]operation{
 			"PutRolePolicy": op(iamQuery, im.PutRolePolicy),

@@ -38,6 +38,7 @@ var roots = []any{
 	ec2.StopInstancesInput{}, ec2.StopInstancesOutput{},
 	ec2.DescribeSubnetsInput{}, ec2.DescribeSubnetsOutput{},
 	ec2.CreateTagsInput{}, ec2.CreateTagsOutput{},
+	ec2.DeleteTagsInput{}, ec2.DeleteTagsOutput{},
 }
 
 var (
