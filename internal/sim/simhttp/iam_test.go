@@ -14,6 +14,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/stateful-aws/stateful/internal/clock"
+	"github.com/stateful-aws/stateful/internal/cluster"
 	"github.com/stateful-aws/stateful/internal/sim"
 	"github.com/stateful-aws/stateful/internal/sim/simhttp"
 )
@@ -28,20 +29,21 @@ func TestPutRolePolicyThroughTheSDK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	role := cluster.RoleName(nodes[0].Group, e.Region())
 	srv := httptest.NewServer(simhttp.New(e, nil))
 	defer srv.Close()
 	c := iam.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""), RetryMaxAttempts: 1},
 		func(o *iam.Options) { o.BaseEndpoint = aws.String(srv.URL) })
 	doc := `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":["*"],"Resource":["*"],"Condition":{"DateLessThan":{"aws:TokenIssueTime":"2026-01-01T00:00:00Z"}}}]}`
-	if _, err := c.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(nodes[0].Group), PolicyName: aws.String("AWSRevokeOlderSessions"), PolicyDocument: aws.String(doc)}); err != nil {
+	if _, err := c.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(role), PolicyName: aws.String("AWSRevokeOlderSessions"), PolicyDocument: aws.String(doc)}); err != nil {
 		t.Fatal(err)
 	}
-	if got, ok := e.RolePolicy(nodes[0].Group, "AWSRevokeOlderSessions"); !ok || got != doc {
+	if got, ok := e.RolePolicy(role, "AWSRevokeOlderSessions"); !ok || got != doc {
 		t.Fatalf("the role's policy: %q %v", got, ok)
 	}
 	for want, in := range map[string]*iam.PutRolePolicyInput{
 		"NoSuchEntity":            {RoleName: aws.String("someone-else"), PolicyName: aws.String("p"), PolicyDocument: aws.String(doc)},
-		"MalformedPolicyDocument": {RoleName: aws.String(nodes[0].Group), PolicyName: aws.String("p"), PolicyDocument: aws.String("{")},
+		"MalformedPolicyDocument": {RoleName: aws.String(role), PolicyName: aws.String("p"), PolicyDocument: aws.String("{")},
 	} {
 		_, err := c.PutRolePolicy(ctx, in)
 		var api smithy.APIError
@@ -49,7 +51,7 @@ func TestPutRolePolicyThroughTheSDK(t *testing.T) {
 			t.Errorf("want %s: %v", want, err)
 		}
 	}
-	if _, err := c.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(nodes[0].Group), PolicyName: aws.String("p"), PolicyDocument: aws.String(`{"x":"` + strings.Repeat("a", 10300) + `"}`)}); err == nil {
+	if _, err := c.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(role), PolicyName: aws.String("p"), PolicyDocument: aws.String(`{"x":"` + strings.Repeat("a", 10300) + `"}`)}); err == nil {
 		t.Error("a policy past the role's 10,240 characters was accepted")
 	}
 }
