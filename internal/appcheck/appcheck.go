@@ -182,12 +182,3 @@ func (s *Set) Leader(ctx context.Context, nodes []cluster.Node) (string, error) 
 func (s *Set) MoveLeader(ctx context.Context, nodes []cluster.Node, from, to cluster.Node) error {
 	return s.d.moveLeader(ctx, nodes, from, to)
 }
-
-// nodeNames renders node ids with their endpoints, for messages.
-func nodeNames(nodes []cluster.Node, ep func(cluster.Node) string) string {
-	var parts []string
-	for _, n := range nodes {
-		parts = append(parts, fmt.Sprintf("%s (%s)", n.ID, ep(n)))
-	}
-	return strings.Join(parts, ", ")
-}
