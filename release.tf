@@ -6,10 +6,10 @@ locals {
     version    = "0.2.0"
     go_version = "go1.26.8"
     sha256 = {
-      "darwin-amd64" = "f702b1419704b6478eae091aa7b74f430d954b8961d76dea2c92f5c430f5759e"
-      "darwin-arm64" = "5936823367e362990cab163efd74428d4efe197fd32ce553794bcdfc32cf651a"
-      "linux-amd64"  = "89d2fc2d7d65eb7369520c33fb65ed6130a6739a3b06f047fbd90a249f7cc128"
-      "linux-arm64"  = "a19068c31da3769d4d94a062f715b29c94572e86cd76456ca4b859fbf9e247b9"
+      "darwin-amd64" = "cb218ae93937543be975571caf0c715d3e20154c6797c07ec37978840246feae"
+      "darwin-arm64" = "49610164d6c9d7b6d6d8f0e7cd6334e911b64db3c4a053825cfacd49e8683254"
+      "linux-amd64"  = "a7c5b17c058aef525c094f06cc79d8ebd8375a584af57a849c4ed0245738a507"
+      "linux-arm64"  = "04e2f42de8db0a40380c745a256418da3a150a7fb0ef64d4873ae82992b431bf"
     }
   }
 }

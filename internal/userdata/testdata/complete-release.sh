@@ -96,8 +96,8 @@ fi
 # --- end of IMDS for root only --------------------------------------------
 
 case "$(uname -m)" in
-  x86_64 | amd64) arch=amd64 sha256='89d2fc2d7d65eb7369520c33fb65ed6130a6739a3b06f047fbd90a249f7cc128' ;;
-  aarch64 | arm64) arch=arm64 sha256='a19068c31da3769d4d94a062f715b29c94572e86cd76456ca4b859fbf9e247b9' ;;
+  x86_64 | amd64) arch=amd64 sha256='a7c5b17c058aef525c094f06cc79d8ebd8375a584af57a849c4ed0245738a507' ;;
+  aarch64 | arm64) arch=arm64 sha256='04e2f42de8db0a40380c745a256418da3a150a7fb0ef64d4873ae82992b431bf' ;;
   *) refuse "this node's architecture $(uname -m) has no stateful agent: releases are built for x86_64 (amd64) and aarch64 (arm64)" ;;
 esac
 url='https://github.com/stateful-aws/stateful/releases/download/v0.2.0/stateful-linux-{arch}'
