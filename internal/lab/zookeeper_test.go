@@ -22,10 +22,14 @@ func TestZooKeeperRollsAndHealsANodeLoss(t *testing.T) {
 	if r.RollErr != nil || len(r.Replacements) != 3 {
 		t.Fatalf("roll: %v, %d replacements", r.RollErr, len(r.Replacements))
 	}
-	// The probe does not retry: the one election (the leader's own
-	// replacement) is a gap of about a second, by time.
-	if up, total := r.RollUp, r.RollTime; r.RollProbes[1] < 20 || float64(up) < 0.97*float64(total) || r.RollGap > 3*time.Second {
-		t.Errorf("during the roll the probe (a znode created and read back, no retry, %d runs) succeeded %s of %s, longest gap %s; want at least 97%% by time and no gap over 3s: one of three servers is down at a time",
+	// The probe does not retry, and each run takes about 2 s (cli_mt
+	// opens a session): an election shows as a gap of one or two runs.
+	// Measured on this 2-core machine: 98.5% and 91.4% by time, longest
+	// gaps 0.9 s and 1.6 s; the bound leaves room for that spread while
+	// a lost quorum (every run failing for the length of a replacement,
+	// about 12 s) still fails it.
+	if up, total := r.RollUp, r.RollTime; r.RollProbes[1] < 20 || float64(up) < 0.85*float64(total) || r.RollGap > 5*time.Second {
+		t.Errorf("during the roll the probe (a znode created and read back, no retry, %d runs) succeeded %s of %s, longest gap %s; want at least 85%% by time and no gap over 5s: one of three servers is down at a time",
 			r.RollProbes[1], up, total, r.RollGap)
 	}
 	if len(r.Lost) > 0 || r.Checked < r.AllProbes[0] {
