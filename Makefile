@@ -16,9 +16,9 @@ build:
 # into dist/ and checked against release.tf), served by the lab. Any other
 # configuration: ./bin/stateful lab demo --config DIR (README: the lab).
 demo: build
-	@if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null; then \
-	  if [ "$$(id -u)" -eq 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server etcd-client >/dev/null; \
-	  else echo "make demo needs etcd-server and etcd-client: sudo apt-get install -y etcd-server etcd-client (and run make demo with sudo)"; exit 2; fi; \
+	@if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null || ! command -v nft >/dev/null; then \
+	  if [ "$$(id -u)" -eq 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server etcd-client nftables >/dev/null; \
+	  else echo "make demo needs etcd-server, etcd-client and nftables: sudo apt-get install -y etcd-server etcd-client nftables (and run make demo with sudo)"; exit 2; fi; \
 	fi
 	$(GO) run ./internal/release/mkrelease -verify -targets linux-$$($(GO) env GOARCH) -dist dist -module .
 	./$(BIN) lab demo --config examples/etcd --release-dir dist
