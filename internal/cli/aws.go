@@ -36,31 +36,21 @@ type deps struct {
 func defaultDeps() deps {
 	return deps{
 		clients: func(ctx context.Context, f *awsFlags) (awsapi.AutoScaling, awsapi.EC2, error) {
-			cfg := awsapi.Config{Region: f.Region, Profile: f.Profile, EndpointURL: f.EndpointURL, RoleARN: f.RoleARN}
-			if f.Verbose {
-				cfg.SDKLog = f.stderr
-				if cfg.SDKLog == nil {
-					cfg.SDKLog = os.Stderr
-				}
-			}
-			c, err := awsapi.New(ctx, cfg)
+			c, err := f.awsClients(ctx)
 			if err != nil {
-				return nil, nil, err
-			}
-			if err := checkAccount(ctx, c.STS, f); err != nil {
 				return nil, nil, err
 			}
 			return c.AutoScaling, c.EC2, nil
 		},
 		params: func(ctx context.Context, f *awsFlags) (lock.API, error) {
-			c, err := awsapi.New(ctx, awsapi.Config{Region: f.Region, Profile: f.Profile, EndpointURL: f.EndpointURL})
+			c, err := f.awsClients(ctx)
 			if err != nil {
 				return nil, err
 			}
 			return c.SSM, nil
 		},
 		iam: func(ctx context.Context, f *awsFlags) (awsapi.IAM, string, error) {
-			c, err := awsapi.New(ctx, awsapi.Config{Region: f.Region, Profile: f.Profile, EndpointURL: f.EndpointURL})
+			c, err := f.awsClients(ctx)
 			if err != nil {
 				return nil, "", err
 			}
@@ -72,6 +62,32 @@ func defaultDeps() deps {
 			return ok && term.IsTerminal(int(f.Fd()))
 		},
 	}
+}
+
+// awsClients builds the command's AWS clients once, with its region,
+// profile, endpoint and role, and checks the account they reach before
+// any other call: the lock, the roll and the revocation act as one caller
+// in one account.
+func (f *awsFlags) awsClients(ctx context.Context) (*awsapi.Clients, error) {
+	if f.built != nil {
+		return f.built, nil
+	}
+	cfg := awsapi.Config{Region: f.Region, Profile: f.Profile, EndpointURL: f.EndpointURL, RoleARN: f.RoleARN}
+	if f.Verbose {
+		cfg.SDKLog = f.stderr
+		if cfg.SDKLog == nil {
+			cfg.SDKLog = os.Stderr
+		}
+	}
+	c, err := awsapi.New(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkAccount(ctx, c.STS, f); err != nil {
+		return nil, err
+	}
+	f.built = c
+	return c, nil
 }
 
 // parameters is the Parameter Store client.
@@ -98,6 +114,8 @@ type awsFlags struct {
 	wideOK bool
 	// stderr receives the SDK's log under --verbose (the command's stderr).
 	stderr io.Writer
+	// built: the clients awsClients made for this command.
+	built *awsapi.Clients
 }
 
 func (f *awsFlags) register(fs *pflag.FlagSet) {
