@@ -6,10 +6,10 @@ locals {
     version    = "0.2.0"
     go_version = "go1.26.8"
     sha256 = {
-      "darwin-amd64" = "cb218ae93937543be975571caf0c715d3e20154c6797c07ec37978840246feae"
-      "darwin-arm64" = "49610164d6c9d7b6d6d8f0e7cd6334e911b64db3c4a053825cfacd49e8683254"
-      "linux-amd64"  = "a7c5b17c058aef525c094f06cc79d8ebd8375a584af57a849c4ed0245738a507"
-      "linux-arm64"  = "04e2f42de8db0a40380c745a256418da3a150a7fb0ef64d4873ae82992b431bf"
+      "darwin-amd64" = "2b41d3751c7c81b22affda305c5b185c16ad8a3a496fce1b60340d88ac3d015e"
+      "darwin-arm64" = "65998d8f1d15725742d344c47f25d203c22ed799049cdd8fb1502bac2fa668ad"
+      "linux-amd64"  = "78a8c478b675a0cdec96d7b173880016d5716636596718bbb4f54508cd40c20f"
+      "linux-arm64"  = "d3bb547d17f9289ac2a7f2b25f3e1637e52b57d40dd4a9d8a0e67fa20b52a49e"
     }
   }
 }

@@ -96,8 +96,8 @@ fi
 # --- end of IMDS for root only --------------------------------------------
 
 case "$(uname -m)" in
-  x86_64 | amd64) arch=amd64 sha256='a7c5b17c058aef525c094f06cc79d8ebd8375a584af57a849c4ed0245738a507' ;;
-  aarch64 | arm64) arch=arm64 sha256='04e2f42de8db0a40380c745a256418da3a150a7fb0ef64d4873ae82992b431bf' ;;
+  x86_64 | amd64) arch=amd64 sha256='78a8c478b675a0cdec96d7b173880016d5716636596718bbb4f54508cd40c20f' ;;
+  aarch64 | arm64) arch=arm64 sha256='d3bb547d17f9289ac2a7f2b25f3e1637e52b57d40dd4a9d8a0e67fa20b52a49e' ;;
   *) refuse "this node's architecture $(uname -m) has no stateful agent: releases are built for x86_64 (amd64) and aarch64 (arm64)" ;;
 esac
 url='https://github.com/stateful-aws/stateful/releases/download/v0.2.0/stateful-linux-{arch}'
